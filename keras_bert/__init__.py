@@ -1,0 +1,8 @@
+"""keras_bert: BERT for TensorFlow 2 and Keras 3, from pretraining to TF Serving."""
+
+from keras_bert.config import BertConfig
+from keras_bert.layers import BertEmbeddings
+from keras_bert.layers import TransformerBlock
+from keras_bert.models import BertEncoder
+
+__version__ = "0.1.0"

@@ -1,0 +1,4 @@
+"""Keras layers that compose BERT, one public layer per module."""
+
+from keras_bert.layers.bert_embeddings import BertEmbeddings
+from keras_bert.layers.transformer_block import TransformerBlock

@@ -1,0 +1,133 @@
+"""`BertEmbeddings`: token + segment + learned position embeddings."""
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="keras_bert")
+class BertEmbeddings(keras.layers.Layer):
+    """BERT's input embeddings: word + token type + position, LayerNorm, dropout.
+
+    Written here rather than assembled from keras-hub's
+    `TokenAndPositionEmbedding` because BERT adds a third (segment) table
+    before the LayerNorm, and because the three tables are checkpoint API:
+    they carry the original names `word_embeddings`, `token_type_embeddings`
+    and `position_embeddings`.
+
+    Args:
+      vocab_size: int, rows of the word table.
+      hidden_size: int, width H of each embedding.
+      max_position_embeddings: int, rows of the position table; the longest
+        sequence the layer accepts.
+      type_vocab_size: int, rows of the segment table.
+      dropout_rate: float, dropout on the summed, normalized embeddings.
+      layer_norm_eps: float, LayerNorm epsilon.
+      initializer_range: float, stddev of the truncated-normal initializer.
+
+    Call args:
+      input_word_ids: int32 Tensor `[batch, seq]`, wordpiece ids.
+      input_type_ids: int32 Tensor `[batch, seq]`, segment ids (0 for the
+        first segment, 1 for the second).
+      training: bool, whether dropout is active.
+
+    Returns:
+      float Tensor `[batch, seq, hidden_size]`.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        hidden_size,
+        max_position_embeddings,
+        type_vocab_size,
+        dropout_rate=0.1,
+        layer_norm_eps=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.dropout_rate = dropout_rate
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+
+    def _initializer(self):
+        return keras.initializers.TruncatedNormal(stddev=self.initializer_range)
+
+    def build(self, input_word_ids_shape, input_type_ids_shape=None):
+        self.word_embeddings = keras.layers.Embedding(
+            self.vocab_size,
+            self.hidden_size,
+            embeddings_initializer=self._initializer(),
+            dtype=self.dtype_policy,
+            name="word_embeddings",
+        )
+        self.word_embeddings.build(input_word_ids_shape)
+        self.token_type_embeddings = keras.layers.Embedding(
+            self.type_vocab_size,
+            self.hidden_size,
+            embeddings_initializer=self._initializer(),
+            dtype=self.dtype_policy,
+            name="token_type_embeddings",
+        )
+        self.token_type_embeddings.build(input_word_ids_shape)
+        self.position_embeddings = self.add_weight(
+            shape=(self.max_position_embeddings, self.hidden_size),
+            initializer=self._initializer(),
+            name="position_embeddings",
+        )
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
+        )
+        self.layer_norm.build(tuple(input_word_ids_shape) + (self.hidden_size,))
+        self.dropout = keras.layers.Dropout(
+            self.dropout_rate, dtype=self.dtype_policy, name="dropout"
+        )
+        self.built = True
+
+    @property
+    def word_embedding_table(self):
+        """The `[vocab_size, hidden_size]` word table (tied to the MLM output)."""
+        return self.word_embeddings.embeddings
+
+    def call(self, input_word_ids, input_type_ids, training=None):
+        seq_length = input_word_ids.shape[1]
+        if seq_length is not None and seq_length > self.max_position_embeddings:
+            raise ValueError(
+                f"input_word_ids has sequence length {seq_length}, more than "
+                f"max_position_embeddings={self.max_position_embeddings}."
+            )
+        if seq_length is None:
+            seq_length = tf.shape(input_word_ids)[1]
+            tf.debugging.assert_less_equal(
+                seq_length,
+                self.max_position_embeddings,
+                message="input_word_ids is longer than max_position_embeddings",
+            )
+        positions = keras.ops.cast(
+            self.position_embeddings[:seq_length], self.compute_dtype
+        )
+        x = self.word_embeddings(input_word_ids)
+        x = x + self.token_type_embeddings(input_type_ids)
+        x = x + positions[None, :, :]
+        x = self.layer_norm(x)
+        return self.dropout(x, training=training)
+
+    def compute_output_shape(self, input_word_ids_shape, input_type_ids_shape=None):
+        return tuple(input_word_ids_shape) + (self.hidden_size,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocab_size=self.vocab_size,
+            hidden_size=self.hidden_size,
+            max_position_embeddings=self.max_position_embeddings,
+            type_vocab_size=self.type_vocab_size,
+            dropout_rate=self.dropout_rate,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
+        return config

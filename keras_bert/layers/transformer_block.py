@@ -1,0 +1,139 @@
+"""`TransformerBlock`: one post-LayerNorm BERT encoder block."""
+
+import keras
+
+from keras_bert.activations import get_activation
+
+
+@keras.saving.register_keras_serializable(package="keras_bert")
+class TransformerBlock(keras.layers.Layer):
+    """A BERT encoder block, post-LayerNorm as in Vaswani et al. and BERT:
+
+        h = LayerNorm(x + Dropout(SelfAttention(x, mask)))
+        y = LayerNorm(h + Dropout(Dense_out(act(Dense_in(h)))))
+
+    Self-attention is `keras.layers.MultiHeadAttention`, which computes
+    exactly BERT's attention (per-head query/key/value projections with bias,
+    scores scaled by 1/sqrt(head_size), masked softmax, dropout on the
+    probabilities, output projection). keras-hub's `TransformerEncoder` is not
+    used: it fixes the sublayer names, and those are checkpoint API here.
+
+    Args:
+      hidden_size: int, width H of the input and output.
+      num_heads: int, attention heads; must divide `hidden_size`.
+      intermediate_size: int, width of the feed-forward layer.
+      activation: str, feed-forward activation name (`gelu`,
+        `gelu_approximate` or `relu`; see `keras_bert.activations`).
+      dropout_rate: float, dropout on the attention and feed-forward outputs.
+      attention_dropout_rate: float, dropout on the attention probabilities.
+      layer_norm_eps: float, LayerNorm epsilon.
+      initializer_range: float, stddev of the truncated-normal initializer.
+
+    Call args:
+      x: float Tensor `[batch, seq, hidden_size]`.
+      attention_mask: optional bool or 0/1 Tensor `[batch, seq, seq]` or
+        `[batch, 1, seq]`; 1 where a query position may attend to a key
+        position. Padding positions of the keys are 0.
+      training: bool, whether dropout is active.
+
+    Returns:
+      float Tensor `[batch, seq, hidden_size]`.
+    """
+
+    def __init__(
+        self,
+        hidden_size,
+        num_heads,
+        intermediate_size,
+        activation="gelu_approximate",
+        dropout_rate=0.1,
+        attention_dropout_rate=0.1,
+        layer_norm_eps=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if hidden_size % num_heads:
+            raise ValueError(
+                f"hidden_size={hidden_size} must be divisible by num_heads={num_heads}."
+            )
+        get_activation(activation)  # Validates the name.
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.activation = activation
+        self.dropout_rate = dropout_rate
+        self.attention_dropout_rate = attention_dropout_rate
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape):
+        initializer = keras.initializers.TruncatedNormal(stddev=self.initializer_range)
+        common = dict(dtype=self.dtype_policy)
+        self.attention = keras.layers.MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=self.hidden_size // self.num_heads,
+            dropout=self.attention_dropout_rate,
+            kernel_initializer=initializer,
+            name="attention",
+            **common,
+        )
+        self.attention.build(input_shape, input_shape)
+        self.attention_dropout = keras.layers.Dropout(
+            self.dropout_rate, name="attention_output_dropout", **common
+        )
+        self.attention_layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, name="attention_layer_norm", **common
+        )
+        self.attention_layer_norm.build(input_shape)
+        self.intermediate_dense = keras.layers.Dense(
+            self.intermediate_size,
+            activation=get_activation(self.activation),
+            kernel_initializer=initializer,
+            name="intermediate_dense",
+            **common,
+        )
+        self.intermediate_dense.build(input_shape)
+        self.output_dense = keras.layers.Dense(
+            self.hidden_size,
+            kernel_initializer=initializer,
+            name="output_dense",
+            **common,
+        )
+        self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_size,))
+        self.output_dropout = keras.layers.Dropout(
+            self.dropout_rate, name="output_dropout", **common
+        )
+        self.output_layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, name="output_layer_norm", **common
+        )
+        self.output_layer_norm.build(input_shape)
+        self.built = True
+
+    def call(self, x, attention_mask=None, training=None):
+        attended = self.attention(
+            x, x, attention_mask=attention_mask, training=training
+        )
+        attended = self.attention_dropout(attended, training=training)
+        x = self.attention_layer_norm(x + attended)
+        h = self.intermediate_dense(x)
+        h = self.output_dense(h)
+        h = self.output_dropout(h, training=training)
+        return self.output_layer_norm(x + h)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_size=self.hidden_size,
+            num_heads=self.num_heads,
+            intermediate_size=self.intermediate_size,
+            activation=self.activation,
+            dropout_rate=self.dropout_rate,
+            attention_dropout_rate=self.attention_dropout_rate,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
+        return config

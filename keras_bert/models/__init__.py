@@ -1,0 +1,3 @@
+"""Keras models built from `keras_bert.layers`."""
+
+from keras_bert.models.bert_encoder import BertEncoder
