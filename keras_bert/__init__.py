@@ -2,6 +2,7 @@
 
 from keras_bert.config import BertConfig
 from keras_bert.layers import BertEmbeddings
+from keras_bert.layers import SelfAttention
 from keras_bert.layers import TransformerBlock
 from keras_bert.models import BertEncoder
 

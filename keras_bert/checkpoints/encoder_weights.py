@@ -13,14 +13,10 @@ import numpy as np
 
 NAMINGS = ("original", "hf")
 
-# How a variable's array relates to the original 2-D `[in, out]` kernel (or
-# 1-D bias) of the same weight:
-#   same       identical (embedding tables, LayerNorm, 1-D biases)
-#   dense      identical; Hugging Face stores it transposed
-#   heads_in   ours [H, heads, head_size]  == original [H, H] reshaped
-#   heads_bias ours [heads, head_size]     == original [H] reshaped
-#   heads_out  ours [heads, head_size, H]  == original [H, H] reshaped
-_TRANSPOSED_IN_HF = ("dense", "heads_in", "heads_out")
+# How a variable's array relates to the same weight in a foreign checkpoint:
+#   same   identical everywhere (embedding tables, LayerNorm, biases)
+#   dense  a `[in, out]` kernel, as in the original; Hugging Face stores
+#          `[out, in]`, the transpose
 
 
 def _rows(encoder):
@@ -34,16 +30,10 @@ def _rows(encoder):
         orig = f"bert/encoder/layer_{i}"
         hf = f"encoder.layer.{i}"
         attention = block.attention
-        for part, dense in (
-            ("query", attention.query_dense),
-            ("key", attention.key_dense),
-            ("value", attention.value_dense),
-        ):
-            yield dense.kernel, f"{orig}/attention/self/{part}/kernel", f"{hf}.attention.self.{part}.weight", "heads_in"
-            yield dense.bias, f"{orig}/attention/self/{part}/bias", f"{hf}.attention.self.{part}.bias", "heads_bias"
-        out = attention.output_dense
-        yield out.kernel, f"{orig}/attention/output/dense/kernel", f"{hf}.attention.output.dense.weight", "heads_out"
-        yield out.bias, f"{orig}/attention/output/dense/bias", f"{hf}.attention.output.dense.bias", "same"
+        for part in ("query", "key", "value"):
+            dense = getattr(attention, f"{part}_dense")
+            yield from _dense(dense, f"{orig}/attention/self/{part}", f"{hf}.attention.self.{part}")
+        yield from _dense(attention.output_dense, f"{orig}/attention/output/dense", f"{hf}.attention.output.dense")
         yield from _layer_norm(block.attention_layer_norm, f"{orig}/attention/output/LayerNorm", f"{hf}.attention.output.LayerNorm")
         yield from _dense(block.intermediate_dense, f"{orig}/intermediate/dense", f"{hf}.intermediate.dense")
         yield from _dense(block.output_dense, f"{orig}/output/dense", f"{hf}.output.dense")
@@ -66,27 +56,16 @@ def _check_naming(naming):
         raise ValueError(f"naming={naming!r}: must be one of {', '.join(NAMINGS)}.")
 
 
+def _convert(array, layout, naming):
+    """Ours -> foreign layout, and back: the conversion is its own inverse."""
+    if naming == "hf" and layout == "dense":
+        return np.ascontiguousarray(array.T)
+    return array
+
+
 def _foreign_shape(shape, layout, naming):
-    """The shape a variable of `shape` has under `naming`."""
     shape = tuple(shape)
-    if layout == "heads_in":
-        shape = (shape[0], int(np.prod(shape[1:])))
-    elif layout == "heads_out":
-        shape = (int(np.prod(shape[:-1])), shape[-1])
-    elif layout == "heads_bias":
-        shape = (int(np.prod(shape)),)
-    if naming == "hf" and layout in _TRANSPOSED_IN_HF:
-        shape = shape[::-1]
-    return shape
-
-
-def _to_foreign(array, layout, naming):
-    if naming == "hf" and layout in _TRANSPOSED_IN_HF:
-        # Reshape to the original 2-D kernel first, then transpose.
-        return np.ascontiguousarray(
-            array.reshape(_foreign_shape(array.shape, layout, "original")).T
-        )
-    return array.reshape(_foreign_shape(array.shape, layout, naming))
+    return shape[::-1] if naming == "hf" and layout == "dense" else shape
 
 
 def export_encoder_weights(encoder, naming="hf"):
@@ -101,7 +80,7 @@ def export_encoder_weights(encoder, naming="hf"):
     out = {}
     for variable, orig_name, hf_name, layout in _rows(encoder):
         name = hf_name if naming == "hf" else orig_name
-        out[name] = _to_foreign(np.asarray(variable.numpy()), layout, naming)
+        out[name] = _convert(np.asarray(variable.numpy()), layout, naming)
     return out
 
 
@@ -136,9 +115,7 @@ def import_encoder_weights(encoder, weights, naming="hf", source="weights"):
                 f"{source}: weight {name!r} has shape {array.shape}, but the "
                 f"encoder's config needs {expected}."
             )
-        if naming == "hf" and layout in _TRANSPOSED_IN_HF:
-            array = array.T
-        assignments.append((variable, array.reshape(variable.shape)))
+        assignments.append((variable, _convert(array, layout, naming)))
         used.add(name)
     for variable, array in assignments:
         variable.assign(array.astype(variable.dtype))

@@ -1,4 +1,5 @@
 """Keras layers that compose BERT, one public layer per module."""
 
 from keras_bert.layers.bert_embeddings import BertEmbeddings
+from keras_bert.layers.self_attention import SelfAttention
 from keras_bert.layers.transformer_block import TransformerBlock

@@ -3,6 +3,7 @@
 import keras
 
 from keras_bert.activations import get_activation
+from keras_bert.layers.self_attention import SelfAttention
 
 
 @keras.saving.register_keras_serializable(package="keras_bert")
@@ -12,11 +13,10 @@ class TransformerBlock(keras.layers.Layer):
         h = LayerNorm(x + Dropout(SelfAttention(x, mask)))
         y = LayerNorm(h + Dropout(Dense_out(act(Dense_in(h)))))
 
-    Self-attention is `keras.layers.MultiHeadAttention`, which computes
-    exactly BERT's attention (per-head query/key/value projections with bias,
-    scores scaled by 1/sqrt(head_size), masked softmax, dropout on the
-    probabilities, output projection). keras-hub's `TransformerEncoder` is not
-    used: it fixes the sublayer names, and those are checkpoint API here.
+    keras-hub's `TransformerEncoder` computes the same function, but it is not
+    used: its sublayer names and kernel layouts differ from BERT's
+    checkpoints, and here variable names are checkpoint API. Self-attention
+    is `keras_bert.layers.SelfAttention` (see there why not Keras's own).
 
     Args:
       hidden_size: int, width H of the input and output.
@@ -70,15 +70,15 @@ class TransformerBlock(keras.layers.Layer):
     def build(self, input_shape):
         initializer = keras.initializers.TruncatedNormal(stddev=self.initializer_range)
         common = dict(dtype=self.dtype_policy)
-        self.attention = keras.layers.MultiHeadAttention(
+        self.attention = SelfAttention(
+            hidden_size=self.hidden_size,
             num_heads=self.num_heads,
-            key_dim=self.hidden_size // self.num_heads,
-            dropout=self.attention_dropout_rate,
-            kernel_initializer=initializer,
+            dropout_rate=self.attention_dropout_rate,
+            initializer_range=self.initializer_range,
             name="attention",
             **common,
         )
-        self.attention.build(input_shape, input_shape)
+        self.attention.build(input_shape)
         self.attention_dropout = keras.layers.Dropout(
             self.dropout_rate, name="attention_output_dropout", **common
         )
@@ -111,9 +111,7 @@ class TransformerBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, attention_mask=None, training=None):
-        attended = self.attention(
-            x, x, attention_mask=attention_mask, training=training
-        )
+        attended = self.attention(x, attention_mask=attention_mask, training=training)
         attended = self.attention_dropout(attended, training=training)
         x = self.attention_layer_norm(x + attended)
         h = self.intermediate_dense(x)

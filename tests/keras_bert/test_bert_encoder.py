@@ -1,0 +1,177 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_bert
+from keras_bert import BertConfig
+from keras_bert import BertEncoder
+from tests import testing
+
+# Exact sizes with the 30522-wordpiece vocabulary (embeddings + blocks + pooler),
+# as published for google-research/bert's BERT-Base/Large and Turc et al.'s
+# smaller models.
+PARAMETER_COUNTS = {
+    "tiny": 4_385_920,
+    "mini": 11_170_560,
+    "small": 28_763_648,
+    "medium": 41_373_184,
+    "base": 109_482_240,
+    "large": 335_141_888,
+}
+
+
+@pytest.mark.parametrize("preset", list(PARAMETER_COUNTS))
+def test_parameter_count(preset):
+    encoder = BertEncoder(BertConfig.from_preset(preset))
+    assert encoder.count_params() == PARAMETER_COUNTS[preset]
+    keras.backend.clear_session()
+
+
+class BertEncoderTest(testing.TestCase):
+    def test_tf_hub_input_and_output_names(self):
+        config = testing.tiny_config()
+        encoder = BertEncoder(config)
+        self.assertEqual(
+            sorted(encoder.input.keys()),
+            ["input_mask", "input_type_ids", "input_word_ids"],
+        )
+        for tensor in encoder.input.values():
+            self.assertEqual(tensor.dtype, "int32")
+            self.assertEqual(tuple(tensor.shape), (None, None))
+        inputs = testing.encoder_inputs(config, batch=3, seq=10)
+        outputs = encoder(inputs)
+        self.assertEqual(
+            sorted(outputs), ["encoder_outputs", "pooled_output", "sequence_output"]
+        )
+        self.assertEqual(outputs["sequence_output"].shape, (3, 10, 16))
+        self.assertEqual(outputs["pooled_output"].shape, (3, 16))
+        self.assertLen(outputs["encoder_outputs"], config.num_layers)
+        for layer_output in outputs["encoder_outputs"]:
+            self.assertEqual(layer_output.shape, (3, 10, 16))
+        self.assertAllEqual(outputs["encoder_outputs"][-1], outputs["sequence_output"])
+
+    def test_pooled_output_is_tanh_dense_of_cls(self):
+        config = testing.tiny_config()
+        encoder = BertEncoder(config)
+        outputs = encoder(testing.encoder_inputs(config))
+        cls = outputs["sequence_output"].numpy()[:, 0]
+        kernel, bias = (w.numpy() for w in encoder.pooler.weights)
+        self.assertAllClose(outputs["pooled_output"], np.tanh(cls @ kernel + bias), atol=1e-6)
+
+    def test_any_sequence_length_up_to_max_positions(self):
+        config = testing.tiny_config()
+        encoder = BertEncoder(config)
+        for seq in (1, 7, config.max_position_embeddings):
+            inputs = testing.encoder_inputs(config, batch=2, seq=seq)
+            self.assertEqual(encoder(inputs)["sequence_output"].shape, (2, seq, 16))
+        too_long = testing.encoder_inputs(config, batch=1, seq=config.max_position_embeddings + 1)
+        with pytest.raises(ValueError, match=r"more than max_position_embeddings=24"):
+            encoder(too_long)
+
+    def test_too_long_sequence_in_a_traced_function(self):
+        config = testing.tiny_config()
+        encoder = BertEncoder(config)
+        spec = tf.TensorSpec([None, None], tf.int32)
+        fn = tf.function(lambda x: encoder(x)["pooled_output"], input_signature=[
+            {k: spec for k in ("input_word_ids", "input_mask", "input_type_ids")}])
+        fn(testing.encoder_inputs(config, seq=5))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="longer than max_position_embeddings"):
+            fn(testing.encoder_inputs(config, seq=30))
+
+    def test_padding_does_not_change_real_tokens(self):
+        config = testing.tiny_config()
+        encoder = BertEncoder(config)
+        inputs = testing.encoder_inputs(config, batch=1, seq=6)
+        longer = {k: np.pad(v, [(0, 0), (0, 4)]) for k, v in inputs.items()}
+        longer["input_word_ids"][:, 6:] = 7  # Garbage under the padding.
+        a = encoder(inputs)
+        b = encoder(longer)
+        self.assertAllClose(a["sequence_output"], b["sequence_output"][:, :6], atol=1e-6)
+        self.assertAllClose(a["pooled_output"], b["pooled_output"], atol=1e-6)
+
+    def test_config_round_trip(self):
+        config = testing.tiny_config(hidden_act="gelu")
+        encoder = BertEncoder(config, name="my_encoder")
+        saved = encoder.get_config()
+        self.assertEqual(saved["config"], config.to_dict())
+        clone = BertEncoder.from_config(saved)
+        self.assertEqual(clone.config, config)
+        self.assertEqual(clone.name, "my_encoder")
+        self.assertEqual(BertEncoder(config.to_dict()).config, config)
+
+    def test_bad_config_type(self):
+        with pytest.raises(ValueError, match=r"config must be a BertConfig or a dict, got str"):
+            BertEncoder("base")
+
+    def test_keras_file_round_trip_is_exact(self):
+        config = testing.tiny_config(hidden_act="gelu")
+        encoder = BertEncoder(config)
+        loaded = self.run_model_saving_test(encoder, testing.encoder_inputs(config))
+        self.assertEqual(loaded.config, config)
+        for a, b in zip(encoder.weights, loaded.weights):
+            self.assertEqual(a.path, b.path)
+            self.assertAllEqual(a, b)
+
+    def test_variable_paths_are_stable(self):
+        encoder = BertEncoder(testing.tiny_config(num_layers=1))
+        self.assertEqual(
+            [v.path for v in encoder.weights],
+            [
+                "embeddings/position_embeddings",
+                "embeddings/word_embeddings/embeddings",
+                "embeddings/token_type_embeddings/embeddings",
+                "embeddings/layer_norm/gamma",
+                "embeddings/layer_norm/beta",
+                "transformer_layer_0/attention/query/kernel",
+                "transformer_layer_0/attention/query/bias",
+                "transformer_layer_0/attention/key/kernel",
+                "transformer_layer_0/attention/key/bias",
+                "transformer_layer_0/attention/value/kernel",
+                "transformer_layer_0/attention/value/bias",
+                "transformer_layer_0/attention/output/kernel",
+                "transformer_layer_0/attention/output/bias",
+                "transformer_layer_0/attention_layer_norm/gamma",
+                "transformer_layer_0/attention_layer_norm/beta",
+                "transformer_layer_0/intermediate_dense/kernel",
+                "transformer_layer_0/intermediate_dense/bias",
+                "transformer_layer_0/output_dense/kernel",
+                "transformer_layer_0/output_dense/bias",
+                "transformer_layer_0/output_layer_norm/gamma",
+                "transformer_layer_0/output_layer_norm/beta",
+                "pooler_dense/kernel",
+                "pooler_dense/bias",
+            ],
+        )
+
+    def test_trainable_and_frozen(self):
+        config = testing.tiny_config()
+        encoder = BertEncoder(config)
+        self.assertEqual(len(encoder.trainable_weights), len(encoder.weights))
+        encoder.trainable = False
+        self.assertEmpty(encoder.trainable_weights)
+
+    def test_gradients_reach_every_weight(self):
+        config = testing.tiny_config()
+        encoder = BertEncoder(config)
+        inputs = testing.encoder_inputs(config)
+        with tf.GradientTape() as tape:
+            out = encoder(inputs, training=True)
+            loss = tf.reduce_sum(out["pooled_output"] ** 2) + tf.reduce_sum(
+                out["sequence_output"] ** 2
+            )
+        grads = tape.gradient(loss, encoder.trainable_weights)
+        for variable, grad in zip(encoder.trainable_weights, grads):
+            self.assertIsNotNone(grad, msg=variable.path)
+
+    def test_xla_compiled_call_matches(self):
+        config = testing.tiny_config()
+        encoder = BertEncoder(config)
+        inputs = testing.encoder_inputs(config)
+        eager = encoder(inputs)["sequence_output"]
+        compiled = tf.function(lambda x: encoder(x)["sequence_output"], jit_compile=True)
+        self.assertAllClose(compiled(inputs), eager, atol=1e-5)
+
+    def test_exported_from_package(self):
+        self.assertIs(keras_bert.BertEncoder, BertEncoder)
+        self.assertIs(keras_bert.BertConfig, BertConfig)

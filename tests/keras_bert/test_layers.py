@@ -1,0 +1,154 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_bert import activations
+from keras_bert.layers import BertEmbeddings
+from keras_bert.layers import SelfAttention
+from keras_bert.layers import TransformerBlock
+from tests import testing
+
+
+class BertEmbeddingsTest(testing.TestCase):
+    def kwargs(self):
+        return dict(
+            vocab_size=20,
+            hidden_size=8,
+            max_position_embeddings=12,
+            type_vocab_size=2,
+            dropout_rate=0.0,
+            layer_norm_eps=1e-12,
+            initializer_range=0.02,
+        )
+
+    def test_layer_contract(self):
+        ids = np.array([[1, 2, 3, 0], [4, 5, 0, 0]], "int32")
+        types = np.array([[0, 0, 1, 0], [0, 1, 0, 0]], "int32")
+        self.run_layer_test(BertEmbeddings, self.kwargs(), (ids, types), (2, 4, 8))
+
+    def test_is_layer_norm_of_the_three_sums(self):
+        layer = BertEmbeddings(**self.kwargs())
+        ids = np.array([[3, 7, 1]], "int32")
+        types = np.array([[0, 1, 1]], "int32")
+        out = layer(ids, types).numpy()
+        word = layer.word_embeddings.embeddings.numpy()
+        typ = layer.token_type_embeddings.embeddings.numpy()
+        pos = layer.position_embeddings.numpy()
+        total = word[ids[0]] + typ[types[0]] + pos[:3]
+        mean = total.mean(-1, keepdims=True)
+        var = total.var(-1, keepdims=True)
+        self.assertAllClose(out[0], (total - mean) / np.sqrt(var + 1e-12), atol=1e-5)
+
+    def test_variable_names_are_bert_names(self):
+        layer = BertEmbeddings(**self.kwargs(), name="embeddings")
+        layer(np.zeros((1, 3), "int32"), np.zeros((1, 3), "int32"))
+        paths = sorted(v.path for v in layer.weights)
+        self.assertEqual(
+            paths,
+            [
+                "embeddings/layer_norm/beta",
+                "embeddings/layer_norm/gamma",
+                "embeddings/position_embeddings",
+                "embeddings/token_type_embeddings/embeddings",
+                "embeddings/word_embeddings/embeddings",
+            ],
+        )
+
+    def test_sequence_longer_than_positions_is_an_error(self):
+        layer = BertEmbeddings(**self.kwargs())
+        ids = np.zeros((1, 13), "int32")
+        with pytest.raises(ValueError, match=r"sequence length 13, more than max_position_embeddings=12"):
+            layer(ids, ids)
+
+
+class SelfAttentionTest(testing.TestCase):
+    def test_layer_contract(self):
+        x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        mask = np.ones((2, 1, 5), "int32")
+        self.run_layer_test(
+            SelfAttention,
+            dict(hidden_size=8, num_heads=2, dropout_rate=0.0, initializer_range=0.02),
+            (x, mask),
+            (2, 5, 8),
+        )
+
+    def test_matches_keras_multi_head_attention(self):
+        # Keras's own MultiHeadAttention is an independent implementation of
+        # the same function: copy our weights into it and compare.
+        x = np.random.default_rng(1).normal(size=(3, 6, 8)).astype("float32")
+        mask = np.ones((3, 6, 6), bool)
+        mask[1, :, 4:] = False
+        mask[2, :, 2:] = False
+        ours = SelfAttention(hidden_size=8, num_heads=2, dropout_rate=0.0)
+        expected_shape = ours(x, mask).shape
+        theirs = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
+        theirs(x, x, attention_mask=mask)
+        for dense, target in (
+            (ours.query_dense, theirs.query_dense),
+            (ours.key_dense, theirs.key_dense),
+            (ours.value_dense, theirs.value_dense),
+        ):
+            target.kernel.assign(dense.kernel.numpy().reshape(8, 2, 4))
+            target.bias.assign(dense.bias.numpy().reshape(2, 4))
+        theirs.output_dense.kernel.assign(ours.output_dense.kernel.numpy().reshape(2, 4, 8))
+        theirs.output_dense.bias.assign(ours.output_dense.bias.numpy())
+        self.assertEqual(expected_shape, (3, 6, 8))
+        self.assertAllClose(ours(x, mask), theirs(x, x, attention_mask=mask), atol=1e-6)
+
+    def test_padded_keys_do_not_matter(self):
+        rng = np.random.default_rng(2)
+        x = rng.normal(size=(1, 6, 8)).astype("float32")
+        mask = np.array([[[1, 1, 1, 1, 0, 0]]], "int32")
+        layer = SelfAttention(hidden_size=8, num_heads=2, dropout_rate=0.0)
+        out = layer(x, mask).numpy()
+        x2 = x.copy()
+        x2[:, 4:] = rng.normal(size=(1, 2, 8)) * 100
+        out2 = layer(x2, mask).numpy()
+        self.assertAllClose(out[:, :4], out2[:, :4], atol=1e-6)
+
+    def test_heads_must_divide_hidden(self):
+        with pytest.raises(ValueError, match=r"hidden_size=10 must be divisible by num_heads=4"):
+            SelfAttention(hidden_size=10, num_heads=4)
+
+
+class TransformerBlockTest(testing.TestCase):
+    def kwargs(self, activation="gelu"):
+        return dict(
+            hidden_size=8,
+            num_heads=2,
+            intermediate_size=16,
+            activation=activation,
+            dropout_rate=0.0,
+            attention_dropout_rate=0.0,
+            layer_norm_eps=1e-12,
+            initializer_range=0.02,
+        )
+
+    def test_layer_contract(self):
+        x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        mask = np.ones((2, 1, 5), "int32")
+        for activation in ("gelu", "gelu_approximate", "relu"):
+            self.run_layer_test(TransformerBlock, self.kwargs(activation), (x, mask), (2, 5, 8))
+
+    def test_unknown_activation(self):
+        with pytest.raises(ValueError, match=r"activation='swish': must be one of"):
+            TransformerBlock(**{**self.kwargs(), "activation": "swish"})
+
+    def test_dropout_only_in_training(self):
+        kwargs = {**self.kwargs(), "dropout_rate": 0.5, "attention_dropout_rate": 0.5}
+        layer = TransformerBlock(**kwargs)
+        x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        a = layer(x, training=False).numpy()
+        self.assertAllClose(a, layer(x, training=False).numpy(), atol=0)
+        self.assertNotAllClose(a, layer(x, training=True).numpy())
+
+
+def test_gelu_variants_are_the_two_formulas():
+    x = np.linspace(-4, 4, 101).astype("float32")
+    from math import erf, sqrt, tanh, pi
+
+    exact = np.array([v * 0.5 * (1 + erf(v / sqrt(2))) for v in x])
+    tanh_form = np.array([0.5 * v * (1 + tanh(sqrt(2 / pi) * (v + 0.044715 * v**3))) for v in x])
+    np.testing.assert_allclose(activations.gelu(x), exact, atol=1e-6)
+    np.testing.assert_allclose(activations.gelu_approximate(x), tanh_form, atol=1e-6)
+    assert np.abs(exact - tanh_form).max() > 1e-4  # They are different functions.
