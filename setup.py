@@ -1,0 +1,47 @@
+"""keras_bert: BERT for TensorFlow 2 / Keras 3, from pretraining to TF Serving.
+
+Distributed as `bert-keras-tf`: the PyPI name `keras-bert` belongs to an
+unrelated older project (which also imports as `keras_bert`; do not install
+both).
+"""
+
+import setuptools
+
+# The stack verified together on Python 3.11 (see README).
+INSTALL_REQUIRES = [
+    "tensorflow==2.20.0",
+    "tensorflow-text==2.20.1",
+    "keras>=3.15,<3.16",
+    "keras-nlp==0.31.1",
+    "tf-models-official==2.20.0",
+    "absl-py>=1.4",
+    "numpy>=1.26",
+    # TF 2.20 accepts protobuf>=5.28; googleapis-common-protos (via
+    # tf-models-official) needs >=6.33.5. 6.33.6 is the version tested.
+    "protobuf==6.33.6",
+]
+
+TEST_REQUIRES = [
+    "pytest>=8",
+    "torch==2.13.0",
+    "transformers>=4.40",
+    "safetensors>=0.4",
+]
+
+setuptools.setup(
+    name="bert-keras-tf",
+    version="0.1.0",
+    description="BERT for TensorFlow 2 and Keras 3: pretraining, fine-tuning, TF Serving.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10,<3.13",
+    packages=setuptools.find_packages(include=["keras_bert*", "trainers*", "export*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"test": TEST_REQUIRES},
+    entry_points={"console_scripts": ["keras-bert=trainers.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

@@ -1,0 +1,70 @@
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from trainers import cli
+from trainers import encode_main
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_cli(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "trainers.cli", *args],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=300,
+    )
+
+
+def test_usage_lists_subcommands(capsys):
+    assert cli.main(["keras-bert"]) == 0
+    assert "encode" in capsys.readouterr().out
+
+
+def test_unknown_subcommand(capsys):
+    assert cli.main(["keras-bert", "pretrian"]) == 2
+    assert "unknown subcommand 'pretrian'" in capsys.readouterr().err
+
+
+def test_encode_in_process():
+    sentences = ["Hello, world!", "BERT packs [CLS] A [SEP]."]
+    counts, outputs = encode_main.encode(sentences, preset="tiny", max_seq_length=16)
+    # "hello , world !" -> 4 wordpieces; padded length = longest + [CLS] + [SEP].
+    assert counts[0] == 4
+    longest = int(max(counts)) + 2
+    assert outputs["sequence_output"].shape == (2, longest, 128)
+    assert outputs["pooled_output"].shape == (2, 128)
+    assert len(outputs["encoder_outputs"]) == 2
+
+
+def test_encode_truncates_to_max_seq_length():
+    counts, outputs = encode_main.encode(["one two three four five six seven"], max_seq_length=5)
+    assert outputs["sequence_output"].shape[1] == 5
+    assert counts[0] == 3
+
+
+def test_encode_subcommand(tmp_path):
+    path = tmp_path / "sentences.txt"
+    path.write_text("\ufeffFirst line.\r\n\r\nSecond, longer line here.\r\n", encoding="utf-8")
+    result = run_cli("encode", f"--input_file={path}", "--preset=tiny")
+    assert result.returncode == 0, result.stderr
+    assert "2 sentences" in result.stdout
+    assert "pooled_output (2, 128)" in result.stdout
+    assert "First line." in result.stdout
+
+
+def test_encode_missing_input_file_names_it(tmp_path):
+    missing = tmp_path / "nope.txt"
+    result = run_cli("encode", f"--input_file={missing}")
+    assert result.returncode != 0
+    assert f"--input_file={missing}: No such file or directory" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("keras-bert") is None, reason="package not installed")
+def test_console_script_installed():
+    result = subprocess.run(["keras-bert", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert "encode" in result.stdout

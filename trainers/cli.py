@@ -1,0 +1,42 @@
+"""`keras-bert`: the console script. `keras-bert SUBCOMMAND [--flags]`.
+
+Each subcommand is a `*_main.py` module with absl flags and a `main(argv)`;
+only the chosen one is imported, so its flags are the only ones parsed.
+"""
+
+import importlib
+import sys
+
+# name -> (module, one-line description)
+SUBCOMMANDS = {
+    "encode": (
+        "trainers.encode_main",
+        "encode sentences with a BERT encoder and print the pooled vectors",
+    ),
+}
+
+
+def usage():
+    lines = ["usage: keras-bert SUBCOMMAND [--flags]   (keras-bert SUBCOMMAND --help)", "", "subcommands:"]
+    lines += [f"  {name:<10} {doc}" for name, (_, doc) in SUBCOMMANDS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    argv = list(sys.argv if argv is None else argv)
+    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+        sys.stdout.write(usage())
+        return 0
+    name = argv[1]
+    if name not in SUBCOMMANDS:
+        sys.stderr.write(f"keras-bert: unknown subcommand {name!r}\n\n" + usage())
+        return 2
+    from absl import app
+
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    app.run(module.main, argv=[f"keras-bert {name}"] + argv[2:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
