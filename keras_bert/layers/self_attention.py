@@ -91,10 +91,9 @@ class SelfAttention(keras.layers.Layer):
         probs = tf.nn.softmax(scores, axis=-1)
         probs = self.dropout(probs, training=training)
         context = tf.matmul(probs, value)  # [batch, heads, seq, head_size]
-        context = tf.reshape(
-            tf.transpose(context, [0, 2, 1, 3]), [batch, seq, self.hidden_size]
-        )
-        return self.output_dense(context)
+        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, self.hidden_size])
+        output = self.output_dense(context)  # A 2-D matmul: see TransformerBlock.
+        return tf.reshape(output, [batch, seq, self.hidden_size])
 
     def compute_output_shape(self, input_shape):
         return input_shape
