@@ -8,10 +8,6 @@ import tensorflow as tf
 
 import keras_bert
 
-SHARED_DATA = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"
-)
-
 
 def tiny_config(**overrides):
     """A BertConfig small enough for unit tests (about 30k parameters)."""

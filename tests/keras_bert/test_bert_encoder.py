@@ -172,6 +172,23 @@ class BertEncoderTest(testing.TestCase):
         compiled = tf.function(lambda x: encoder(x)["sequence_output"], jit_compile=True)
         self.assertAllClose(compiled(inputs), eager, atol=1e-5)
 
+    def test_mixed_precision_policies(self):
+        config = testing.tiny_config()
+        reference = BertEncoder(config)
+        inputs = testing.encoder_inputs(config)
+        expected = reference(inputs)["sequence_output"].numpy()
+        for policy, compute_dtype in (("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16")):
+            keras.config.set_dtype_policy(policy)
+            try:
+                encoder = BertEncoder(config)
+            finally:
+                keras.config.set_dtype_policy("float32")
+            encoder.set_weights(reference.get_weights())
+            self.assertTrue(all(w.dtype == "float32" for w in encoder.weights))
+            out = encoder(inputs)["sequence_output"]
+            self.assertEqual(out.dtype, compute_dtype)
+            self.assertAllClose(np.asarray(out, "float32"), expected, atol=0.05)
+
     def test_exported_from_package(self):
         self.assertIs(keras_bert.BertEncoder, BertEncoder)
         self.assertIs(keras_bert.BertConfig, BertConfig)
