@@ -3,7 +3,8 @@
     python benchmarks/encoder_forward.py [--preset mini] [--batch 32] [--seq 128]
 
 Every contender gets the same config and the same weights (keras_bert's,
-copied over), the same int32 inputs, fp32 on the CPU. Timing interleaves the
+copied over by tests/references.py; Model Garden keeps its own random ones),
+the same int32 inputs, fp32 on the CPU. Timing interleaves the
 contenders round by round, so a slow spell of this noisy machine hits them
 all; each row is the median over rounds. The figure to read is the ratio to
 the fastest peer: absolute seconds vary from machine to machine.
@@ -27,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 import keras_bert  # noqa: E402
-from keras_bert.checkpoints import export_encoder_weights  # noqa: E402
+from tests import references  # noqa: E402
 
 
 def make_inputs(config, batch, seq, seed=0):
@@ -50,68 +51,19 @@ def keras_bert_runner(encoder, inputs, jit):
     return lambda: fn(tensors).numpy()
 
 
-def keras_hub_runner(encoder, hf_weights, inputs, jit):
-    import keras_hub
-
-    c = encoder.config
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=c.vocab_size,
-        num_layers=c.num_layers,
-        num_heads=c.num_heads,
-        hidden_dim=c.hidden_size,
-        intermediate_dim=c.intermediate_size,
-        dropout=0.0,
-        max_sequence_length=c.max_position_embeddings,
-        num_segments=c.type_vocab_size,
-    )
-    # Same weights: keras-hub keeps the same shapes as ours, in the same order.
-    ours = [w.numpy() for w in encoder.weights]
-    theirs = backbone.weights
-    if [tuple(w.shape) for w in theirs] == [w.shape for w in ours]:
-        for w, v in zip(theirs, ours):
-            w.assign(v)
-    tensors = {
-        "token_ids": tf.constant(inputs["input_word_ids"]),
-        "segment_ids": tf.constant(inputs["input_type_ids"]),
-        "padding_mask": tf.constant(inputs["input_mask"]),
-    }
+def keras_hub_runner(encoder, inputs, jit):
+    backbone = references.keras_hub_backbone(encoder)
+    tensors = {k: tf.constant(v) for k, v in references.keras_hub_inputs(inputs).items()}
     fn = tf.function(lambda x: backbone(x, training=False)["sequence_output"], jit_compile=jit)
     return lambda: fn(tensors).numpy()
 
 
-def hf_runner(encoder, hf_weights, inputs, attn):
-    import torch
-    import transformers
-
-    c = encoder.config
-    hf_config = transformers.BertConfig(
-        vocab_size=c.vocab_size,
-        hidden_size=c.hidden_size,
-        num_hidden_layers=c.num_layers,
-        num_attention_heads=c.num_heads,
-        intermediate_size=c.intermediate_size,
-        hidden_act="gelu_new",
-        max_position_embeddings=c.max_position_embeddings,
-        type_vocab_size=c.type_vocab_size,
-        layer_norm_eps=c.layer_norm_eps,
-    )
-    hf_config._attn_implementation = attn
-    model = transformers.BertModel(hf_config).eval()
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in hf_weights.items()}, strict=False)
-    t = {
-        "input_ids": torch.from_numpy(inputs["input_word_ids"].astype("int64")),
-        "attention_mask": torch.from_numpy(inputs["input_mask"].astype("int64")),
-        "token_type_ids": torch.from_numpy(inputs["input_type_ids"].astype("int64")),
-    }
-
-    def run():
-        with torch.inference_mode():
-            return model(**t).last_hidden_state.numpy()
-
-    return run
+def hf_runner(encoder, inputs, attn):
+    model = references.hf_bert_model(encoder, attn_implementation=attn)
+    return lambda: references.hf_outputs(model, inputs)
 
 
-def model_garden_runner(encoder, hf_weights, inputs):
+def model_garden_runner(encoder, inputs):
     from official.nlp.modeling import networks
 
     c = encoder.config
@@ -172,7 +124,6 @@ def main(argv=None):
         args.preset, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
     )
     encoder = keras_bert.BertEncoder(config)
-    hf_weights = export_encoder_weights(encoder, "hf")
     inputs = make_inputs(config, args.batch, args.seq)
 
     ours = {
@@ -180,11 +131,11 @@ def main(argv=None):
         "keras_bert XLA": lambda: keras_bert_runner(encoder, inputs, jit=True),
     }
     peers = {
-        "keras-hub": lambda: keras_hub_runner(encoder, hf_weights, inputs, jit=False),
-        "keras-hub XLA": lambda: keras_hub_runner(encoder, hf_weights, inputs, jit=True),
-        "HF torch (eager attn)": lambda: hf_runner(encoder, hf_weights, inputs, "eager"),
-        "HF torch (sdpa)": lambda: hf_runner(encoder, hf_weights, inputs, "sdpa"),
-        "Model Garden": lambda: model_garden_runner(encoder, hf_weights, inputs),
+        "keras-hub": lambda: keras_hub_runner(encoder, inputs, jit=False),
+        "keras-hub XLA": lambda: keras_hub_runner(encoder, inputs, jit=True),
+        "HF torch (eager attn)": lambda: hf_runner(encoder, inputs, "eager"),
+        "HF torch (sdpa)": lambda: hf_runner(encoder, inputs, "sdpa"),
+        "Model Garden": lambda: model_garden_runner(encoder, inputs),
     }
     skip = set(filter(None, args.skip.split(",")))
     runners = {n: f() for n, f in {**ours, **peers}.items() if n not in skip}

@@ -197,6 +197,52 @@ class BertConfig:
             )
         return cls._from_foreign(path, values, _HF_ACTIVATIONS)
 
+    def to_original_dict(self):
+        """This config as google-research/bert's `bert_config.json` holds it.
+
+        The original format has no way to say "exact GELU" or a LayerNorm
+        epsilon other than 1e-12; such configs raise `ValueError`.
+        """
+        if self.hidden_act == "gelu":
+            raise ValueError(
+                "BertConfig.hidden_act='gelu' (exact erf): google-research/bert's "
+                "config can only express the tanh approximation ('gelu_approximate')."
+            )
+        if self.layer_norm_eps != 1e-12:
+            raise ValueError(
+                f"BertConfig.layer_norm_eps={self.layer_norm_eps}: google-research/bert "
+                "always uses 1e-12."
+            )
+        inverse = {v: k for k, v in _ORIGINAL_ACTIVATIONS.items()}
+        return self._foreign_dict(inverse[self.hidden_act])
+
+    def to_hf_dict(self):
+        """This config as a Hugging Face `BertConfig` / `config.json` holds it."""
+        values = self._foreign_dict(
+            {"gelu": "gelu", "gelu_approximate": "gelu_new", "relu": "relu"}[self.hidden_act]
+        )
+        values.update(
+            model_type="bert",
+            layer_norm_eps=self.layer_norm_eps,
+            position_embedding_type="absolute",
+        )
+        return values
+
+    def _foreign_dict(self, hidden_act):
+        return dict(
+            vocab_size=self.vocab_size,
+            hidden_size=self.hidden_size,
+            num_hidden_layers=self.num_layers,
+            num_attention_heads=self.num_heads,
+            intermediate_size=self.intermediate_size,
+            hidden_act=hidden_act,
+            hidden_dropout_prob=self.hidden_dropout_prob,
+            attention_probs_dropout_prob=self.attention_probs_dropout_prob,
+            max_position_embeddings=self.max_position_embeddings,
+            type_vocab_size=self.type_vocab_size,
+            initializer_range=self.initializer_range,
+        )
+
     @classmethod
     def _from_foreign(cls, path, values, activations):
         required = (

@@ -204,3 +204,33 @@ def test_foreign_config_missing_key(tmp_path):
     path.write_text(json.dumps(values))
     with pytest.raises(ValueError, match=rf"{path}: missing key\(s\) num_hidden_layers"):
         BertConfig.from_original_json(path)
+
+
+@pytest.mark.parametrize("act", ["gelu", "gelu_approximate", "relu"])
+def test_hf_dict_round_trip(tmp_path, act):
+    c = BertConfig.from_preset("mini", hidden_act=act, layer_norm_eps=1e-6)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(c.to_hf_dict()))
+    assert BertConfig.from_hf_json(path) == c
+
+
+def test_hf_dict_is_read_by_transformers():
+    transformers = pytest.importorskip("transformers")
+    c = BertConfig.from_preset("tiny", hidden_act="gelu_approximate")
+    hf = transformers.BertConfig(**c.to_hf_dict())
+    assert (hf.num_hidden_layers, hf.hidden_size, hf.hidden_act) == (2, 128, "gelu_new")
+
+
+def test_original_dict_round_trip(tmp_path):
+    c = BertConfig.from_preset("small")
+    path = tmp_path / "bert_config.json"
+    path.write_text(json.dumps(c.to_original_dict()))
+    assert BertConfig.from_original_json(path) == c
+    assert json.loads(ORIGINAL_BASE_JSON) == BertConfig().to_original_dict()
+
+
+def test_original_dict_cannot_express_exact_gelu():
+    with pytest.raises(ValueError, match=r"hidden_act='gelu' \(exact erf\)"):
+        BertConfig(hidden_act="gelu").to_original_dict()
+    with pytest.raises(ValueError, match=r"layer_norm_eps=1e-06: google-research/bert always uses 1e-12"):
+        BertConfig(layer_norm_eps=1e-6).to_original_dict()
