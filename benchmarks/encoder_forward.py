@@ -90,6 +90,7 @@ def model_garden_runner(encoder, inputs):
 
 
 def time_rounds(runners, batch, rounds, iters):
+    """{name: [examples/s in each round]}, contenders interleaved per round."""
     for run in runners.values():  # Warm up: trace, compile, first allocations.
         for _ in range(3):
             run()
@@ -100,7 +101,7 @@ def time_rounds(runners, batch, rounds, iters):
             for _ in range(iters):
                 run()
             per_round[name].append(batch * iters / (time.perf_counter() - start))
-    return {name: statistics.median(v) for name, v in per_round.items()}
+    return per_round
 
 
 def main(argv=None):
@@ -108,7 +109,7 @@ def main(argv=None):
     parser.add_argument("--preset", default="mini")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seq", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--skip", default="", help="comma-separated contenders to leave out")
     args = parser.parse_args(argv)
@@ -139,7 +140,8 @@ def main(argv=None):
     }
     skip = set(filter(None, args.skip.split(",")))
     runners = {n: f() for n, f in {**ours, **peers}.items() if n not in skip}
-    results = time_rounds(runners, args.batch, args.rounds, args.iters)
+    per_round = time_rounds(runners, args.batch, args.rounds, args.iters)
+    results = {name: statistics.median(v) for name, v in per_round.items()}
 
     peer_names = [n for n in results if n in peers]
     fastest_peer = max(peer_names, key=results.get) if peer_names else None
@@ -153,10 +155,12 @@ def main(argv=None):
         f"keras-hub {keras_hub.__version__}, torch {torch.__version__}, "
         f"transformers {transformers.__version__}"
     )
-    print(f"{'contender':<24}{'examples/s':>12}{'vs fastest peer':>18}")
+    print(f"median of {args.rounds} rounds x {args.iters} batches; range = slowest..fastest round")
+    print(f"{'contender':<24}{'examples/s':>12}{'range':>14}{'vs fastest peer':>18}")
     for name, value in sorted(results.items(), key=lambda kv: -kv[1]):
         ratio = value / results[fastest_peer] if fastest_peer else float("nan")
-        print(f"{name:<24}{value:>12.1f}{ratio:>17.2f}x")
+        low, high = min(per_round[name]), max(per_round[name])
+        print(f"{name:<24}{value:>12.1f}{f'{low:.0f}..{high:.0f}':>14}{ratio:>17.2f}x")
     return results
 
 

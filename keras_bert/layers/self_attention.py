@@ -17,9 +17,10 @@ class SelfAttention(keras.layers.Layer):
     The same function as `keras.layers.MultiHeadAttention`; written here for
     two reasons. Its kernels are stored as in every released BERT checkpoint
     (`query/kernel` `[H, H]`, `[in, out]`), so weights load without
-    reshaping. And the three input projections run as one `[H, 3H]` matmul,
-    which is measurably faster on CPU than three (see
-    `benchmarks/encoder_forward.py`).
+    reshaping. And every projection is a `Dense` layer applied to the 2-D
+    `[batch * seq, H]` view, which TensorFlow on CPU runs as one fused oneDNN
+    MatMul + bias kernel; Keras's `EinsumDense` projections run as 3-D
+    einsums without that fusion (see `TransformerBlock` for the figures).
 
     Args:
       hidden_size: int, width H of the input and output.
@@ -75,14 +76,16 @@ class SelfAttention(keras.layers.Layer):
     def call(self, x, attention_mask=None, training=None):
         dtype = self.compute_dtype
         batch, seq = tf.shape(x)[0], tf.shape(x)[1]
-        dense = (self.query_dense, self.key_dense, self.value_dense)
-        kernel = tf.concat([tf.cast(d.kernel, dtype) for d in dense], axis=1)
-        bias = tf.concat([tf.cast(d.bias, dtype) for d in dense], axis=0)
-        qkv = tf.matmul(tf.reshape(x, [-1, self.hidden_size]), kernel) + bias
-        # [batch * seq, 3H] -> [3, batch, heads, seq, head_size]
-        qkv = tf.reshape(qkv, [batch, seq, 3, self.num_heads, self.head_size])
-        qkv = tf.transpose(qkv, [2, 0, 3, 1, 4])
-        query, key, value = qkv[0], qkv[1], qkv[2]
+        x = tf.reshape(x, [-1, self.hidden_size])
+
+        def split_heads(dense):
+            # [batch * seq, H] -> [batch, heads, seq, head_size]
+            y = tf.reshape(dense(x), [batch, seq, self.num_heads, self.head_size])
+            return tf.transpose(y, [0, 2, 1, 3])
+
+        query = split_heads(self.query_dense)
+        key = split_heads(self.key_dense)
+        value = split_heads(self.value_dense)
         query = query * tf.cast(1.0 / math.sqrt(self.head_size), dtype)
         scores = tf.matmul(query, key, transpose_b=True)  # [batch, heads, seq, seq]
         if attention_mask is not None:
@@ -92,7 +95,7 @@ class SelfAttention(keras.layers.Layer):
         probs = self.dropout(probs, training=training)
         context = tf.matmul(probs, value)  # [batch, heads, seq, head_size]
         context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, self.hidden_size])
-        output = self.output_dense(context)  # A 2-D matmul: see TransformerBlock.
+        output = self.output_dense(context)
         return tf.reshape(output, [batch, seq, self.hidden_size])
 
     def compute_output_shape(self, input_shape):

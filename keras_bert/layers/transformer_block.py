@@ -116,8 +116,10 @@ class TransformerBlock(keras.layers.Layer):
         attended = self.attention(x, attention_mask=attention_mask, training=training)
         # From here on [batch * seq, hidden]: on CPU, TensorFlow's grappler
         # fuses a 2-D MatMul with its bias add and GELU into one oneDNN
-        # kernel, which it does not do for the 3-D case (a third faster,
-        # benchmarks/encoder_forward.py). The reshapes cost nothing.
+        # kernel; Keras's Dense on 3-D input is a tensordot that reshapes
+        # between MatMul and bias, which blocks the fusion. Measured on mini,
+        # S=128, batch 32, one interleaved run: 104 -> 135 examples/s. The
+        # reshapes themselves cost nothing.
         x = tf.reshape(x, [-1, self.hidden_size])
         attended = tf.reshape(attended, [-1, self.hidden_size])
         attended = self.attention_dropout(attended, training=training)
