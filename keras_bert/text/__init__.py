@@ -1,0 +1,3 @@
+"""Text in the graph: `BertPreprocessor` and WordPiece vocabulary building."""
+
+from keras_bert.text.bert_preprocessor import BertPreprocessor

@@ -1,0 +1,288 @@
+"""BertPreprocessor: raw text to BERT's three int32 features, in the graph.
+
+Tokenization reproduces Hugging Face's python `BertTokenizer` (in
+transformers 5 `BertTokenizerLegacy`; the original google-research/bert
+`FullTokenizer` plus NFC) with TensorFlow and tensorflow-text ops that TF
+Serving links (StaticRegexReplace, StringLower, NormalizeUTF8,
+RegexSplitWithOffsets, StringLength, FastWordpieceTokenize*, RoundRobin*), so
+a SavedModel holding it serves raw text. Step by step, on each string:
+
+1. Clean: drop U+0000, U+FFFD and control/format characters (Unicode
+   categories Cc, Cf, Co, except tab, newline and carriage return).
+2. Protect the special tokens `[CLS] [SEP] [MASK] [UNK] [PAD]` written in the
+   text (HF splits them out whole before tokenizing, case-sensitively) by
+   wrapping them in private-use sentinels (U+E000 name U+E001); real
+   private-use characters are gone after step 1, so nothing collides.
+3. Uncased: Unicode lowercase (full mapping, as `str.lower`), NFD, drop
+   combining marks (category Mn). Cased: NFC.
+4. Split on whitespace (ASCII, Zs, U+2028, U+2029) and split off as single
+   tokens every punctuation character (ASCII 33-47, 58-64, 91-96, 123-126 and
+   Unicode P*), every CJK ideograph and every protected special token.
+5. A word longer than 100 characters (characters, not bytes, as HF counts)
+   becomes `[UNK]`; the rest go through greedy longest-match-first WordPiece
+   (`##` continuations); a word WordPiece cannot cover becomes one `[UNK]`.
+
+Packing is `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, padded with `[PAD]`
+to `seq_length`. A pair too long is trimmed round-robin
+(`tensorflow_text.RoundRobinTrimmer`): the budget is dealt one token at a
+time to each segment in turn, so a segment shorter than its half keeps all
+its tokens and the other takes the rest; with both long, A keeps
+ceil(budget / 2) and B floor(budget / 2). That gives the same lengths as
+google-research/bert's `_truncate_seq_pair` and HF's
+`truncation="longest_first"` (both pop from the longer one, B on ties). A
+single segment keeps its first `seq_length - 2` pieces.
+"""
+
+import os
+
+import keras
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+MAX_CHARS_PER_WORD = 100
+MAX_SEQ_LENGTH = 512
+
+# Step 1: Cc without \t \n \r, Cf, Co, U+FFFD (U+0000 is in Cc).
+_CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\p{Cf}\p{Co}\x{FFFD}]+"
+_SENTINEL_OPEN, _SENTINEL_CLOSE = "\ue000", "\ue001"
+_SPECIAL = r"\[(CLS|SEP|MASK|UNK|PAD)\]"
+_SPECIAL_REWRITE = _SENTINEL_OPEN + r"\1" + _SENTINEL_CLOSE
+_COMBINING_MARKS = r"\p{Mn}+"
+_WHITESPACE = r"[ \t\n\r\p{Zs}\x{2028}\x{2029}]+"
+_PUNCTUATION = r"[!-/:-@\[-`{-~\p{P}]"
+_CJK = (
+    r"[\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}\x{20000}-\x{2A6DF}\x{2A700}-\x{2B73F}"
+    r"\x{2B740}-\x{2B81F}\x{2B820}-\x{2CEAF}\x{F900}-\x{FAFF}\x{2F800}-\x{2FA1F}]"
+)
+_PROTECTED = "\ue000[A-Za-z]+\ue001"
+_KEEP = f"{_PROTECTED}|{_PUNCTUATION}|{_CJK}"
+_DELIMITERS = f"{_WHITESPACE}|{_KEEP}"
+
+
+def _sentinel(token, lowercase):
+    """The in-graph stand-in for a special token ("[MASK]" -> U+E000 MASK U+E001)."""
+    name = token[1:-1]
+    return _SENTINEL_OPEN + (name.lower() if lowercase else name) + _SENTINEL_CLOSE
+
+
+def basic_tokenize(strings, lowercase=True, keep_special_tokens=True):
+    """BERT's basic tokenization (steps 1-4 of the module docstring), in the graph.
+
+    Args:
+        strings: string tensor `[batch]`, UTF-8.
+        lowercase: lowercase and strip accents (uncased models).
+        keep_special_tokens: keep `[CLS]`, `[SEP]`, `[MASK]`, `[UNK]`, `[PAD]`
+            written in the text as single words (as sentinel strings
+            U+E000 name U+E001, name lowercased when `lowercase`); if False they
+            are split like any text (`[`, `mask`, `]`).
+
+    Returns:
+        `tf.RaggedTensor` of strings `[batch, (words)]`.
+    """
+    x = tf.convert_to_tensor(strings, tf.string)
+    x = tf.strings.regex_replace(x, _CONTROL, "")
+    if keep_special_tokens:
+        x = tf.strings.regex_replace(x, _SPECIAL, _SPECIAL_REWRITE)
+    if lowercase:
+        # NFC (which HF applies first) is implied: lowercasing preserves
+        # canonical equivalence and NFD follows.
+        x = tf.strings.lower(x, encoding="utf-8")
+        x = tf_text.normalize_utf8(x, "NFD")
+        x = tf.strings.regex_replace(x, _COMBINING_MARKS, "")
+    else:
+        x = tf_text.normalize_utf8(x, "NFC")
+    return tf_text.regex_split(x, _DELIMITERS, _KEEP)
+
+
+def read_vocabulary(vocab_file):
+    """Reads a WordPiece vocabulary file: one token per line, id = line - 1.
+
+    Raises:
+        ValueError: naming the file (and the line) when it is missing, empty,
+            has an empty line or a duplicate token, or lacks a special token.
+    """
+    if not isinstance(vocab_file, (str, os.PathLike)):
+        raise ValueError(f"vocab_file must be a path to a vocab.txt, got {vocab_file!r}")
+    vocab_file = os.fspath(vocab_file)
+    try:
+        with open(vocab_file, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+    except OSError as e:
+        raise ValueError(f"vocab_file={vocab_file!r}: cannot read it ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"vocab_file={vocab_file!r}: not UTF-8 ({e.reason})") from None
+    if lines and lines[-1] == "":
+        lines.pop()  # The final newline.
+    if not lines:
+        raise ValueError(f"vocab_file={vocab_file!r} is empty: a vocabulary needs one token per line")
+    vocab = []
+    index = {}
+    for line_number, line in enumerate(lines, start=1):
+        token = line.rstrip("\r")
+        if not token.strip():
+            raise ValueError(
+                f"vocab_file={vocab_file!r}, line {line_number}: empty token {token!r} "
+                "(one non-blank token per line)"
+            )
+        if token in index:
+            raise ValueError(
+                f"vocab_file={vocab_file!r}, line {line_number}: duplicate token {token!r} "
+                f"(first on line {index[token] + 1}); every token must be unique"
+            )
+        index[token] = len(vocab)
+        vocab.append(token)
+    missing = [t for t in SPECIAL_TOKENS if t not in index]
+    if missing:
+        raise ValueError(
+            f"vocab_file={vocab_file!r} lacks the special tokens {missing}; a BERT vocabulary "
+            f"must hold all of {list(SPECIAL_TOKENS)}"
+        )
+    return vocab
+
+
+@keras.saving.register_keras_serializable(package="keras_bert")
+class BertPreprocessor(keras.layers.Layer):
+    """Raw text to BERT's inputs: in-graph WordPiece tokenization and packing.
+
+    Tokenizes exactly as Hugging Face's python `BertTokenizer` with the same
+    `vocab.txt` and `do_lower_case=lowercase` (see the module docstring for
+    the steps and the pair trimming rule). Only string ops TF Serving 2.20
+    has; no Python callbacks, so it runs in `tf.function`, `tf.data.map` and
+    a served SavedModel (string ops run on the host).
+
+    Args:
+        vocab_file: path of a WordPiece `vocab.txt` (one token per line, id =
+            line number - 1) holding `[PAD] [UNK] [CLS] [SEP] [MASK]`.
+        lowercase: lowercase and strip accents before WordPiece (uncased
+            models); HF's `do_lower_case`.
+        seq_length: length of the packed features, 2..512.
+
+    Call arguments:
+        inputs: string tensor `[batch]` (one segment) or a tuple/list of two
+            string tensors `[batch]` (a pair, A and B).
+
+    Returns:
+        dict of int32 tensors `[batch, seq_length]`: `input_word_ids`
+        (`[CLS] A [SEP] (B [SEP])` then `[PAD]`), `input_mask` (1 on tokens,
+        0 on padding), `input_type_ids` (0 for `[CLS] A [SEP]`, 1 for `B [SEP]`,
+        0 on padding).
+    """
+
+    def __init__(self, vocab_file, lowercase=True, seq_length=128, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(seq_length, bool) or not isinstance(seq_length, int) or not (
+            2 <= seq_length <= MAX_SEQ_LENGTH
+        ):
+            raise ValueError(
+                f"seq_length must be an int in 2..{MAX_SEQ_LENGTH} ([CLS] and [SEP] included), "
+                f"got {seq_length!r}"
+            )
+        self.vocab_file = os.fspath(vocab_file) if isinstance(vocab_file, os.PathLike) else vocab_file
+        self.lowercase = bool(lowercase)
+        self.seq_length = seq_length
+        self.vocabulary = read_vocabulary(self.vocab_file)
+        ids = {token: i for i, token in enumerate(self.vocabulary)}
+        self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (
+            ids[t] for t in SPECIAL_TOKENS
+        )
+        # WordPiece sees special tokens written in the text as sentinels (see
+        # basic_tokenize), so the vocabulary it is built from spells them so.
+        sentinels = {t: _sentinel(t, self.lowercase) for t in SPECIAL_TOKENS}
+        self._unk_word = sentinels["[UNK]"]
+        self._wordpiece = tf_text.FastWordpieceTokenizer(
+            vocab=[sentinels.get(t, t) for t in self.vocabulary],
+            suffix_indicator="##",
+            # 100 characters are at most 400 bytes; longer words are caught
+            # by the character count in tokenize() first.
+            max_bytes_per_word=4 * MAX_CHARS_PER_WORD,
+            token_out_type=tf.int32,
+            unknown_token=self._unk_word,
+            no_pretokenization=True,
+        )
+        # String inputs pass through untouched (as keras-hub preprocessors do).
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.built = True
+
+    @property
+    def vocab_size(self):
+        return len(self.vocabulary)
+
+    def tokenize(self, strings):
+        """WordPiece ids of each word.
+
+        Args:
+            strings: string tensor `[batch]`, UTF-8.
+
+        Returns:
+            int32 `tf.RaggedTensor` `[batch, (words), (pieces)]`: the wordpiece
+            ids of every word of basic tokenization (`.merge_dims(1, 2)` gives
+            `[batch, (pieces)]`). No `[CLS]`/`[SEP]`.
+        """
+        words = basic_tokenize(strings, lowercase=self.lowercase)
+        flat = words.flat_values
+        too_long = tf.strings.length(flat, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
+        flat = tf.where(too_long, tf.constant(self._unk_word), flat)
+        return words.with_flat_values(self._wordpiece.tokenize(flat))
+
+    def pack(self, segments):
+        """Trims, adds `[CLS]`/`[SEP]`, pads: the packing step alone.
+
+        Args:
+            segments: one int `tf.RaggedTensor` of wordpiece ids, `[batch,
+                (pieces)]` or `[batch, (words), (pieces)]` (as `tokenize`
+                returns), or a tuple/list of one or two of them (A, B).
+
+        Returns:
+            dict of int32 tensors `[batch, seq_length]`: `input_word_ids`,
+            `input_mask`, `input_type_ids` (see the class docstring).
+        """
+        if not isinstance(segments, (list, tuple)):
+            segments = [segments]
+        segments = list(segments)
+        if len(segments) not in (1, 2):
+            raise ValueError(
+                f"segments must be one ragged tensor or a list of 1 or 2, got {len(segments)}"
+            )
+        flat = []
+        for segment in segments:
+            if not isinstance(segment, tf.RaggedTensor):
+                raise ValueError(
+                    f"segments must be tf.RaggedTensor of wordpiece ids, got {type(segment).__name__}"
+                )
+            if segment.ragged_rank == 2:
+                segment = segment.merge_dims(1, 2)
+            flat.append(tf.cast(segment, tf.int32))
+        budget = self.seq_length - len(flat) - 1
+        if len(flat) == 1:
+            trimmed = [flat[0][:, :budget]]
+        else:
+            trimmed = tf_text.RoundRobinTrimmer(max_seq_length=budget).trim(flat)
+        ids, type_ids = tf_text.combine_segments(trimmed, self.cls_id, self.sep_id)
+        word_ids, mask = tf_text.pad_model_inputs(ids, self.seq_length, pad_value=self.pad_id)
+        type_ids, _ = tf_text.pad_model_inputs(type_ids, self.seq_length)
+        return {
+            "input_word_ids": tf.cast(word_ids, tf.int32),
+            "input_mask": tf.cast(mask, tf.int32),
+            "input_type_ids": tf.cast(type_ids, tf.int32),
+        }
+
+    def call(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) not in (1, 2):
+                raise ValueError(
+                    f"inputs must be a string tensor [batch] or a tuple/list of two (a pair), "
+                    f"got {len(inputs)} tensors"
+                )
+            segments = list(inputs)
+        else:
+            segments = [inputs]
+        return self.pack([self.tokenize(s) for s in segments])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocab_file=self.vocab_file, lowercase=self.lowercase, seq_length=self.seq_length
+        )
+        return config
