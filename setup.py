@@ -16,6 +16,7 @@ INSTALL_REQUIRES = [
     "tf-models-official==2.20.0",
     "absl-py>=1.4",
     "numpy>=1.26",
+    "safetensors>=0.4",
     # TF 2.20 accepts protobuf>=5.28; googleapis-common-protos (via
     # tf-models-official) needs >=6.33.5. 6.33.6 is the version tested.
     "protobuf==6.33.6",

@@ -1,9 +1,14 @@
 """keras_bert: BERT for TensorFlow 2 and Keras 3, from pretraining to TF Serving."""
 
+from keras_bert.checkpoints import from_pretrained
+from keras_bert.checkpoints import load_checkpoint
 from keras_bert.config import BertConfig
 from keras_bert.layers import BertEmbeddings
+from keras_bert.layers import MaskedLMHead
+from keras_bert.layers import NextSentenceHead
 from keras_bert.layers import SelfAttention
 from keras_bert.layers import TransformerBlock
 from keras_bert.models import BertEncoder
+from keras_bert.text import BertPreprocessor
 
 __version__ = "0.1.0"

@@ -13,6 +13,8 @@ SUBCOMMANDS = {
         "trainers.encode_main",
         "encode sentences with a BERT encoder and print the pooled vectors",
     ),
+    "vocab": ("trainers.vocab_main", "learn a WordPiece vocab.txt from text files"),
+    "convert": ("trainers.convert_main", "convert a pretrained checkpoint: original TF1 <-> Hugging Face"),
 }
 
 

@@ -1,0 +1,267 @@
+"""`from_pretrained` / `load_checkpoint`: a pretrained BERT from a directory.
+
+Two formats are read (see `original_format` and `huggingface_format`):
+Google's original TF1 checkpoints and Hugging Face directories. A checkpoint
+must fit its config exactly: a missing weight, a weight of the wrong shape,
+or a name that is neither encoder, a known pretraining head, nor training
+state / a buffer is a `ValueError` naming it, and nothing is loaded.
+"""
+
+import os
+import typing
+
+from keras_bert.checkpoints import head_weights
+from keras_bert.checkpoints import huggingface_format
+from keras_bert.checkpoints import original_format
+from keras_bert.checkpoints.encoder_weights import _rows as _encoder_rows
+from keras_bert.checkpoints.encoder_weights import import_encoder_weights
+
+FORMATS = ("original", "hf")
+
+
+class PretrainedBert(typing.NamedTuple):
+    """What `load_checkpoint` returns.
+
+    Attributes:
+      config: the `keras_bert.BertConfig` read from the directory.
+      encoder: a `keras_bert.BertEncoder` holding the checkpoint's weights.
+      masked_lm_head: a `keras_bert.layers.MaskedLMHead` with the checkpoint's
+        `cls/predictions` weights (call it with
+        `encoder.word_embedding_table`), or None if the checkpoint has none.
+      next_sentence_head: a `keras_bert.layers.NextSentenceHead` with the
+        checkpoint's `cls/seq_relationship` weights, or None.
+      vocab_file: path of the directory's `vocab.txt`, or None.
+      lowercase: bool, whether the vocabulary expects lowercased text.
+      format: `"original"` or `"hf"`, the format that was read.
+      source: the file the weights were read from.
+    """
+
+    config: object
+    encoder: object
+    masked_lm_head: object
+    next_sentence_head: object
+    vocab_file: object
+    lowercase: bool
+    format: str
+    source: str
+
+    def preprocessor(self, seq_length=128):
+        """A `keras_bert.BertPreprocessor` for this checkpoint's vocabulary."""
+        if self.vocab_file is None:
+            raise ValueError(
+                f"{os.path.dirname(self.source)}: no vocab.txt, so no preprocessor "
+                "can be built."
+            )
+        from keras_bert.text import BertPreprocessor
+
+        return BertPreprocessor(self.vocab_file, lowercase=self.lowercase, seq_length=seq_length)
+
+    def save(self, output_dir, output_format="hf", overwrite=False):
+        """Writes encoder, heads and vocabulary as `output_format` (see `save_checkpoint`)."""
+        return save_checkpoint(
+            output_dir,
+            self.encoder,
+            output_format=output_format,
+            masked_lm_head=self.masked_lm_head,
+            next_sentence_head=self.next_sentence_head,
+            vocab_file=self.vocab_file,
+            lowercase=self.lowercase,
+            overwrite=overwrite,
+        )
+
+
+def detect_format(path):
+    """`"original"` or `"hf"`: which checkpoint format `path` holds."""
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        if original_format.find_checkpoint_prefix(path) is not None:
+            return "original"
+        raise ValueError(f"path={path}: no such directory or checkpoint prefix.")
+    original = os.path.exists(
+        os.path.join(path, original_format.CONFIG_FILE)
+    ) and original_format.find_checkpoint_prefix(path) is not None
+    hf = os.path.exists(
+        os.path.join(path, huggingface_format.CONFIG_FILE)
+    ) and huggingface_format.weights_file(path) is not None
+    if original and hf:
+        raise ValueError(
+            f"path={path}: holds both an original checkpoint (bert_config.json + "
+            "bert_model.ckpt) and a Hugging Face one (config.json + weights); keep one."
+        )
+    if original:
+        return "original"
+    if hf:
+        return "hf"
+    raise ValueError(
+        f"path={path}: neither an original BERT checkpoint directory "
+        "(bert_config.json, bert_model.ckpt.index/.data-*, vocab.txt) nor a Hugging "
+        "Face one (config.json, model.safetensors or pytorch_model.bin, vocab.txt)."
+    )
+
+
+def _build_heads(config):
+    from keras_bert.layers.masked_lm_head import MaskedLMHead
+    from keras_bert.layers.next_sentence_head import NextSentenceHead
+
+    masked_lm = MaskedLMHead(
+        vocab_size=config.vocab_size,
+        hidden_size=config.hidden_size,
+        activation=config.hidden_act,
+        layer_norm_eps=config.layer_norm_eps,
+        initializer_range=config.initializer_range,
+        name="masked_lm_head",
+    )
+    masked_lm.build((None, None, config.hidden_size))
+    next_sentence = NextSentenceHead(
+        hidden_size=config.hidden_size,
+        initializer_range=config.initializer_range,
+        name="next_sentence_head",
+    )
+    next_sentence.build((None, config.hidden_size))
+    return {"masked_lm": masked_lm, "next_sentence": next_sentence}
+
+
+def load_weights(config, weights, naming, source="weights"):
+    """Builds an encoder and the heads `weights` holds, and fills them.
+
+    Args:
+      config: a `BertConfig`.
+      weights: `{name: array}` under `naming` (`"original"` names, or `"hf"`
+        `BertModel`-style keys with `cls.*` heads), training state removed.
+      naming: `"original"` or `"hf"`.
+      source: the file `weights` came from, for error messages.
+
+    Returns:
+      `(encoder, masked_lm_head or None, next_sentence_head or None)`.
+    """
+    from keras_bert.models.bert_encoder import BertEncoder
+
+    encoder = BertEncoder(config)
+    known = {
+        orig if naming == "original" else hf for _, orig, hf, _ in _encoder_rows(encoder)
+    }
+    present = {}
+    for kind in head_weights.HEAD_ROWS:
+        names = head_weights.head_names(kind, naming)
+        known.update(names)
+        present[kind] = any(name in weights for name in names)
+    tied = head_weights.HF_TIED if naming == "hf" else {}
+    unused = sorted(set(weights) - known - set(tied))
+    if unused:
+        listed = ", ".join(repr(n) for n in unused[:10])
+        more = f" and {len(unused) - 10} more" if len(unused) > 10 else ""
+        raise ValueError(
+            f"{source}: weight(s) {listed}{more} are not part of a BERT encoder or "
+            "its pretraining heads (cls/predictions, cls/seq_relationship) with "
+            "this config; refusing a partial load."
+        )
+    for key, target in tied.items():
+        if key in weights:
+            if target not in weights:
+                raise ValueError(f"{source}: {key!r} is present but {target!r}, which it is tied to, is not.")
+            a, b = weights[key], weights[target]
+            if a.shape != b.shape or not (a == b).all():
+                raise ValueError(
+                    f"{source}: {key!r} differs from {target!r}; BERT ties them "
+                    "(the MLM output is the word embedding table) and an untied "
+                    "decoder cannot be loaded."
+                )
+    heads = _build_heads(config) if any(present.values()) else {}
+    plan = []
+    for kind, is_present in present.items():
+        if is_present:
+            plan += head_weights.plan_head_weights(heads[kind], kind, weights, naming, source)
+    import_encoder_weights(encoder, weights, naming, source)  # Checks all, then assigns.
+    for variable, array in plan:
+        variable.assign(array.astype(variable.dtype))
+    return (
+        encoder,
+        heads["masked_lm"] if present["masked_lm"] else None,
+        heads["next_sentence"] if present["next_sentence"] else None,
+    )
+
+
+def load_checkpoint(path, lowercase=None):
+    """Loads a pretrained BERT, with its pretraining heads where present.
+
+    Args:
+      path: a directory holding a google-research/bert checkpoint
+        (`bert_config.json`, `bert_model.ckpt.*`, `vocab.txt`) or a Hugging
+        Face one (`config.json`, `model.safetensors` or `pytorch_model.bin`,
+        `vocab.txt`, optional `tokenizer_config.json`); or an original
+        checkpoint prefix (`.../bert_model.ckpt`).
+      lowercase: override whether text is lowercased. By default Hugging
+        Face's `do_lower_case` (default True); for original checkpoints True
+        unless the directory name says `cased` (Google's `cased_L-12_...`).
+
+    Returns:
+      A `PretrainedBert` (config, encoder, heads, vocab_file, lowercase ...).
+
+    Raises:
+      ValueError: naming the file and weight when the checkpoint is missing a
+        weight, has one of the wrong shape (both shapes given), or has one
+        that belongs to nothing known; nothing is loaded then.
+    """
+    checkpoint_format = detect_format(path)
+    if checkpoint_format == "original":
+        read = original_format.read_original_checkpoint(path)
+    else:
+        read = huggingface_format.read_hf_checkpoint(path)
+    encoder, masked_lm, next_sentence = load_weights(
+        read["config"], read["weights"], checkpoint_format, read["source"]
+    )
+    return PretrainedBert(
+        config=read["config"],
+        encoder=encoder,
+        masked_lm_head=masked_lm,
+        next_sentence_head=next_sentence,
+        vocab_file=read["vocab_file"],
+        lowercase=read["lowercase"] if lowercase is None else bool(lowercase),
+        format=checkpoint_format,
+        source=read["source"],
+    )
+
+
+def from_pretrained(path, seq_length=128, lowercase=None):
+    """`(encoder, preprocessor)` from a pretrained checkpoint directory.
+
+    Args:
+      path: an original Google or Hugging Face BERT directory (see
+        `load_checkpoint`); it must hold `vocab.txt`.
+      seq_length: int, the preprocessor's packed sequence length.
+      lowercase: override the checkpoint's lowercasing (see `load_checkpoint`).
+
+    Returns:
+      `(encoder, preprocessor)`: a `keras_bert.BertEncoder` with the
+      checkpoint's weights and a `keras_bert.BertPreprocessor` for its
+      vocabulary. Pretraining heads, if any, are checked but not returned;
+      use `load_checkpoint` for them.
+    """
+    loaded = load_checkpoint(path, lowercase=lowercase)
+    return loaded.encoder, loaded.preprocessor(seq_length)
+
+
+def save_checkpoint(
+    output_dir,
+    encoder,
+    output_format="hf",
+    masked_lm_head=None,
+    next_sentence_head=None,
+    vocab_file=None,
+    lowercase=True,
+    overwrite=False,
+):
+    """Writes `encoder` (and heads) as an `"hf"` or `"original"` directory.
+
+    See `save_hf_checkpoint` and `save_original_checkpoint`; `lowercase` only
+    goes into Hugging Face's `tokenizer_config.json`.
+    """
+    if output_format == "hf":
+        return huggingface_format.save_hf_checkpoint(
+            output_dir, encoder, masked_lm_head, next_sentence_head, vocab_file, lowercase, overwrite
+        )
+    if output_format == "original":
+        return original_format.save_original_checkpoint(
+            output_dir, encoder, masked_lm_head, next_sentence_head, vocab_file, overwrite
+        )
+    raise ValueError(f"output_format={output_format!r}: must be one of {', '.join(FORMATS)}.")
