@@ -1,26 +1,31 @@
 """`keras-bert encode`: text in, BERT vectors out.
 
-Builds a `BertEncoder` of a preset size, tokenizes the sentences in the graph
-with tensorflow-text (BERT normalization + WordPiece), packs each as
-`[CLS] sentence [SEP]`, runs the encoder and prints the shapes and the start
-of every pooled vector.
-
-Until checkpoint loading arrives, the weights are randomly initialized and
-the WordPiece vocabulary is learned from the sentences themselves, so the vectors show the
-machinery working, not meaning.
+With `--init_checkpoint` (an original Google or a Hugging Face BERT
+directory), loads encoder and vocabulary from it. Without, builds a
+`BertEncoder` of `--preset` size with random weights and a WordPiece
+vocabulary learned from the sentences themselves — the machinery working,
+not meaning. Either way `BertPreprocessor` tokenizes in the graph and packs
+each sentence as `[CLS] sentence [SEP]`; the shapes and the start of every
+pooled vector are printed.
 """
 
+import os
 import sys
+import tempfile
 
 from absl import flags
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("preset", "tiny", "Encoder size: tiny, mini, small, medium, base or large.")
+flags.DEFINE_string(
+    "init_checkpoint", None,
+    "Pretrained BERT directory (original or Hugging Face); default: random weights.",
+)
+flags.DEFINE_string("preset", "tiny", "Encoder size without --init_checkpoint: tiny ... large.")
 flags.DEFINE_multi_string("sentence", None, "A sentence to encode (repeatable).")
 flags.DEFINE_string("input_file", None, "UTF-8 text file, one sentence per line.")
-flags.DEFINE_bool("do_lower_case", True, "Lowercase and strip accents before WordPiece.")
-flags.DEFINE_integer("max_seq_length", 128, "Longest packed sequence, [CLS] and [SEP] included.")
+flags.DEFINE_bool("do_lower_case", True, "Lowercase and strip accents (without --init_checkpoint).")
+flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length, [CLS] and [SEP] included.")
 flags.DEFINE_integer("seed", 0, "Seed of the random weights.")
 
 DEFAULT_SENTENCES = (
@@ -28,7 +33,6 @@ DEFAULT_SENTENCES = (
     "Fine-tuning adds one output layer to a pretrained encoder.",
     "The quick brown fox jumps over the lazy dog.",
 )
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
 def read_sentences(input_file, sentences):
@@ -47,59 +51,54 @@ def read_sentences(input_file, sentences):
     return list(sentences or DEFAULT_SENTENCES)
 
 
-def encode(sentences, preset="tiny", lowercase=True, max_seq_length=128, seed=0):
-    """Returns (wordpiece counts, encoder outputs) for `sentences`."""
+def random_encoder(sentences, preset, lowercase, seq_length, seed, workdir):
+    """A random-weight encoder and a preprocessor whose vocab is learned from `sentences`."""
     import keras
-    import tensorflow as tf
-    import tensorflow_text as tf_text
 
     import keras_bert
+    from keras_bert.text import vocabulary
 
-    from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
-
-    vocab = bert_vocab_from_dataset.bert_vocab_from_dataset(
-        tf.data.Dataset.from_tensor_slices(sentences).batch(256),
-        vocab_size=4000,
-        reserved_tokens=list(SPECIAL_TOKENS),
-        bert_tokenizer_params=dict(lower_case=lowercase),
-        learn_params=dict(lower_thresh=1),  # Keep words seen once.
-    )
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(vocab, tf.range(len(vocab), dtype=tf.int64)),
-        default_value=SPECIAL_TOKENS.index("[UNK]"),
-    )
-    tokenizer = tf_text.BertTokenizer(table, lower_case=lowercase, token_out_type=tf.int64)
-    pieces = tokenizer.tokenize(sentences).merge_dims(-2, -1)
-    pieces = pieces[:, : max_seq_length - 2]
-    cls, sep = vocab.index("[CLS]"), vocab.index("[SEP]")
-    ids, type_ids = tf_text.combine_segments([pieces], cls, sep)
-    seq_length = int(tf.reduce_max(ids.row_lengths()))
-    input_word_ids, input_mask = tf_text.pad_model_inputs(ids, seq_length)
-    input_type_ids, _ = tf_text.pad_model_inputs(type_ids, seq_length)
-
+    vocab_file = os.path.join(workdir, "vocab.txt")
+    vocab = vocabulary.learn_vocabulary(sentences, vocab_size=4000, lowercase=lowercase)
+    vocabulary.write_vocabulary(vocab, vocab_file)
     keras.utils.set_random_seed(seed)
     config = keras_bert.BertConfig.from_preset(preset, vocab_size=len(vocab))
-    encoder = keras_bert.BertEncoder(config)
-    outputs = encoder(
-        {
-            "input_word_ids": tf.cast(input_word_ids, tf.int32),
-            "input_mask": tf.cast(input_mask, tf.int32),
-            "input_type_ids": tf.cast(input_type_ids, tf.int32),
-        },
-        training=False,
-    )
-    return pieces.row_lengths().numpy(), outputs
+    preprocessor = keras_bert.BertPreprocessor(vocab_file, lowercase=lowercase, seq_length=seq_length)
+    return keras_bert.BertEncoder(config), preprocessor
+
+
+def encode(sentences, encoder, preprocessor):
+    """Returns (wordpiece counts, encoder outputs) for `sentences`."""
+    import tensorflow as tf
+
+    strings = tf.constant(sentences)
+    counts = preprocessor.tokenize(strings).merge_dims(1, 2).row_lengths().numpy()
+    return counts, encoder(preprocessor(strings), training=False)
 
 
 def main(argv):
     if len(argv) > 1:
         raise SystemExit(f"keras-bert encode: unexpected arguments {argv[1:]}")
+    import keras_bert
+
     sentences = read_sentences(FLAGS.input_file, FLAGS.sentence)
-    counts, outputs = encode(
-        sentences, FLAGS.preset, FLAGS.do_lower_case, FLAGS.max_seq_length, FLAGS.seed
-    )
+    with tempfile.TemporaryDirectory() as workdir:
+        if FLAGS.init_checkpoint:
+            try:
+                encoder, preprocessor = keras_bert.from_pretrained(
+                    FLAGS.init_checkpoint, seq_length=FLAGS.max_seq_length
+                )
+            except ValueError as e:
+                raise SystemExit(f"keras-bert encode: --init_checkpoint: {e}")
+            weights = FLAGS.init_checkpoint
+        else:
+            encoder, preprocessor = random_encoder(
+                sentences, FLAGS.preset, FLAGS.do_lower_case, FLAGS.max_seq_length, FLAGS.seed, workdir
+            )
+            weights = f"preset={FLAGS.preset}, random weights"
+        counts, outputs = encode(sentences, encoder, preprocessor)
     pooled = outputs["pooled_output"].numpy()
-    print(f"BertEncoder preset={FLAGS.preset} (random weights), {len(sentences)} sentences")
+    print(f"BertEncoder ({weights}), {len(sentences)} sentences")
     print(f"sequence_output {tuple(outputs['sequence_output'].shape)}  "
           f"pooled_output {tuple(pooled.shape)}  "
           f"encoder_outputs {len(outputs['encoder_outputs'])} x "

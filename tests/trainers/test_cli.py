@@ -29,21 +29,41 @@ def test_unknown_subcommand(capsys):
     assert "unknown subcommand 'pretrian'" in capsys.readouterr().err
 
 
-def test_encode_in_process():
+def test_encode_in_process(tmp_path):
     sentences = ["Hello, world!", "BERT packs [CLS] A [SEP]."]
-    counts, outputs = encode_main.encode(sentences, preset="tiny", max_seq_length=16)
-    # "hello , world !" -> 4 wordpieces; padded length = longest + [CLS] + [SEP].
+    encoder, preprocessor = encode_main.random_encoder(
+        sentences, "tiny", lowercase=True, seq_length=16, seed=0, workdir=str(tmp_path)
+    )
+    counts, outputs = encode_main.encode(sentences, encoder, preprocessor)
+    # "hello , world !" is 4 words; every word of a vocabulary learned from
+    # these sentences is one piece.
     assert counts[0] == 4
-    longest = int(max(counts)) + 2
-    assert outputs["sequence_output"].shape == (2, longest, 128)
+    assert outputs["sequence_output"].shape == (2, 16, 128)
     assert outputs["pooled_output"].shape == (2, 128)
     assert len(outputs["encoder_outputs"]) == 2
 
 
-def test_encode_truncates_to_max_seq_length():
-    counts, outputs = encode_main.encode(["one two three four five six seven"], max_seq_length=5)
-    assert outputs["sequence_output"].shape[1] == 5
-    assert counts[0] == 3
+def test_encode_with_a_checkpoint(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", ",", "!"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    config = transformers.BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64,
+    )
+    transformers.BertModel(config).save_pretrained(tmp_path)
+    result = run_cli("encode", f"--init_checkpoint={tmp_path}", "--sentence=Hello, world!",
+                     "--max_seq_length=8")
+    assert result.returncode == 0, result.stderr
+    assert f"BertEncoder ({tmp_path}), 1 sentences" in result.stdout
+    assert "pooled_output (1, 32)" in result.stdout
+    assert "   4 wordpieces" in result.stdout
+
+
+def test_encode_bad_checkpoint_names_it(tmp_path):
+    result = run_cli("encode", f"--init_checkpoint={tmp_path}")
+    assert result.returncode != 0
+    assert f"--init_checkpoint: path={tmp_path}: neither an original BERT checkpoint" in result.stderr
 
 
 def test_encode_subcommand(tmp_path):
@@ -53,6 +73,7 @@ def test_encode_subcommand(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "2 sentences" in result.stdout
     assert "pooled_output (2, 128)" in result.stdout
+    assert "sequence_output (2, 128, 128)" in result.stdout
     assert "First line." in result.stdout
 
 
