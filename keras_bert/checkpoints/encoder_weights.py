@@ -19,7 +19,7 @@ NAMINGS = ("original", "hf")
 #          `[out, in]`, the transpose
 
 
-def _rows(encoder):
+def encoder_weight_rows(encoder):
     """Yields (variable, original name, HF key, layout) for every weight."""
     emb = encoder.embeddings
     yield emb.word_embeddings.embeddings, "bert/embeddings/word_embeddings", "embeddings.word_embeddings.weight", "same"
@@ -78,7 +78,7 @@ def export_encoder_weights(encoder, naming="hf"):
     """
     _check_naming(naming)
     out = {}
-    for variable, orig_name, hf_name, layout in _rows(encoder):
+    for variable, orig_name, hf_name, layout in encoder_weight_rows(encoder):
         name = hf_name if naming == "hf" else orig_name
         out[name] = _convert(np.asarray(variable.numpy()), layout, naming)
     return out
@@ -104,7 +104,7 @@ def import_encoder_weights(encoder, weights, naming="hf", source="weights"):
     _check_naming(naming)
     assignments = []
     used = set()
-    for variable, orig_name, hf_name, layout in _rows(encoder):
+    for variable, orig_name, hf_name, layout in encoder_weight_rows(encoder):
         name = hf_name if naming == "hf" else orig_name
         if name not in weights:
             raise ValueError(f"{source}: no weight named {name!r}.")

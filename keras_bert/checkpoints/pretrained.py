@@ -13,7 +13,7 @@ import typing
 from keras_bert.checkpoints import head_weights
 from keras_bert.checkpoints import huggingface_format
 from keras_bert.checkpoints import original_format
-from keras_bert.checkpoints.encoder_weights import _rows as _encoder_rows
+from keras_bert.checkpoints.encoder_weights import encoder_weight_rows
 from keras_bert.checkpoints.encoder_weights import import_encoder_weights
 
 FORMATS = ("original", "hf")
@@ -138,7 +138,7 @@ def load_weights(config, weights, naming, source="weights"):
 
     encoder = BertEncoder(config)
     known = {
-        orig if naming == "original" else hf for _, orig, hf, _ in _encoder_rows(encoder)
+        orig if naming == "original" else hf for _, orig, hf, _ in encoder_weight_rows(encoder)
     }
     present = {}
     for kind in head_weights.HEAD_ROWS:
