@@ -14,6 +14,7 @@ SUBCOMMANDS = {
         "encode sentences with a BERT encoder and print the pooled vectors",
     ),
     "vocab": ("trainers.vocab_main", "learn a WordPiece vocab.txt from text files"),
+    "create-pretraining-data": ("trainers.create_pretraining_data_main", "make masked LM / next sentence TFRecords from text"),
     "convert": ("trainers.convert_main", "convert a pretrained checkpoint: original TF1 <-> Hugging Face"),
 }
 

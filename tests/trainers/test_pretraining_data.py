@@ -1,0 +1,244 @@
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from keras_bert.text import vocabulary
+from trainers import pretraining_data as pd
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GRIMM = os.path.join(REPO, "..", "shared", "data", "pretrain", "grimm-tales.txt")
+
+WORDS = ["the", "a", "king", "queen", "frog", "wolf", "forest", "castle", "gold", "went",
+         "saw", "said", "and", "to", "of", "in", "old", "young", "happy", "play", "jump", "walk"]
+SUFFIXES = ["##ing", "##ed", "##s"]
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ","] + WORDS + SUFFIXES
+CLS, SEP, MASK = 2, 3, 4
+SPECIAL = {"cls": CLS, "sep": SEP, "mask": MASK}
+IS_CONT = [t.startswith("##") for t in VOCAB]
+MAX_SEQ, MAX_PRED = 32, 5
+
+
+def corpus_text(num_docs=8, sentences=(3, 10), seed=0):
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(num_docs):
+        lines = []
+        for _ in range(rng.randint(*sentences)):
+            words = []
+            for _ in range(rng.randint(3, 12)):
+                w = rng.choice(WORDS)
+                if w in ("play", "jump", "walk"):
+                    w += rng.choice(["ing", "ed", "s"])
+                words.append(w)
+            lines.append(" ".join(words).capitalize() + ".")
+        docs.append("\n".join(lines))
+    return "\n\n".join(docs) + "\n"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pretrain")
+    vocab_file = d / "vocab.txt"
+    vocab_file.write_text("\n".join(VOCAB) + "\n")
+    text_file = d / "corpus.txt"
+    text_file.write_text(corpus_text())
+    return str(text_file), str(vocab_file)
+
+
+@pytest.fixture(scope="module")
+def documents(files):
+    from keras_bert import BertPreprocessor
+
+    text_file, vocab_file = files
+    docs = pd.read_documents([text_file], BertPreprocessor(vocab_file, seq_length=MAX_SEQ))
+    assert len(docs) == 8
+    assert all(1 not in s for d in docs for s in d), "no [UNK] expected in the tiny corpus"
+    return docs
+
+
+def make(documents, seed=1, dupe=3, wwm=False, masked_lm_prob=0.15):
+    docs = [[list(s) for s in d] for d in documents]
+    return pd.create_training_instances(
+        docs, len(VOCAB), SPECIAL, MAX_SEQ, dupe, 0.1, masked_lm_prob, MAX_PRED,
+        random.Random(seed), wwm, IS_CONT,
+    )
+
+
+def vocabulary_lines(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read().split("\n")
+
+
+def original(instance):
+    tokens = list(instance.tokens)
+    for p, label in zip(instance.masked_lm_positions, instance.masked_lm_labels):
+        tokens[p] = label
+    return tokens
+
+
+def key(ids):
+    return "," + ",".join(map(str, ids)) + ","
+
+
+def test_read_documents_splits_on_blank_lines(documents):
+    text = corpus_text()
+    expected = [len(d.split("\n")) for d in text.strip().split("\n\n")]
+    assert [len(d) for d in documents] == expected
+
+
+def test_deterministic_for_a_seed(documents):
+    a, b, c = make(documents, seed=7), make(documents, seed=7), make(documents, seed=8)
+    assert a == b
+    assert a != c
+
+
+def test_instance_structure(documents):
+    instances = make(documents)
+    assert len(instances) > 20
+    for inst in instances:
+        t, s = inst.tokens, inst.segment_ids
+        assert len(t) == len(s) <= MAX_SEQ
+        assert t[0] == CLS
+        orig = original(inst)
+        assert orig.count(SEP) == 2 and orig[-1] == SEP and CLS not in orig[1:]
+        sep1 = orig.index(SEP)
+        assert sep1 >= 2 and len(orig) - sep1 - 2 >= 1  # A and B non-empty
+        assert s == [0] * (sep1 + 1) + [1] * (len(t) - sep1 - 1)
+        positions = inst.masked_lm_positions
+        assert positions == sorted(set(positions))
+        # (the 10% random replacement may draw any id, as the original)
+        assert all(orig[p] not in (CLS, SEP) for p in positions)
+        assert 0 < len(positions) <= MAX_PRED
+        assert len(positions) == min(MAX_PRED, max(1, round(len(t) * 0.15)))
+    assert {i.is_random_next for i in instances} == {True, False}
+
+
+def test_masked_lm_ids_are_the_original_text(documents):
+    flat = [key(sum(d, [])) for d in documents]
+    for inst in make(documents):
+        orig = original(inst)
+        sep1 = orig.index(SEP)
+        a, b = orig[1:sep1], orig[sep1 + 1:-1]
+        # A and B are contiguous runs of a document (truncation trims the ends);
+        # B follows A in the same document when it is the actual next.
+        assert any(key(a) in f for f in flat)
+        assert any(key(b) in f for f in flat)
+        if not inst.is_random_next:
+            assert any(key(a) in f and key(b) in f[f.index(key(a)):] for f in flat)
+        # Unmasked positions are untouched.
+        masked = set(inst.masked_lm_positions)
+        assert all(inst.tokens[i] == orig[i] for i in range(len(orig)) if i not in masked)
+
+
+def test_mask_random_keep_ratio(documents):
+    counts = {"mask": 0, "keep": 0, "random": 0}
+    for inst in make(documents, dupe=40):
+        for p, label in zip(inst.masked_lm_positions, inst.masked_lm_labels):
+            out = inst.tokens[p]
+            counts["mask" if out == MASK else "keep" if out == label else "random"] += 1
+    total = sum(counts.values())
+    assert total > 2000
+    assert 0.76 < counts["mask"] / total < 0.84
+    assert 0.07 < counts["keep"] / total < 0.14  # random can draw the label itself
+    assert 0.06 < counts["random"] / total < 0.13
+
+
+def test_masked_fraction_about_15_percent(documents):
+    instances = make(documents, dupe=10, masked_lm_prob=0.15)
+    masked = sum(len(i.masked_lm_positions) for i in instances)
+    tokens = sum(len(i.tokens) for i in instances)
+    assert 0.10 < masked / tokens < 0.17  # capped at MAX_PRED, at least 1
+
+
+def test_whole_word_masking(documents):
+    seen_multi = False
+    for inst in make(documents, dupe=5, wwm=True):
+        orig = original(inst)
+        words = []
+        for i, tok in enumerate(orig):
+            if tok in (CLS, SEP):
+                continue
+            if words and IS_CONT[tok] and words[-1][-1] == i - 1:
+                words[-1].append(i)
+            else:
+                words.append([i])
+        masked = set(inst.masked_lm_positions)
+        for w in words:
+            hit = masked & set(w)
+            assert not hit or hit == set(w), (orig, masked, w)
+            seen_multi |= len(w) > 1 and hit == set(w)
+        assert len(masked) <= MAX_PRED
+    assert seen_multi
+
+
+def test_tfrecord_round_trip(documents, tmp_path):
+    instances = make(documents, dupe=1)
+    outputs = [str(tmp_path / "a.tfrecord"), str(tmp_path / "b.tfrecord")]
+    assert pd.write_instances(instances, ",".join(outputs), MAX_SEQ, MAX_PRED) == len(instances)
+    assert sorted(os.listdir(tmp_path)) == ["a.tfrecord", "b.tfrecord"]  # no temp files left
+    records = [list(tf.data.TFRecordDataset(p).as_numpy_iterator()) for p in outputs]
+    assert len(records[0]) == (len(instances) + 1) // 2
+    interleaved = [r for pair in zip(*records) for r in pair] + records[0][len(records[1]):]
+    for inst, record in zip(instances, interleaved):
+        f = pd.parse_pretraining_example(record, MAX_SEQ, MAX_PRED)
+        assert {k: v.dtype for k, v in f.items()} == {
+            "input_ids": tf.int32, "input_mask": tf.int32, "segment_ids": tf.int32,
+            "masked_lm_positions": tf.int32, "masked_lm_ids": tf.int32,
+            "masked_lm_weights": tf.float32, "next_sentence_labels": tf.int32,
+        }
+        n, k = len(inst.tokens), len(inst.masked_lm_positions)
+        assert f["input_ids"].numpy().tolist() == inst.tokens + [0] * (MAX_SEQ - n)
+        assert f["input_mask"].numpy().tolist() == [1] * n + [0] * (MAX_SEQ - n)
+        assert f["segment_ids"].numpy().tolist() == inst.segment_ids + [0] * (MAX_SEQ - n)
+        assert f["masked_lm_positions"].numpy().tolist() == inst.masked_lm_positions + [0] * (MAX_PRED - k)
+        assert f["masked_lm_ids"].numpy().tolist() == inst.masked_lm_labels + [0] * (MAX_PRED - k)
+        assert f["masked_lm_weights"].numpy().tolist() == [1.0] * k + [0.0] * (MAX_PRED - k)
+        assert f["next_sentence_labels"].numpy().tolist() == [int(inst.is_random_next)]
+    batch = pd.parse_pretraining_example(tf.constant(records[0]), MAX_SEQ, MAX_PRED)
+    assert batch["input_ids"].shape == (len(records[0]), MAX_SEQ)
+
+
+def test_errors_name_the_flag_or_file(files, tmp_path):
+    text_file, vocab_file = files
+    with pytest.raises(ValueError, match="max_seq_length"):
+        pd.create_pretraining_data(text_file, str(tmp_path / "o"), vocab_file, max_seq_length=4)
+    with pytest.raises(ValueError, match="nope.txt"):
+        pd.create_pretraining_data(str(tmp_path / "nope.txt"), str(tmp_path / "o"), vocab_file)
+    with pytest.raises(ValueError, match="missing_dir"):
+        pd.create_pretraining_data(
+            text_file, str(tmp_path / "missing_dir" / "o"), vocab_file, dupe_factor=1
+        )
+
+
+@pytest.mark.skipif(not os.path.exists(GRIMM), reason="shared data absent")
+def test_cli_on_grimm(tmp_path):
+    with open(GRIMM, encoding="utf-8-sig") as f:
+        lines = [next(f) for _ in range(300)]
+    text_file = tmp_path / "grimm.txt"
+    text_file.write_text("".join(lines), encoding="utf-8")
+    vocab_file = str(tmp_path / "vocab.txt")
+    vocabulary.build_vocabulary_file(str(text_file), vocab_file, 400, num_unused=5)
+    cls_id = vocabulary_lines(vocab_file).index("[CLS]")
+    outputs = [str(tmp_path / f"out-{i}.tfrecord") for i in range(2)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainers.cli", "create-pretraining-data",
+         f"--input_file={text_file}", f"--output_file={','.join(outputs)}",
+         f"--vocab_file={vocab_file}", "--max_seq_length=64", "--max_predictions_per_seq=10",
+         "--dupe_factor=2", "--do_whole_word_mask"],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "examples" in result.stdout
+    total = 0
+    for path in outputs:
+        for record in tf.data.TFRecordDataset(path):
+            f = pd.parse_pretraining_example(record, 64, 10)
+            assert f["input_ids"].numpy()[0] == cls_id
+            assert f["input_mask"].numpy().sum() <= 64
+            total += 1
+    assert total > 10

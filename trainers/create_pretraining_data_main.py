@@ -1,0 +1,65 @@
+"""`keras-bert create-pretraining-data`: masked LM / next sentence TFRecords.
+
+    keras-bert create-pretraining-data --input_file=corpus/*.txt \
+        --output_file=out/train-0.tfrecord,out/train-1.tfrecord \
+        --vocab_file=vocab.txt --do_lower_case --max_seq_length=128 \
+        --max_predictions_per_seq=20 --dupe_factor=10
+
+google-research/bert's create_pretraining_data.py (same flags, same algorithm,
+same features): input is one sentence per line with a blank line between
+documents. See `trainers.pretraining_data`.
+"""
+
+import sys
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string(
+    "input_file", None,
+    "Input raw text file (or comma-separated list of files, glob patterns allowed); "
+    "one sentence per line, blank line between documents.",
+)
+flags.DEFINE_string("output_file", None, "Output TFRecord file (or comma-separated list of shards).")
+flags.DEFINE_string("vocab_file", None, "The vocab.txt the BERT model will be trained on.")
+flags.DEFINE_bool("do_lower_case", True, "Lowercase and strip accents (uncased models).")
+flags.DEFINE_bool("do_whole_word_mask", False, "Mask whole words instead of single wordpieces.")
+flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
+flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum number of masked LM predictions per sequence.")
+flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
+flags.DEFINE_integer("dupe_factor", 10, "Number of times to duplicate the input data (with different masks).")
+flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
+flags.DEFINE_float(
+    "short_seq_prob", 0.1,
+    "Probability of creating sequences which are shorter than the maximum length.",
+)
+
+
+def main(argv):
+    name = "keras-bert create-pretraining-data"
+    if len(argv) > 1:
+        raise SystemExit(f"{name}: unexpected arguments {argv[1:]}")
+    for flag in ("input_file", "output_file", "vocab_file"):
+        if not getattr(FLAGS, flag):
+            raise SystemExit(f"{name}: --{flag} is required")
+    from trainers import pretraining_data
+
+    try:
+        num_documents, num_examples = pretraining_data.create_pretraining_data(
+            FLAGS.input_file,
+            FLAGS.output_file,
+            FLAGS.vocab_file,
+            do_lower_case=FLAGS.do_lower_case,
+            do_whole_word_mask=FLAGS.do_whole_word_mask,
+            max_seq_length=FLAGS.max_seq_length,
+            max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+            random_seed=FLAGS.random_seed,
+            dupe_factor=FLAGS.dupe_factor,
+            masked_lm_prob=FLAGS.masked_lm_prob,
+            short_seq_prob=FLAGS.short_seq_prob,
+        )
+    except ValueError as e:
+        raise SystemExit(f"{name}: {e}")
+    print(f"wrote {num_examples} examples from {num_documents} documents to {FLAGS.output_file}")
+    sys.stdout.flush()

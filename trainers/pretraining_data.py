@@ -1,0 +1,383 @@
+"""Offline pretraining data: google-research/bert's create_pretraining_data.py.
+
+Text files hold one sentence per line with a blank line between documents.
+Lines become wordpiece ids through `keras_bert.BertPreprocessor.tokenize`;
+instances (next-sentence pairs with masked LM targets) are made exactly as
+the original algorithm makes them, driven by one `random.Random(seed)`, and
+written as `tf.train.Example` TFRecords with the original feature names:
+
+    input_ids, input_mask, segment_ids          int64 [max_seq_length]
+    masked_lm_positions, masked_lm_ids          int64 [max_predictions_per_seq]
+    masked_lm_weights                           float [max_predictions_per_seq]
+    next_sentence_labels                        int64 [1]  (0 actual next, 1 random)
+
+`parse_pretraining_example` reads them back (for tf.data).
+"""
+
+import dataclasses
+import os
+import random
+
+import tensorflow as tf
+
+from keras_bert.text import vocabulary as vocabulary_lib
+from keras_bert.text.bert_preprocessor import BertPreprocessor
+
+TOKENIZE_BATCH_SIZE = 1024
+
+
+@dataclasses.dataclass
+class TrainingInstance:
+    """One pair: `tokens` are ids after masking (`[CLS] A [SEP] B [SEP]`)."""
+
+    tokens: list
+    segment_ids: list
+    masked_lm_positions: list
+    masked_lm_labels: list
+    is_random_next: bool
+
+
+def read_documents(input_files, preprocessor, batch_size=TOKENIZE_BATCH_SIZE):
+    """Documents of tokenized sentences: list of documents, each a list of id lists.
+
+    As the original: a blank line starts a new document (files are read in
+    order and are not themselves document breaks), lines that tokenize to
+    nothing are dropped, empty documents are removed. No shuffling here.
+    """
+    documents = [[]]
+    pending = []  # (document index, line) waiting for a tokenize batch.
+
+    def flush():
+        if not pending:
+            return
+        ids = preprocessor.tokenize(tf.constant([line for _, line in pending]))
+        for (doc, _), pieces in zip(pending, ids.merge_dims(1, 2).to_list()):
+            if pieces:
+                documents[doc].append(pieces)
+        pending.clear()
+
+    for path in input_files:
+        try:
+            with tf.io.gfile.GFile(path, "rb") as f:
+                data = f.read()
+        except (OSError, tf.errors.OpError) as e:
+            raise ValueError(f"input file {path!r}: cannot read it ({e})") from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"input file {path!r}: not UTF-8 ({e.reason})") from None
+        for line in text.splitlines():
+            line = line.strip()
+            if not line:
+                documents.append([])
+                continue
+            pending.append((len(documents) - 1, line))
+            if len(pending) >= batch_size:
+                flush()
+    flush()
+    return [d for d in documents if d]
+
+
+def create_training_instances(
+    all_documents,
+    vocab_size,
+    special_ids,
+    max_seq_length=128,
+    dupe_factor=10,
+    short_seq_prob=0.1,
+    masked_lm_prob=0.15,
+    max_predictions_per_seq=20,
+    rng=None,
+    do_whole_word_mask=False,
+    is_continuation=None,
+):
+    """The original `create_training_instances` after reading: shuffle, dupe, shuffle.
+
+    Args:
+        all_documents: from `read_documents` (shuffled in place, as the original).
+        vocab_size: random replacements are drawn from ids `0..vocab_size-1`.
+        special_ids: dict with `cls`, `sep`, `mask` ids.
+        is_continuation: sequence of bool by id, True for `##` pieces (needed
+            for whole-word masking).
+        rng: a `random.Random`.
+    """
+    if max_seq_length < 5:
+        raise ValueError(f"max_seq_length must be >= 5 ([CLS] A [SEP] B [SEP]), got {max_seq_length}")
+    if do_whole_word_mask and is_continuation is None:
+        raise ValueError("do_whole_word_mask needs is_continuation")
+    rng = rng or random.Random(12345)
+    rng.shuffle(all_documents)
+    instances = []
+    for _ in range(dupe_factor):
+        for document_index in range(len(all_documents)):
+            instances.extend(
+                create_instances_from_document(
+                    all_documents, document_index, max_seq_length, short_seq_prob,
+                    masked_lm_prob, max_predictions_per_seq, vocab_size, special_ids, rng,
+                    do_whole_word_mask, is_continuation,
+                )
+            )
+    rng.shuffle(instances)
+    return instances
+
+
+def create_instances_from_document(
+    all_documents, document_index, max_seq_length, short_seq_prob, masked_lm_prob,
+    max_predictions_per_seq, vocab_size, special_ids, rng, do_whole_word_mask=False,
+    is_continuation=None,
+):
+    """The original `create_instances_from_document`, on ids."""
+    document = all_documents[document_index]
+    max_num_tokens = max_seq_length - 3
+    target_seq_length = max_num_tokens
+    if rng.random() < short_seq_prob:
+        target_seq_length = rng.randint(2, max_num_tokens)
+
+    instances = []
+    current_chunk = []
+    current_length = 0
+    i = 0
+    while i < len(document):
+        segment = document[i]
+        current_chunk.append(segment)
+        current_length += len(segment)
+        if i == len(document) - 1 or current_length >= target_seq_length:
+            if current_chunk:
+                a_end = 1
+                if len(current_chunk) >= 2:
+                    a_end = rng.randint(1, len(current_chunk) - 1)
+                tokens_a = []
+                for j in range(a_end):
+                    tokens_a.extend(current_chunk[j])
+
+                tokens_b = []
+                if len(current_chunk) == 1 or rng.random() < 0.5:
+                    is_random_next = True
+                    target_b_length = target_seq_length - len(tokens_a)
+                    for _ in range(10):
+                        random_document_index = rng.randint(0, len(all_documents) - 1)
+                        if random_document_index != document_index:
+                            break
+                    random_document = all_documents[random_document_index]
+                    random_start = rng.randint(0, len(random_document) - 1)
+                    for j in range(random_start, len(random_document)):
+                        tokens_b.extend(random_document[j])
+                        if len(tokens_b) >= target_b_length:
+                            break
+                    # The unused segments go back for the next chunk.
+                    num_unused_segments = len(current_chunk) - a_end
+                    i -= num_unused_segments
+                else:
+                    is_random_next = False
+                    for j in range(a_end, len(current_chunk)):
+                        tokens_b.extend(current_chunk[j])
+                truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng)
+                assert len(tokens_a) >= 1
+                assert len(tokens_b) >= 1
+
+                tokens = [special_ids["cls"]] + tokens_a + [special_ids["sep"]]
+                segment_ids = [0] * len(tokens)
+                tokens += tokens_b + [special_ids["sep"]]
+                segment_ids += [1] * (len(tokens_b) + 1)
+
+                tokens, positions, labels = create_masked_lm_predictions(
+                    tokens, masked_lm_prob, max_predictions_per_seq, vocab_size, special_ids,
+                    rng, do_whole_word_mask, is_continuation,
+                )
+                instances.append(
+                    TrainingInstance(tokens, segment_ids, positions, labels, is_random_next)
+                )
+            current_chunk = []
+            current_length = 0
+        i += 1
+    return instances
+
+
+def create_masked_lm_predictions(
+    tokens, masked_lm_prob, max_predictions_per_seq, vocab_size, special_ids, rng,
+    do_whole_word_mask=False, is_continuation=None,
+):
+    """The original `create_masked_lm_predictions`, on ids.
+
+    Returns:
+        (output tokens, sorted masked positions, original ids at those positions).
+    """
+    never = (special_ids["cls"], special_ids["sep"])
+    cand_indexes = []
+    for i, token in enumerate(tokens):
+        if token in never:
+            continue
+        if do_whole_word_mask and cand_indexes and is_continuation[token]:
+            cand_indexes[-1].append(i)
+        else:
+            cand_indexes.append([i])
+    rng.shuffle(cand_indexes)
+
+    output_tokens = list(tokens)
+    num_to_predict = min(max_predictions_per_seq, max(1, int(round(len(tokens) * masked_lm_prob))))
+    masked_lms = []
+    covered_indexes = set()
+    for index_set in cand_indexes:
+        if len(masked_lms) >= num_to_predict:
+            break
+        # Whole words that would exceed the budget are skipped.
+        if len(masked_lms) + len(index_set) > num_to_predict:
+            continue
+        if any(index in covered_indexes for index in index_set):
+            continue
+        for index in index_set:
+            covered_indexes.add(index)
+            if rng.random() < 0.8:
+                masked_token = special_ids["mask"]
+            elif rng.random() < 0.5:
+                masked_token = tokens[index]
+            else:
+                masked_token = rng.randint(0, vocab_size - 1)
+            output_tokens[index] = masked_token
+            masked_lms.append((index, tokens[index]))
+    assert len(masked_lms) <= num_to_predict
+    masked_lms.sort()
+    return output_tokens, [p for p, _ in masked_lms], [label for _, label in masked_lms]
+
+
+def truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng):
+    """Truncates the longer list, randomly from the front or the back (in place)."""
+    while len(tokens_a) + len(tokens_b) > max_num_tokens:
+        trunc_tokens = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
+        assert len(trunc_tokens) >= 1
+        # Truncating at the front as well as the back adds randomness.
+        if rng.random() < 0.5:
+            del trunc_tokens[0]
+        else:
+            trunc_tokens.pop()
+
+
+def instance_to_example(instance, max_seq_length, max_predictions_per_seq, pad_id=0):
+    """A `TrainingInstance` as a `tf.train.Example` (the original features)."""
+    n = len(instance.tokens)
+    if n > max_seq_length:
+        raise ValueError(f"instance of {n} tokens exceeds max_seq_length={max_seq_length}")
+    pad = max_seq_length - n
+    input_ids = list(instance.tokens) + [pad_id] * pad
+    input_mask = [1] * n + [0] * pad
+    segment_ids = list(instance.segment_ids) + [0] * pad
+    k = len(instance.masked_lm_positions)
+    mpad = max_predictions_per_seq - k
+    positions = list(instance.masked_lm_positions) + [0] * mpad
+    ids = list(instance.masked_lm_labels) + [0] * mpad
+    weights = [1.0] * k + [0.0] * mpad
+
+    def ints(values):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+    features = {
+        "input_ids": ints(input_ids),
+        "input_mask": ints(input_mask),
+        "segment_ids": ints(segment_ids),
+        "masked_lm_positions": ints(positions),
+        "masked_lm_ids": ints(ids),
+        "masked_lm_weights": tf.train.Feature(float_list=tf.train.FloatList(value=weights)),
+        "next_sentence_labels": ints([1 if instance.is_random_next else 0]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features))
+
+
+def write_instances(instances, output_files, max_seq_length, max_predictions_per_seq, pad_id=0):
+    """Writes instances round-robin over the shards (as the original).
+
+    Each shard is written under a temporary name and renamed when complete.
+
+    Returns:
+        number of examples written.
+    """
+    if isinstance(output_files, str):
+        output_files = [p.strip() for p in output_files.split(",") if p.strip()]
+    if not output_files:
+        raise ValueError("output_file names no file")
+    temps = [f"{path}.tmp-{os.getpid()}" for path in output_files]
+    writers = []
+    try:
+        for path, temp in zip(output_files, temps):
+            parent = os.path.dirname(path)
+            if parent and not tf.io.gfile.isdir(parent):
+                raise ValueError(f"output_file {path!r}: directory {parent!r} does not exist")
+            writers.append(tf.io.TFRecordWriter(temp))
+        for n, instance in enumerate(instances):
+            example = instance_to_example(instance, max_seq_length, max_predictions_per_seq, pad_id)
+            writers[n % len(writers)].write(example.SerializeToString())
+        for writer in writers:
+            writer.close()
+        for path, temp in zip(output_files, temps):
+            tf.io.gfile.rename(temp, path, overwrite=True)
+    except BaseException:
+        for writer in writers:
+            writer.close()
+        for temp in temps:
+            if tf.io.gfile.exists(temp):
+                tf.io.gfile.remove(temp)
+        raise
+    return len(instances)
+
+
+def parse_pretraining_example(serialized, max_seq_length, max_predictions_per_seq):
+    """Parses serialized examples (scalar or `[batch]`) to int32/float32 tensors."""
+    spec = {
+        "input_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
+        "input_mask": tf.io.FixedLenFeature([max_seq_length], tf.int64),
+        "segment_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
+        "masked_lm_positions": tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64),
+        "masked_lm_ids": tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64),
+        "masked_lm_weights": tf.io.FixedLenFeature([max_predictions_per_seq], tf.float32),
+        "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
+    }
+    serialized = tf.convert_to_tensor(serialized, tf.string)
+    if serialized.shape.rank == 0:
+        parsed = tf.io.parse_single_example(serialized, spec)
+    else:
+        parsed = tf.io.parse_example(serialized, spec)
+    return {k: tf.cast(v, tf.int32) if v.dtype == tf.int64 else v for k, v in parsed.items()}
+
+
+def create_pretraining_data(
+    input_file,
+    output_file,
+    vocab_file,
+    do_lower_case=True,
+    do_whole_word_mask=False,
+    max_seq_length=128,
+    max_predictions_per_seq=20,
+    random_seed=12345,
+    dupe_factor=10,
+    masked_lm_prob=0.15,
+    short_seq_prob=0.1,
+):
+    """The whole program: read, make instances, write. Returns (num documents, num examples)."""
+    for name, value, low in (
+        ("max_seq_length", max_seq_length, 5),
+        ("max_predictions_per_seq", max_predictions_per_seq, 1),
+        ("dupe_factor", dupe_factor, 1),
+    ):
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}, got {value}")
+    if max_seq_length > 512:
+        raise ValueError(f"max_seq_length must be <= 512, got {max_seq_length}")
+    if not 0.0 <= masked_lm_prob <= 1.0:
+        raise ValueError(f"masked_lm_prob must be in [0, 1], got {masked_lm_prob}")
+    if not 0.0 <= short_seq_prob <= 1.0:
+        raise ValueError(f"short_seq_prob must be in [0, 1], got {short_seq_prob}")
+    input_files = vocabulary_lib.expand_input_files(input_file)
+    preprocessor = BertPreprocessor(vocab_file, lowercase=do_lower_case, seq_length=max_seq_length)
+    documents = read_documents(input_files, preprocessor)
+    if not documents:
+        raise ValueError(f"input_file={input_file!r}: no text (every line is blank)")
+    special_ids = {"cls": preprocessor.cls_id, "sep": preprocessor.sep_id, "mask": preprocessor.mask_id}
+    is_continuation = [t.startswith("##") for t in preprocessor.vocabulary]
+    instances = create_training_instances(
+        documents, preprocessor.vocab_size, special_ids, max_seq_length, dupe_factor,
+        short_seq_prob, masked_lm_prob, max_predictions_per_seq, random.Random(random_seed),
+        do_whole_word_mask, is_continuation,
+    )
+    written = write_instances(
+        instances, output_file, max_seq_length, max_predictions_per_seq, preprocessor.pad_id
+    )
+    return len(documents), written
