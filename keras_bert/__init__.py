@@ -9,6 +9,7 @@ from keras_bert.layers import NextSentenceHead
 from keras_bert.layers import SelfAttention
 from keras_bert.layers import TransformerBlock
 from keras_bert.models import BertEncoder
+from keras_bert.models import BertPretrainer
 from keras_bert.text import BertPreprocessor
 
 __version__ = "0.1.0"

@@ -66,7 +66,7 @@ class BertEncoder(keras.Model):
                 attention_dropout_rate=config.attention_probs_dropout_prob,
                 layer_norm_eps=config.layer_norm_eps,
                 initializer_range=config.initializer_range,
-                    name=f"transformer_layer_{i}",
+                name=f"transformer_layer_{i}",
             )
             for i in range(config.num_layers)
         ]

@@ -1,0 +1,214 @@
+"""`BertPretrainer`: the encoder with BERT's two pretraining heads and losses."""
+
+import keras
+import tensorflow as tf
+
+from keras_bert.config import BertConfig
+from keras_bert.layers.masked_lm_head import MaskedLMHead
+from keras_bert.layers.next_sentence_head import NextSentenceHead
+from keras_bert.models.bert_encoder import INPUT_NAMES
+from keras_bert.models.bert_encoder import BertEncoder
+
+LOSS_TERMS = ("masked_lm", "next_sentence")
+
+
+@keras.saving.register_keras_serializable(package="keras_bert")
+class BertPretrainer(keras.Model):
+    """`BertEncoder` + masked LM head + next-sentence head (Devlin et al. 2018).
+
+    The masked LM head transforms only the states at the masked positions
+    (dense + activation + LayerNorm) and projects them onto the word
+    embedding table (tied) plus a bias; the next-sentence head is a dense
+    layer on the pooled `[CLS]` state.
+
+    Losses as google-research/bert's `run_pretraining.py`:
+      masked_lm: cross-entropy at each masked position, mean weighted by
+        `masked_lm_weights` (padding entries have weight 0);
+      next_sentence: cross-entropy, mean over the batch;
+      total loss = masked_lm + next_sentence.
+    The original adds 1e-5 to the weight sum; here an all-zero weight sum
+    gives 0 instead, otherwise the means are the same.
+
+    The loss is exposed in two pieces so that a trainer can normalise by the
+    weight sums of the *global* batch (all replicas, all accumulated
+    micro-batches), which makes distributed and accumulated training equal
+    to one big batch: `loss_weights(features)` (depends on labels only) and
+    `item_losses(features, outputs)`. `compute_loss` combines them per batch,
+    so `compile()` + `fit()` also train with the original losses.
+
+    Args:
+      encoder: a `BertEncoder`, or a `BertConfig` (or its dict) to build one.
+      masked_lm_head: a `MaskedLMHead`; a fresh one when None.
+      next_sentence_head: a `NextSentenceHead`; a fresh one when None.
+      name: model name.
+
+    Inputs, a dict:
+      input_word_ids, input_mask, input_type_ids: int32 `[batch, seq]` (see
+        `BertEncoder`).
+      masked_lm_positions: int32 `[batch, num_predictions]`, indices into
+        `seq` of the masked wordpieces (padding entries may be 0).
+    Labels, read from the same dict by the loss methods:
+      masked_lm_ids: int32 `[batch, num_predictions]`, the original ids.
+      masked_lm_weights: float32 `[batch, num_predictions]`, 1.0 for a real
+        prediction, 0.0 for padding.
+      next_sentence_labels: int32 `[batch]` or `[batch, 1]`, 0 when segment
+        B follows A, 1 when it is random.
+
+    Outputs, a dict:
+      masked_lm_logits: float `[batch, num_predictions, vocab_size]`.
+      next_sentence_logits: float `[batch, 2]`.
+    """
+
+    def __init__(
+        self,
+        encoder,
+        masked_lm_head=None,
+        next_sentence_head=None,
+        name="bert_pretrainer",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        if isinstance(encoder, (BertConfig, dict)):
+            encoder = BertEncoder(encoder)
+        if not isinstance(encoder, BertEncoder):
+            raise ValueError(
+                "BertPretrainer: encoder must be a BertEncoder, a BertConfig or "
+                f"a config dict, got {type(encoder).__name__}."
+            )
+        config = encoder.config
+        if masked_lm_head is None:
+            masked_lm_head = MaskedLMHead(
+                vocab_size=config.vocab_size,
+                hidden_size=config.hidden_size,
+                activation=config.hidden_act,
+                layer_norm_eps=config.layer_norm_eps,
+                initializer_range=config.initializer_range,
+                name="masked_lm_head",
+            )
+        if next_sentence_head is None:
+            next_sentence_head = NextSentenceHead(
+                hidden_size=config.hidden_size,
+                initializer_range=config.initializer_range,
+                name="next_sentence_head",
+            )
+        if masked_lm_head.vocab_size != config.vocab_size or masked_lm_head.hidden_size != config.hidden_size:
+            raise ValueError(
+                f"BertPretrainer: masked_lm_head has vocab_size={masked_lm_head.vocab_size}, "
+                f"hidden_size={masked_lm_head.hidden_size}; the encoder has "
+                f"{config.vocab_size}, {config.hidden_size}."
+            )
+        if next_sentence_head.hidden_size != config.hidden_size:
+            raise ValueError(
+                f"BertPretrainer: next_sentence_head has hidden_size="
+                f"{next_sentence_head.hidden_size}; the encoder has {config.hidden_size}."
+            )
+        self.encoder = encoder
+        self.masked_lm_head = masked_lm_head
+        self.next_sentence_head = next_sentence_head
+        if not masked_lm_head.built:
+            masked_lm_head.build((None, None, config.hidden_size))
+        if not next_sentence_head.built:
+            next_sentence_head.build((None, config.hidden_size))
+        self.built = True
+        # Weighted running means for `fit()`/`evaluate()` (Keras tracks them).
+        self._trackers = {
+            f"{term}_{kind}": keras.metrics.Mean(name=f"{term}_{kind}")
+            for term in LOSS_TERMS
+            for kind in ("loss", "accuracy")
+        }
+
+    @property
+    def config(self):
+        return self.encoder.config
+
+    @property
+    def loss_terms(self):
+        """Names of the loss terms: `("masked_lm", "next_sentence")`."""
+        return LOSS_TERMS
+
+    def call(self, inputs, training=False):
+        missing = [k for k in INPUT_NAMES + ("masked_lm_positions",) if k not in inputs]
+        if missing:
+            raise ValueError(
+                f"BertPretrainer: inputs lack {', '.join(missing)} (got {', '.join(sorted(inputs))})."
+            )
+        encoded = self.encoder({k: inputs[k] for k in INPUT_NAMES}, training=training)
+        masked_lm_logits = self.masked_lm_head(
+            encoded["sequence_output"],
+            inputs["masked_lm_positions"],
+            self.encoder.word_embedding_table,
+        )
+        next_sentence_logits = self.next_sentence_head(encoded["pooled_output"])
+        return {
+            "masked_lm_logits": masked_lm_logits,
+            "next_sentence_logits": next_sentence_logits,
+        }
+
+    def loss_weights(self, features):
+        """Per-item loss weights, from the labels alone.
+
+        Returns:
+          dict: `masked_lm` float32 `[batch, num_predictions]` (the
+          `masked_lm_weights`), `next_sentence` float32 `[batch]` (ones).
+        """
+        labels = _next_sentence_labels(features)
+        return {
+            "masked_lm": tf.cast(features["masked_lm_weights"], tf.float32),
+            "next_sentence": tf.ones_like(labels, dtype=tf.float32),
+        }
+
+    def item_losses(self, features, outputs):
+        """Per-item cross-entropy and correctness, in float32.
+
+        Returns:
+          dict term -> (loss, correct), each float32 of the shape of
+          `loss_weights(features)[term]`; `correct` is 1.0 where the argmax
+          prediction equals the label.
+        """
+        items = {}
+        for term, logits, labels in (
+            ("masked_lm", outputs["masked_lm_logits"], features["masked_lm_ids"]),
+            ("next_sentence", outputs["next_sentence_logits"], _next_sentence_labels(features)),
+        ):
+            logits = tf.cast(logits, tf.float32)
+            labels = tf.cast(labels, tf.int32)
+            loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            items[term] = (loss, tf.cast(tf.equal(predictions, labels), tf.float32))
+        return items
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The original total loss on one batch, for `fit()`; labels come from `x`."""
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        weights = self.loss_weights(x)
+        total = 0.0
+        for term, (loss, correct) in self.item_losses(x, y_pred).items():
+            w = weights[term]
+            total += tf.math.divide_no_nan(tf.reduce_sum(w * loss), tf.reduce_sum(w))
+            self._trackers[f"{term}_loss"].update_state(loss, sample_weight=w)
+            self._trackers[f"{term}_accuracy"].update_state(correct, sample_weight=w)
+        return total + sum(self.losses)
+
+    def get_config(self):
+        return {
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "masked_lm_head": keras.saving.serialize_keras_object(self.masked_lm_head),
+            "next_sentence_head": keras.saving.serialize_keras_object(self.next_sentence_head),
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "masked_lm_head", "next_sentence_head"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def _next_sentence_labels(features):
+    """int32 `[batch]` from `[batch]` or `[batch, 1]` labels."""
+    labels = features["next_sentence_labels"]
+    if labels.shape.rank == 2:
+        labels = labels[:, 0]
+    return labels

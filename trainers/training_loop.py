@@ -1,0 +1,507 @@
+"""`Trainer`: the one training engine for pretraining and fine-tuning.
+
+A custom loop over a `tf.distribute` strategy (TPU, mirrored, multi-worker,
+one device, default), in the manner of Model Garden's orbit trainers but
+without their registries:
+
+* the model and optimizer are built inside the strategy scope under the
+  chosen dtype policy (`float32`, `mixed_bfloat16`, `mixed_float16` with
+  dynamic loss scaling);
+* data comes from `dataset_fn(input_context)` through
+  `strategy.distribute_datasets_from_function` (per-replica batches,
+  sharded per input pipeline);
+* each train step normalises the loss by the weight sums of the *global*
+  batch, accumulates gradients over `gradient_accumulation_steps`
+  micro-batches, all-reduces, clips the global norm, applies the optimizer;
+  the result equals one step on the whole batch on one device;
+* `steps_per_execution` steps run inside one `tf.function` call; the
+  gradient computation (or, on one replica, the whole step) can be
+  XLA-compiled;
+* checkpoints (model, optimizer, step, and the input iterator, so resuming
+  continues with the next unseen batch) every `save_checkpoints_steps`,
+  keeping the last `keep_checkpoint_max`; resume from the newest on start;
+  a checkpoint on SIGTERM (preemption) and a clean stop;
+* TensorBoard scalars and a progress line with examples/s.
+
+The model must provide the two-part loss of `keras_bert.BertPretrainer`:
+`loss_terms` (the term names), `loss_weights(features) -> {term: weights}`
+(from labels only) and `item_losses(features, outputs) -> {term: (loss,
+correct)}`. The loss is
+`sum over terms of sum(weights * loss) / sum(weights)`, reported per term as
+`{term}_loss` and `{term}_accuracy`.
+"""
+
+import math
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+
+import keras
+import tensorflow as tf
+
+from trainers import distribution
+
+CHECKPOINT_NAME = "ckpt"
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class Trainer:
+    """Trains a model that provides `loss_weights`/`item_losses` (see module).
+
+    Args:
+      strategy: a `tf.distribute.Strategy`.
+      model_fn: `() -> keras.Model`, called inside the strategy scope under
+        the dtype policy `precision`.
+      optimizer_fn: `() -> keras.optimizers.Optimizer`, called inside the
+        scope; wrapped in a `LossScaleOptimizer` for `mixed_float16`.
+      output_dir: str, where checkpoints, `train/` summaries and results go.
+      global_batch_size: int, examples per step over all replicas (and all
+        micro-batches).
+      precision: `float32`, `mixed_bfloat16` or `mixed_float16`.
+      gradient_accumulation_steps: int >= 1, micro-batches per step; each
+        replica's batch must divide by it.
+      steps_per_execution: int >= 1, train steps per `tf.function` call.
+      jit_compile: bool, XLA-compile the step (the whole step on one
+        replica; the forward/backward pass under a multi-replica strategy,
+        where the all-reduce stays outside XLA; TPUs compile everything).
+      clip_norm: float or None, clip the global gradient norm to this.
+      save_checkpoints_steps: int, checkpoint every this many steps.
+      keep_checkpoint_max: int, how many checkpoints to keep.
+      log_steps: int, print a progress line and write summaries this often.
+      log_fn: `(str) -> None` for progress lines (default: stdout).
+    """
+
+    def __init__(
+        self,
+        strategy,
+        model_fn,
+        optimizer_fn,
+        output_dir,
+        global_batch_size,
+        precision="float32",
+        gradient_accumulation_steps=1,
+        steps_per_execution=1,
+        jit_compile=False,
+        clip_norm=1.0,
+        save_checkpoints_steps=1000,
+        keep_checkpoint_max=5,
+        log_steps=100,
+        log_fn=None,
+    ):
+        replicas = strategy.num_replicas_in_sync
+        for name, value in (
+            ("global_batch_size", global_batch_size),
+            ("gradient_accumulation_steps", gradient_accumulation_steps),
+            ("steps_per_execution", steps_per_execution),
+            ("save_checkpoints_steps", save_checkpoints_steps),
+            ("keep_checkpoint_max", keep_checkpoint_max),
+            ("log_steps", log_steps),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if global_batch_size % (replicas * gradient_accumulation_steps):
+            raise ValueError(
+                f"global_batch_size={global_batch_size} must divide by the number of "
+                f"replicas ({replicas}) times gradient_accumulation_steps "
+                f"({gradient_accumulation_steps})."
+            )
+        if precision not in ("float32", "mixed_bfloat16", "mixed_float16"):
+            raise ValueError(f"precision={precision!r}: must be float32, mixed_bfloat16 or mixed_float16")
+        self.strategy = strategy
+        self.output_dir = output_dir
+        self.global_batch_size = global_batch_size
+        self.precision = precision
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+        self.steps_per_execution = steps_per_execution
+        self.jit_compile = jit_compile
+        self.clip_norm = clip_norm
+        self.save_checkpoints_steps = save_checkpoints_steps
+        self.keep_checkpoint_max = keep_checkpoint_max
+        self.log_steps = log_steps
+        self.log_fn = log_fn or _print
+        self.is_chief = distribution.is_chief(strategy)
+
+        previous_policy = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(precision)
+        try:
+            with strategy.scope():
+                self.model = model_fn()
+                for attribute in ("loss_terms", "loss_weights", "item_losses"):
+                    if not hasattr(self.model, attribute):
+                        raise ValueError(
+                            f"Trainer: the model ({type(self.model).__name__}) has no "
+                            f"{attribute} (see trainers.training_loop)."
+                        )
+                optimizer = optimizer_fn()
+                if precision == "mixed_float16":
+                    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+                optimizer.build(self.model.trainable_variables)
+                self.optimizer = optimizer
+                self.global_step = tf.Variable(
+                    0, dtype=tf.int64, trainable=False, name="global_step",
+                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+                )
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+        self._train_function = None
+        self._eval_function = None
+        self._stop_signal = None
+
+    # ------------------------------------------------------------------ steps
+
+    def _loss_scale(self):
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            return tf.cast(self.optimizer.dynamic_scale, tf.float32)
+        return tf.constant(1.0, tf.float32)
+
+    def _micro_batch(self, features, denominators, loss_scale, num_micro_batches):
+        """Gradients of the (scaled) loss share of one micro-batch, and its sums."""
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            outputs = self.model(features, training=True)
+            weights = self.model.loss_weights(features)
+            loss = 0.0
+            sums = {}
+            for term, (item_loss, correct) in self.model.item_losses(features, outputs).items():
+                w = weights[term]
+                loss_sum = tf.reduce_sum(w * item_loss)
+                loss += tf.math.divide_no_nan(loss_sum, denominators[term])
+                sums[f"{term}_loss_sum"] = loss_sum
+                sums[f"{term}_correct_sum"] = tf.reduce_sum(w * correct)
+            if self.model.losses:  # Regularisers: once per global step.
+                replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+                loss += tf.add_n(self.model.losses) / float(replicas * num_micro_batches)
+            scaled_loss = tf.cast(loss, tf.float32) * loss_scale
+        grads = tape.gradient(scaled_loss, variables)
+        grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
+        return grads, sums
+
+    def _gradients(self, features, denominators, loss_scale):
+        """Gradients summed over the micro-batches of this replica's batch."""
+        k = self.gradient_accumulation_steps
+        if k == 1:
+            return self._micro_batch(features, denominators, loss_scale, 1)
+        split = {
+            name: tf.reshape(value, [k, value.shape[0] // k] + value.shape[1:].as_list())
+            for name, value in features.items()
+        }
+        grads, sums = self._micro_batch({n: v[0] for n, v in split.items()}, denominators, loss_scale, k)
+
+        def body(i, grads, sums):
+            more_grads, more_sums = self._micro_batch(
+                {n: tf.gather(v, i) for n, v in split.items()}, denominators, loss_scale, k
+            )
+            grads = [a + b for a, b in zip(grads, more_grads)]
+            sums = {n: sums[n] + more_sums[n] for n in sums}
+            return i + 1, grads, sums
+
+        _, grads, sums = tf.while_loop(lambda i, *_: i < k, body, (tf.constant(1), grads, sums))
+        return grads, sums
+
+    def _replica_train_step(self, features):
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
+        weights = self.model.loss_weights(features)
+        denominators = context.all_reduce(
+            tf.distribute.ReduceOp.SUM, {t: tf.reduce_sum(w) for t, w in weights.items()}
+        )
+        loss_scale = self._loss_scale()
+        grads, sums = self._gradients_fn(features, denominators, loss_scale)
+        grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        if self.clip_norm:
+            # Clipping the scaled gradient at clip_norm * scale clips the
+            # true gradient at clip_norm; a non-finite norm makes the
+            # gradients NaN, which the loss-scale optimizer skips.
+            grads, norm = tf.clip_by_global_norm(grads, self.clip_norm * loss_scale)
+        else:
+            norm = tf.linalg.global_norm(grads)
+        if replicas > 1:
+            # Keras's TF optimizer sums gradients over replicas inside
+            # apply(); hand it each replica's equal share of the sum.
+            grads = [g / float(replicas) for g in grads]
+        self.optimizer.apply(grads, self.model.trainable_variables)
+        sums = context.all_reduce(tf.distribute.ReduceOp.SUM, sums)
+        for term, denominator in denominators.items():
+            sums[f"{term}_weight_sum"] = denominator
+        sums["gradient_norm_sum"] = norm / loss_scale
+        return sums
+
+    def _build_train_function(self):
+        one_replica = self.strategy.num_replicas_in_sync == 1 and not distribution.is_tpu(self.strategy)
+        self._gradients_fn = self._gradients
+        replica_step = self._replica_train_step
+        if self.jit_compile and one_replica:
+            replica_step = tf.function(self._replica_train_step, jit_compile=True)
+        elif self.jit_compile and not distribution.is_tpu(self.strategy):
+            self._gradients_fn = tf.function(self._gradients, jit_compile=True)
+        strategy = self.strategy
+        global_step = self.global_step
+
+        keys = [f"{t}_{s}" for t in self.model.loss_terms for s in ("loss_sum", "correct_sum", "weight_sum")]
+        keys.append("gradient_norm_sum")
+
+        @tf.function
+        def train_steps(iterator, num_steps):
+            totals = {key: tf.constant(0.0) for key in keys}
+            for _ in tf.range(num_steps):
+                sums = _first_replica(strategy, strategy.run(replica_step, args=(next(iterator),)))
+                totals = {key: totals[key] + sums[key] for key in keys}
+                global_step.assign_add(1)
+            return totals
+
+        return train_steps
+
+    # --------------------------------------------------------------- training
+
+    def train(self, dataset_fn, num_train_steps, init_fn=None):
+        """Trains until `global_step == num_train_steps`, resuming if possible.
+
+        Args:
+          dataset_fn: `(tf.distribute.InputContext) -> tf.data.Dataset` of
+            per-replica batches (dicts of features and labels), repeating.
+          num_train_steps: int, the step to stop at.
+          init_fn: `(model) -> None`, called when there is no checkpoint to
+            resume from (e.g. to load `--init_checkpoint`).
+
+        Returns:
+          dict: `global_step`, `preempted` (bool), `resumed_from` (checkpoint
+          path or None), and the last logged metrics.
+        """
+        if num_train_steps < 1:
+            raise ValueError(f"num_train_steps must be >= 1, got {num_train_steps}")
+        dataset = self.strategy.distribute_datasets_from_function(dataset_fn)
+        iterator = iter(dataset)
+        checkpoint = tf.train.Checkpoint(
+            model=self.model, optimizer=self.optimizer, global_step=self.global_step, train_iterator=iterator
+        )
+        manager = self._checkpoint_manager(checkpoint)
+        resumed_from = self.restore(checkpoint)
+        if resumed_from is None and init_fn is not None:
+            init_fn(self.model)
+        if self._train_function is None:
+            self._train_function = self._build_train_function()
+        step = int(self.global_step.numpy())
+        summary_writer = self._summary_writer("train")
+        results = {"global_step": step, "preempted": False, "resumed_from": resumed_from}
+        if step >= num_train_steps:
+            self.log_fn(f"step {step} >= num_train_steps {num_train_steps}: nothing to train")
+            return results
+        window = None
+        window_start, window_step = time.perf_counter(), step
+        with self._catch_sigterm():
+            while step < num_train_steps:
+                until_save = self.save_checkpoints_steps - step % self.save_checkpoints_steps
+                until_log = self.log_steps - step % self.log_steps
+                n = min(self.steps_per_execution, num_train_steps - step, until_save, until_log)
+                sums = self._train_function(iterator, tf.constant(n))
+                sums = {k: float(v) for k, v in sums.items()}
+                step += n
+                window = sums if window is None else {k: window[k] + sums[k] for k in sums}
+                if not all(math.isfinite(sums[f"{t}_loss_sum"]) for t in _terms(sums)):
+                    raise NonFiniteLossError(
+                        f"the training loss is not finite within steps {step - n + 1}..{step} "
+                        f"({_format_metrics(_means(sums, n))}); no checkpoint was written for it. "
+                        "Lower --learning_rate, check the input data, or use float32."
+                    )
+                if step % self.log_steps == 0 or step == num_train_steps:
+                    elapsed = time.perf_counter() - window_start
+                    metrics = _means(window, step - window_step)
+                    metrics["learning_rate"] = float(self._learning_rate())
+                    metrics["examples_per_second"] = (step - window_step) * self.global_batch_size / elapsed
+                    if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                        metrics["loss_scale"] = float(self.optimizer.dynamic_scale.numpy())
+                    self._log_progress(step, num_train_steps, metrics)
+                    self._write_summaries(summary_writer, step, metrics)
+                    results.update(metrics)
+                    window, window_start, window_step = None, time.perf_counter(), step
+                stop = self._stop_signal is not None
+                if step % self.save_checkpoints_steps == 0 or step == num_train_steps or stop:
+                    path = self._save(manager, step)
+                    if stop:
+                        self.log_fn(f"SIGTERM: saved {path} at step {step}; stopping")
+                        results["preempted"] = True
+                        break
+        results["global_step"] = step
+        return results
+
+    def _checkpoint_manager(self, checkpoint):
+        directory = self.output_dir
+        if not self.is_chief:
+            # Saving is collective under multi-worker strategies: other
+            # workers write to a scratch directory that is removed after.
+            directory = tempfile.mkdtemp(prefix="keras_bert_worker_")
+            self._scratch_dir = directory
+        return tf.train.CheckpointManager(
+            checkpoint, directory, max_to_keep=self.keep_checkpoint_max, checkpoint_name=CHECKPOINT_NAME
+        )
+
+    def _save(self, manager, step):
+        path = manager.save(checkpoint_number=step)
+        if not self.is_chief:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            os.makedirs(self._scratch_dir, exist_ok=True)
+        return path
+
+    def restore(self, checkpoint):
+        """Restores the newest checkpoint in `output_dir` (if any); returns its path."""
+        latest = tf.train.latest_checkpoint(self.output_dir)
+        if latest is None:
+            return None
+        checkpoint.restore(latest).expect_partial()
+        self.log_fn(f"resuming from {latest} at step {int(self.global_step.numpy())}")
+        return latest
+
+    def _learning_rate(self):
+        optimizer = self.optimizer
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = optimizer.inner_optimizer
+        return optimizer.learning_rate
+
+    # ------------------------------------------------------------- evaluation
+
+    def evaluate(self, dataset_fn, max_steps=None):
+        """Weighted means of the loss terms and accuracies over a dataset.
+
+        Args:
+          dataset_fn: as for `train`, a finite dataset (or give `max_steps`).
+          max_steps: int or None, stop after this many batches.
+
+        Returns:
+          dict: `{term}_loss`, `{term}_accuracy` for each term, `loss` (their
+          sum), `global_step`, `eval_steps`.
+        """
+        if self._eval_function is None:
+            strategy = self.strategy
+
+            def replica_eval_step(features):
+                context = tf.distribute.get_replica_context()
+                outputs = self.model(features, training=False)
+                weights = self.model.loss_weights(features)
+                sums = {}
+                for term, (item_loss, correct) in self.model.item_losses(features, outputs).items():
+                    w = weights[term]
+                    sums[f"{term}_loss_sum"] = tf.reduce_sum(w * item_loss)
+                    sums[f"{term}_correct_sum"] = tf.reduce_sum(w * correct)
+                    sums[f"{term}_weight_sum"] = tf.reduce_sum(w)
+                return context.all_reduce(tf.distribute.ReduceOp.SUM, sums)
+
+            @tf.function
+            def eval_step(features):
+                return _first_replica(strategy, strategy.run(replica_eval_step, args=(features,)))
+
+            self._eval_function = eval_step
+        dataset = self.strategy.distribute_datasets_from_function(dataset_fn)
+        totals, steps = None, 0
+        for features in dataset:
+            if max_steps is not None and steps >= max_steps:
+                break
+            sums = {k: float(v) for k, v in self._eval_function(features).items()}
+            totals = sums if totals is None else {k: totals[k] + sums[k] for k in sums}
+            steps += 1
+        if totals is None:
+            raise ValueError("evaluate: the evaluation data gave no complete batch")
+        results = _means(totals, steps)
+        results.pop("gradient_norm", None)
+        results["global_step"] = int(self.global_step.numpy())
+        results["eval_steps"] = steps
+        return results
+
+    # --------------------------------------------------------------- plumbing
+
+    def _summary_writer(self, name):
+        if not self.is_chief:
+            return None
+        return tf.summary.create_file_writer(os.path.join(self.output_dir, name))
+
+    def _write_summaries(self, writer, step, metrics):
+        if writer is None:
+            return
+        with writer.as_default(step=step):
+            for name, value in metrics.items():
+                tf.summary.scalar(name, value)
+        writer.flush()
+
+    def _log_progress(self, step, num_train_steps, metrics):
+        if not self.is_chief:
+            return
+        self.log_fn(
+            f"step {step}/{num_train_steps} ({100.0 * step / num_train_steps:.0f}%) "
+            + _format_metrics(metrics)
+        )
+
+    def _catch_sigterm(self):
+        trainer = self
+
+        class _Handler:
+            def __enter__(self):
+                trainer._stop_signal = None
+                self.previous = None
+                if threading.current_thread() is threading.main_thread():
+                    self.previous = signal.signal(signal.SIGTERM, self.handle)
+                return self
+
+            def handle(self, signum, frame):
+                trainer._stop_signal = signum
+
+            def __exit__(self, *exc):
+                if self.previous is not None:
+                    signal.signal(signal.SIGTERM, self.previous)
+                return False
+
+        return _Handler()
+
+
+def write_eval_results(path, results):
+    """Writes `key = value` lines sorted by key, as google-research/bert does."""
+    temp = f"{path}.tmp-{os.getpid()}"
+    with tf.io.gfile.GFile(temp, "w") as f:
+        for key in sorted(results):
+            f.write(f"{key} = {results[key]}\n")
+    tf.io.gfile.rename(temp, path, overwrite=True)
+
+
+def _first_replica(strategy, per_replica):
+    """The value from the first local replica (all-reduced values are equal)."""
+    return tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], per_replica)
+
+
+def _terms(sums):
+    return [k[: -len("_loss_sum")] for k in sums if k.endswith("_loss_sum")]
+
+
+def _means(sums, num_steps):
+    metrics = {}
+    total = 0.0
+    for term in _terms(sums):
+        weight = sums[f"{term}_weight_sum"]
+        metrics[f"{term}_loss"] = sums[f"{term}_loss_sum"] / weight if weight else 0.0
+        metrics[f"{term}_accuracy"] = sums[f"{term}_correct_sum"] / weight if weight else 0.0
+        total += metrics[f"{term}_loss"]
+    metrics["loss"] = total
+    if "gradient_norm_sum" in sums:
+        metrics["gradient_norm"] = sums["gradient_norm_sum"] / num_steps
+    return metrics
+
+
+def _format_metrics(metrics):
+    parts = []
+    for key, value in metrics.items():
+        if key == "examples_per_second":
+            parts.append(f"{value:.1f} examples/s")
+        elif key == "learning_rate":
+            parts.append(f"lr={value:.3g}")
+        else:
+            parts.append(f"{key}={value:.4f}")
+    return " ".join(parts)
+
+
+def _print(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
