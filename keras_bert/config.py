@@ -165,6 +165,18 @@ class BertConfig:
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
 
+    @classmethod
+    def from_file(cls, path):
+        """Reads any config file: ours (`save`), an original `bert_config.json`
+        or a Hugging Face `config.json` (told apart by their keys:
+        `num_layers` is ours, `model_type` is Hugging Face's)."""
+        values = _read_json_file(path)
+        if "num_layers" in values:
+            return cls.load(path)
+        if "model_type" in values:
+            return cls.from_hf_json(path)
+        return cls.from_original_json(path)
+
     # -- foreign config files -------------------------------------------------
 
     @classmethod

@@ -15,13 +15,14 @@ SUBCOMMANDS = {
     ),
     "vocab": ("trainers.vocab_main", "learn a WordPiece vocab.txt from text files"),
     "create-pretraining-data": ("trainers.create_pretraining_data_main", "make masked LM / next sentence TFRecords from text"),
+    "pretrain": ("trainers.pretrain_main", "pretrain BERT (masked LM + next sentence) on TFRecords"),
     "convert": ("trainers.convert_main", "convert a pretrained checkpoint: original TF1 <-> Hugging Face"),
 }
 
 
 def usage():
     lines = ["usage: keras-bert SUBCOMMAND [--flags]   (keras-bert SUBCOMMAND --help)", "", "subcommands:"]
-    lines += [f"  {name:<10} {doc}" for name, (_, doc) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<24} {doc}" for name, (_, doc) in SUBCOMMANDS.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from keras_bert.checkpoints import huggingface_format
 from keras_bert.checkpoints import original_format
 from keras_bert.checkpoints.encoder_weights import encoder_weight_rows
 from keras_bert.checkpoints.encoder_weights import import_encoder_weights
+from keras_bert.config import BertConfig
 
 FORMATS = ("original", "hf")
 
@@ -97,6 +98,15 @@ def detect_format(path):
         "(bert_config.json, bert_model.ckpt.index/.data-*, vocab.txt) nor a Hugging "
         "Face one (config.json, model.safetensors or pytorch_model.bin, vocab.txt)."
     )
+
+
+def read_config(path):
+    """The `BertConfig` of the checkpoint at `path`, without reading weights."""
+    path = os.fspath(path)
+    if detect_format(path) == "original":
+        directory = path if os.path.isdir(path) else os.path.dirname(path)
+        return BertConfig.from_original_json(os.path.join(directory, original_format.CONFIG_FILE))
+    return BertConfig.from_hf_json(os.path.join(path, huggingface_format.CONFIG_FILE))
 
 
 def _build_heads(config):

@@ -1,0 +1,384 @@
+"""The pretraining program: masked LM + next sentence prediction.
+
+`run_pretraining(options)` is what `keras-bert pretrain` runs (and what
+tests and the quickstart call directly): check everything that can be
+checked before work starts, choose the strategy and precision, build a
+`keras_bert.BertPretrainer` (fresh, or from `init_checkpoint`: an original
+or Hugging Face checkpoint with its heads, or a checkpoint of an earlier
+run of this program, e.g. phase 1 of two-phase training at 128 tokens
+before phase 2 at 512), train with `trainers.training_loop.Trainer` on the
+TFRecords of `create-pretraining-data` (or of google-research/bert), resume
+from `output_dir` when it already holds checkpoints, evaluate into
+`eval_results.txt` and save the final model as pretrained checkpoints.
+"""
+
+import dataclasses
+import os
+
+import tensorflow as tf
+
+from keras_bert.checkpoints import pretrained as pretrained_lib
+from keras_bert.config import BertConfig
+from keras_bert.models.bert_pretrainer import BertPretrainer
+from keras_bert.text.bert_preprocessor import BertPreprocessor
+from trainers import distribution
+from trainers import optimization
+from trainers import pretraining_input
+from trainers import training_loop
+
+SAVE_FORMATS = ("hf", "original")
+MODEL_CONFIG_FILE = "model_config.json"  # Written into output_dir.
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainingOptions:
+    """Everything `run_pretraining` needs; fields are the CLI flags.
+
+    Names and defaults follow google-research/bert's `run_pretraining.py`
+    where it has the option; `steps_per_execution` is its
+    `iterations_per_loop`.
+    """
+
+    output_dir: str
+    input_file: str = None
+    bert_config_file: str = None
+    bert_config_preset: str = None
+    init_checkpoint: str = None
+    vocab_file: str = None
+    do_lower_case: bool = True
+    max_seq_length: int = 128
+    max_predictions_per_seq: int = 20
+    do_train: bool = False
+    do_eval: bool = False
+    eval_input_file: str = None
+    train_batch_size: int = 32
+    eval_batch_size: int = 8
+    learning_rate: float = 5e-5
+    num_train_steps: int = 100000
+    num_warmup_steps: int = 10000
+    end_learning_rate: float = 0.0
+    lr_decay_power: float = 1.0
+    optimizer: str = "adamw"
+    weight_decay_rate: float = 0.01
+    clip_norm: float = 1.0
+    gradient_accumulation_steps: int = 1
+    save_checkpoints_steps: int = 1000
+    keep_checkpoint_max: int = 5
+    steps_per_execution: int = 1
+    max_eval_steps: int = 100
+    log_steps: int = 100
+    distribution_strategy: str = "off"
+    tpu: str = None
+    num_gpus: int = None
+    mixed_precision: str = "auto"
+    jit_compile: bool = False
+    dynamic_masking: bool = False
+    do_whole_word_mask: bool = False
+    masked_lm_prob: float = 0.15
+    random_seed: int = 12345
+    shuffle_buffer_size: int = 10000
+    save_pretrained_format: str = "hf"
+
+
+def resolve_config(options):
+    """The BertConfig from --bert_config_file, --bert_config_preset or --init_checkpoint."""
+    given = [f for f in ("bert_config_file", "bert_config_preset") if getattr(options, f)]
+    if len(given) > 1:
+        raise ValueError("give one of --bert_config_file and --bert_config_preset, not both")
+    if options.bert_config_file:
+        return BertConfig.from_file(options.bert_config_file)
+    if options.bert_config_preset:
+        config = BertConfig.from_preset(options.bert_config_preset)
+        if options.vocab_file:
+            # A preset's vocab_size is the released 30522; follow the vocab.
+            vocab_size = len(BertPreprocessor(options.vocab_file, seq_length=8).vocabulary)
+            config = config.replace(vocab_size=vocab_size)
+        return config
+    if options.init_checkpoint:
+        if _init_checkpoint_kind(options.init_checkpoint) == "pretrained":
+            return pretrained_lib.read_config(options.init_checkpoint)
+        directory = options.init_checkpoint
+        if not tf.io.gfile.isdir(directory):
+            directory = os.path.dirname(directory)
+        path = os.path.join(directory, MODEL_CONFIG_FILE)
+        if tf.io.gfile.exists(path):
+            return BertConfig.load(path)
+    raise ValueError(
+        "no model configuration: give --bert_config_file, --bert_config_preset, or an "
+        "original/Hugging Face --init_checkpoint"
+    )
+
+
+def check_options(options, config):
+    """Raises ValueError (naming the flag) for every contradiction found up front."""
+    if not options.output_dir:
+        raise ValueError("--output_dir is required")
+    if not (options.do_train or options.do_eval):
+        raise ValueError("at least one of --do_train and --do_eval must be set")
+    if not options.input_file:
+        raise ValueError("--input_file is required")
+    if options.max_seq_length > config.max_position_embeddings:
+        raise ValueError(
+            f"--max_seq_length={options.max_seq_length} is above the model's "
+            f"max_position_embeddings={config.max_position_embeddings}"
+        )
+    if options.max_seq_length < 5:
+        raise ValueError(f"--max_seq_length={options.max_seq_length}: must be >= 5")
+    if not 1 <= options.max_predictions_per_seq <= options.max_seq_length - 3:
+        raise ValueError(
+            f"--max_predictions_per_seq={options.max_predictions_per_seq}: must be in "
+            f"[1, max_seq_length - 3 = {options.max_seq_length - 3}] (a sequence holds "
+            "[CLS] and two [SEP] that are never predicted)"
+        )
+    for name in ("train_batch_size", "eval_batch_size", "num_train_steps", "save_checkpoints_steps",
+                 "keep_checkpoint_max", "steps_per_execution", "max_eval_steps", "log_steps",
+                 "gradient_accumulation_steps"):
+        if getattr(options, name) < 1:
+            raise ValueError(f"--{name}={getattr(options, name)}: must be >= 1")
+    if not 0 <= options.num_warmup_steps <= options.num_train_steps:
+        raise ValueError(
+            f"--num_warmup_steps={options.num_warmup_steps}: must be in [0, "
+            f"--num_train_steps={options.num_train_steps}]"
+        )
+    if options.learning_rate <= 0:
+        raise ValueError(f"--learning_rate={options.learning_rate}: must be > 0")
+    if options.optimizer not in optimization.OPTIMIZERS:
+        raise ValueError(f"--optimizer={options.optimizer!r}: must be one of {', '.join(optimization.OPTIMIZERS)}")
+    if options.train_batch_size % options.gradient_accumulation_steps:
+        raise ValueError(
+            f"--train_batch_size={options.train_batch_size} must divide by "
+            f"--gradient_accumulation_steps={options.gradient_accumulation_steps}"
+        )
+    if not 0.0 < options.masked_lm_prob <= 1.0:
+        raise ValueError(f"--masked_lm_prob={options.masked_lm_prob}: must be in (0, 1]")
+    if options.dynamic_masking and not options.vocab_file:
+        raise ValueError("--dynamic_masking needs --vocab_file (the [CLS]/[SEP]/[MASK] ids and ## pieces)")
+    if options.do_whole_word_mask and not options.dynamic_masking:
+        raise ValueError(
+            "--do_whole_word_mask applies to --dynamic_masking here; for offline data give it "
+            "to create-pretraining-data"
+        )
+    for name in save_formats(options):
+        if name not in SAVE_FORMATS:
+            raise ValueError(
+                f"--save_pretrained_format={options.save_pretrained_format!r}: a comma-separated "
+                f"list of {', '.join(SAVE_FORMATS)}, or 'none'"
+            )
+    if options.vocab_file:
+        vocab_size = len(BertPreprocessor(options.vocab_file, seq_length=8).vocabulary)
+        if vocab_size != config.vocab_size:
+            raise ValueError(
+                f"--vocab_file={options.vocab_file} has {vocab_size} entries but the model's "
+                f"vocab_size is {config.vocab_size}"
+            )
+
+
+def save_formats(options):
+    value = (options.save_pretrained_format or "none").strip()
+    if value == "none":
+        return []
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _init_checkpoint_kind(path):
+    """'pretrained' (original/HF directory) or 'training' (a checkpoint of this program)."""
+    try:
+        pretrained_lib.detect_format(path)
+        return "pretrained"
+    except ValueError:
+        pass
+    if tf.io.gfile.isdir(path) and tf.train.latest_checkpoint(path):
+        return "training"
+    if tf.io.gfile.exists(path + ".index"):
+        return "training"
+    raise ValueError(
+        f"--init_checkpoint={path}: neither an original/Hugging Face BERT directory nor a "
+        "checkpoint written by keras-bert pretrain (a directory with a 'checkpoint' file, or a "
+        "ckpt-N prefix)"
+    )
+
+
+def make_init_fn(init_checkpoint, config):
+    """`(model) -> None` loading `init_checkpoint` into a BertPretrainer, or None.
+
+    Original/HF checkpoints give the encoder and whichever heads they hold
+    (a head they lack stays freshly initialised); a checkpoint of this
+    program gives the encoder and both heads, not its optimizer or step.
+    """
+    if not init_checkpoint:
+        return None
+    kind = _init_checkpoint_kind(init_checkpoint)
+
+    def init_from_pretrained(model):
+        loaded = pretrained_lib.load_checkpoint(init_checkpoint)
+        if loaded.config.replace(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0) != config.replace(
+            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
+        ):
+            raise ValueError(
+                f"--init_checkpoint={init_checkpoint}: its config {loaded.config.to_dict()} does not "
+                f"match the model's {config.to_dict()}"
+            )
+        model.encoder.set_weights(loaded.encoder.get_weights())
+        fresh = []
+        for name in ("masked_lm_head", "next_sentence_head"):
+            head = getattr(loaded, name)
+            if head is None:
+                fresh.append(name)
+            else:
+                getattr(model, name).set_weights(head.get_weights())
+        note = f" (fresh {', '.join(fresh)})" if fresh else ""
+        print(f"initialised from {loaded.source}{note}", flush=True)
+
+    def init_from_training(model):
+        prefix = tf.train.latest_checkpoint(init_checkpoint) if tf.io.gfile.isdir(init_checkpoint) else init_checkpoint
+        status = tf.train.Checkpoint(model=model).read(prefix)
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError as e:
+            raise ValueError(f"--init_checkpoint={prefix}: does not fit the model ({e})") from None
+        status.expect_partial()
+        print(f"initialised from {prefix} (model weights only)", flush=True)
+
+    return init_from_pretrained if kind == "pretrained" else init_from_training
+
+
+def model_features(features):
+    """Original TFRecord feature names -> `BertPretrainer` input names."""
+    return {
+        "input_word_ids": features["input_ids"],
+        "input_mask": features["input_mask"],
+        "input_type_ids": features["segment_ids"],
+        "masked_lm_positions": features["masked_lm_positions"],
+        "masked_lm_ids": features["masked_lm_ids"],
+        "masked_lm_weights": features["masked_lm_weights"],
+        "next_sentence_labels": features["next_sentence_labels"],
+    }
+
+
+def make_dataset_fn(options, input_file, global_batch_size, is_training, masking):
+    def dataset_fn(input_context):
+        batch_size = input_context.get_per_replica_batch_size(global_batch_size)
+        dataset = pretraining_input.pretraining_dataset(
+            input_file,
+            batch_size,
+            options.max_seq_length,
+            options.max_predictions_per_seq,
+            is_training=is_training,
+            input_context=input_context,
+            seed=options.random_seed,
+            dynamic_masking=masking,
+            shuffle_buffer_size=options.shuffle_buffer_size,
+        )
+        return dataset.map(model_features)
+
+    return dataset_fn
+
+
+def _masking(options, config):
+    if not options.dynamic_masking:
+        return None
+    preprocessor = BertPreprocessor(options.vocab_file, lowercase=options.do_lower_case, seq_length=8)
+    is_continuation = None
+    if options.do_whole_word_mask:
+        is_continuation = [t.startswith("##") for t in preprocessor.vocabulary]
+    return pretraining_input.dynamic_masking_fn(
+        vocab_size=config.vocab_size,
+        cls_id=preprocessor.cls_id,
+        sep_id=preprocessor.sep_id,
+        mask_id=preprocessor.mask_id,
+        max_predictions_per_seq=options.max_predictions_per_seq,
+        masked_lm_prob=options.masked_lm_prob,
+        is_continuation=is_continuation,
+        seed=options.random_seed,
+    )
+
+
+def run_pretraining(options):
+    """Runs the program; returns a dict with `train` and `eval` results.
+
+    Raises:
+      ValueError: for bad options or input files, before any training.
+      trainers.training_loop.NonFiniteLossError: when the loss diverges.
+    """
+    config = resolve_config(options)
+    check_options(options, config)
+    pretraining_input.validate_pretraining_files(
+        options.input_file, options.max_seq_length, options.max_predictions_per_seq
+    )
+    eval_input_file = options.eval_input_file or options.input_file
+    if options.do_eval and options.eval_input_file:
+        pretraining_input.validate_pretraining_files(
+            eval_input_file, options.max_seq_length, options.max_predictions_per_seq
+        )
+    init_fn = make_init_fn(options.init_checkpoint, config)
+    strategy = distribution.get_strategy(
+        options.distribution_strategy, tpu_address=options.tpu, num_gpus=options.num_gpus
+    )
+    precision = distribution.resolve_precision(options.mixed_precision, strategy)
+    tf.io.gfile.makedirs(options.output_dir)
+    if distribution.is_chief(strategy):
+        config.save(os.path.join(options.output_dir, MODEL_CONFIG_FILE))
+    trainer = training_loop.Trainer(
+        strategy,
+        model_fn=lambda: BertPretrainer(config),
+        optimizer_fn=lambda: optimization.create_optimizer(
+            options.optimizer,
+            options.learning_rate,
+            options.num_train_steps,
+            options.num_warmup_steps,
+            weight_decay_rate=options.weight_decay_rate,
+            end_learning_rate=options.end_learning_rate,
+            power=options.lr_decay_power,
+        ),
+        output_dir=options.output_dir,
+        global_batch_size=options.train_batch_size,
+        precision=precision,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        steps_per_execution=options.steps_per_execution,
+        jit_compile=options.jit_compile,
+        clip_norm=options.clip_norm or None,
+        save_checkpoints_steps=options.save_checkpoints_steps,
+        keep_checkpoint_max=options.keep_checkpoint_max,
+        log_steps=options.log_steps,
+    )
+    masking = _masking(options, config)
+    results = {}
+    if options.do_train:
+        print(
+            f"pretraining {config.num_layers} layers x {config.hidden_size} on {strategy.num_replicas_in_sync} "
+            f"replica(s), {precision}, batch {options.train_batch_size}, seq {options.max_seq_length}",
+            flush=True,
+        )
+        results["train"] = trainer.train(
+            make_dataset_fn(options, options.input_file, options.train_batch_size, True, masking),
+            options.num_train_steps,
+            init_fn=init_fn,
+        )
+        if results["train"]["preempted"]:
+            return results
+    elif init_fn is not None and trainer.restore(tf.train.Checkpoint(model=trainer.model)) is None:
+        init_fn(trainer.model)
+    if options.do_eval:
+        eval_results = trainer.evaluate(
+            make_dataset_fn(options, eval_input_file, options.eval_batch_size, False, masking),
+            max_steps=options.max_eval_steps,
+        )
+        results["eval"] = eval_results
+        if distribution.is_chief(strategy):
+            training_loop.write_eval_results(os.path.join(options.output_dir, "eval_results.txt"), eval_results)
+            print("eval: " + " ".join(f"{k} = {v}" for k, v in sorted(eval_results.items())), flush=True)
+    if options.do_train and distribution.is_chief(strategy):
+        for fmt in save_formats(options):
+            path = os.path.join(options.output_dir, f"pretrained_{fmt}")
+            pretrained_lib.save_checkpoint(
+                path,
+                trainer.model.encoder,
+                output_format=fmt,
+                masked_lm_head=trainer.model.masked_lm_head,
+                next_sentence_head=trainer.model.next_sentence_head,
+                vocab_file=options.vocab_file,
+                lowercase=options.do_lower_case,
+                overwrite=True,
+            )
+            print(f"saved the pretrained model ({fmt}) to {path}", flush=True)
+    return results
