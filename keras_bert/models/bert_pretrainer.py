@@ -208,7 +208,7 @@ class BertPretrainer(keras.Model):
 
 def _next_sentence_labels(features):
     """int32 `[batch]` from `[batch]` or `[batch, 1]` labels."""
-    labels = features["next_sentence_labels"]
+    labels = tf.convert_to_tensor(features["next_sentence_labels"])
     if labels.shape.rank == 2:
         labels = labels[:, 0]
     return labels
