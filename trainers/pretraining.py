@@ -356,8 +356,12 @@ def run_pretraining(options):
         )
         if results["train"]["preempted"]:
             return results
-    elif init_fn is not None and trainer.restore(tf.train.Checkpoint(model=trainer.model)) is None:
-        init_fn(trainer.model)
+    elif trainer.restore(tf.train.Checkpoint(model=trainer.model, global_step=trainer.global_step)) is None:
+        if init_fn is None:
+            print("warning: no checkpoint in --output_dir and no --init_checkpoint: "
+                  "evaluating randomly initialised weights", flush=True)
+        else:
+            init_fn(trainer.model)
     if options.do_eval:
         eval_results = trainer.evaluate(
             make_dataset_fn(options, eval_input_file, options.eval_batch_size, False, masking),

@@ -1,0 +1,175 @@
+"""`keras-bert pretrain` / `trainers.pretraining.run_pretraining` end to end."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_bert import load_checkpoint
+from trainers import pretraining
+from trainers import pretraining_data
+from tests.trainers.test_pretraining_data import VOCAB
+from tests.trainers.test_pretraining_data import corpus_text
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SEQ, PRED = 32, 5
+EVAL_KEYS = {"masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy", "next_sentence_loss",
+             "global_step", "loss", "eval_steps"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pretraining")
+    vocab_file = root / "vocab.txt"
+    vocab_file.write_text("\n".join(VOCAB) + "\n")
+    text_file = root / "corpus.txt"
+    text_file.write_text(corpus_text(num_docs=12))
+    config_file = root / "bert_config.json"  # The original format.
+    config_file.write_text(json.dumps(dict(
+        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64, hidden_act="gelu", max_position_embeddings=64, type_vocab_size=2,
+        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, initializer_range=0.02)))
+    files = {}
+    for seq, pred in ((SEQ, PRED), (48, 7)):
+        shards = [str(root / f"train{seq}-{i}.tfrecord") for i in range(2)]
+        pretraining_data.create_pretraining_data(
+            str(text_file), ",".join(shards), str(vocab_file), max_seq_length=seq,
+            max_predictions_per_seq=pred, dupe_factor=3,
+        )
+        files[seq] = str(root / f"train{seq}-*.tfrecord")
+    return dict(root=root, vocab=str(vocab_file), config=str(config_file), files=files)
+
+
+def options(corpus, output_dir, **overrides):
+    values = dict(
+        output_dir=str(output_dir), input_file=corpus["files"][SEQ], bert_config_file=corpus["config"],
+        vocab_file=corpus["vocab"], max_seq_length=SEQ, max_predictions_per_seq=PRED, do_train=True,
+        train_batch_size=8, eval_batch_size=8, learning_rate=1e-3, num_train_steps=6, num_warmup_steps=2,
+        save_checkpoints_steps=3, log_steps=3, max_eval_steps=4, shuffle_buffer_size=100,
+    )
+    values.update(overrides)
+    return pretraining.PretrainingOptions(**values)
+
+
+def read_eval_results(path):
+    results = {}
+    for line in open(path):
+        key, value = line.rstrip("\n").split(" = ")
+        results[key] = float(value)
+    return results
+
+
+def test_train_eval_and_save(corpus, tmp_path):
+    out = tmp_path / "run"
+    results = pretraining.run_pretraining(options(corpus, out, do_eval=True, save_pretrained_format="hf,original"))
+    assert results["train"]["global_step"] == 6
+    written = read_eval_results(out / "eval_results.txt")
+    assert set(written) == EVAL_KEYS
+    assert written["global_step"] == 6
+    assert all(np.isfinite(v) for v in written.values())
+    assert 0.0 <= written["masked_lm_accuracy"] <= 1.0
+    # The saved pretrained models hold the trained weights, heads included.
+    checkpoint_weights = None
+    for fmt in ("hf", "original"):
+        loaded = load_checkpoint(str(out / f"pretrained_{fmt}"))
+        assert loaded.masked_lm_head is not None and loaded.next_sentence_head is not None
+        weights = loaded.encoder.get_weights()
+        if checkpoint_weights is None:
+            checkpoint_weights = weights
+        else:
+            for a, b in zip(weights, checkpoint_weights):
+                np.testing.assert_array_equal(a, b)
+    assert sorted(p.name for p in out.glob("ckpt-*.index")) == ["ckpt-3.index", "ckpt-6.index"]
+
+
+def test_resume_continues_from_the_newest_checkpoint(corpus, tmp_path):
+    out = tmp_path / "run"
+    first = pretraining.run_pretraining(options(corpus, out, num_train_steps=3))
+    assert first["train"]["resumed_from"] is None
+    second = pretraining.run_pretraining(options(corpus, out, num_train_steps=6))
+    assert second["train"]["resumed_from"].endswith("ckpt-3")
+    assert second["train"]["global_step"] == 6
+
+
+def test_two_phase_continues_at_a_longer_length(corpus, tmp_path):
+    phase1 = tmp_path / "phase1"
+    pretraining.run_pretraining(options(corpus, phase1, num_train_steps=3))
+    phase2 = tmp_path / "phase2"
+    results = pretraining.run_pretraining(options(
+        corpus, phase2, bert_config_file=None, init_checkpoint=str(phase1), input_file=corpus["files"][48],
+        max_seq_length=48, max_predictions_per_seq=7, num_train_steps=3, do_eval=True,
+    ))
+    assert results["train"]["resumed_from"] is None
+    assert results["train"]["global_step"] == 3
+    assert read_eval_results(phase2 / "eval_results.txt")["global_step"] == 3
+
+
+def test_init_from_a_pretrained_checkpoint_and_eval_only(corpus, tmp_path):
+    first = tmp_path / "first"
+    pretraining.run_pretraining(options(corpus, first, num_train_steps=3))
+    second = tmp_path / "second"
+    results = pretraining.run_pretraining(options(
+        corpus, second, bert_config_file=None, init_checkpoint=str(first / "pretrained_hf"),
+        do_train=False, do_eval=True,
+    ))
+    # Same weights, same data: eval-only from the saved model equals an eval of the run.
+    again = pretraining.run_pretraining(options(corpus, first, num_train_steps=3, do_train=False, do_eval=True))
+    assert results["eval"]["masked_lm_loss"] == pytest.approx(again["eval"]["masked_lm_loss"], rel=1e-5)
+    assert results["eval"]["global_step"] == 0 and again["eval"]["global_step"] == 3
+
+
+def test_dynamic_masking_trains(corpus, tmp_path):
+    results = pretraining.run_pretraining(options(
+        corpus, tmp_path / "run", dynamic_masking=True, do_whole_word_mask=True, num_train_steps=3,
+    ))
+    assert np.isfinite(results["train"]["loss"])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(max_seq_length=128), "--max_seq_length=128 is above the model's max_position_embeddings=64"),
+    (dict(max_predictions_per_seq=30), "--max_predictions_per_seq=30"),
+    (dict(max_seq_length=48), "max_seq_length"),  # The data holds 32-token examples.
+    (dict(input_file="/nonexistent/train-*.tfrecord"), "nonexistent"),
+    (dict(do_train=False), "--do_train"),
+    (dict(num_warmup_steps=100), "--num_warmup_steps=100"),
+    (dict(dynamic_masking=True, vocab_file=None), "--dynamic_masking needs --vocab_file"),
+    (dict(train_batch_size=6, gradient_accumulation_steps=4), "--gradient_accumulation_steps=4"),
+    (dict(bert_config_file=None), "no model configuration"),
+    (dict(init_checkpoint="/nonexistent/model"), "--init_checkpoint=/nonexistent/model"),
+    (dict(save_pretrained_format="onnx"), "--save_pretrained_format"),
+])
+def test_contradictions_fail_before_any_work(corpus, tmp_path, overrides, message):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=message.replace("[", r"\[")):
+        pretraining.run_pretraining(options(corpus, out, **overrides))
+    assert not out.exists(), "nothing may be written before the checks pass"
+
+
+def test_truncated_shard_is_named(corpus, tmp_path):
+    bad = tmp_path / "bad.tfrecord"
+    data = open(corpus["files"][SEQ].replace("*", "0"), "rb").read()
+    bad.write_bytes(data[:-7])
+    with pytest.raises(ValueError, match="bad.tfrecord"):
+        pretraining.run_pretraining(options(corpus, tmp_path / "run", input_file=str(bad)))
+
+
+def test_cli(corpus, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    o = options(corpus, tmp_path / "cli", do_eval=True, num_train_steps=2, save_checkpoints_steps=2, log_steps=1)
+    args = [f"--{f.name}={getattr(o, f.name)}" for f in dataclasses.fields(o)
+            if getattr(o, f.name) is not None and not isinstance(getattr(o, f.name), bool)
+            and f.name != "steps_per_execution"]
+    args += ["--do_train", "--do_eval", "--iterations_per_loop=2"]
+    run = subprocess.run([sys.executable, "-m", "trainers.cli", "pretrain", *args],
+                         capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "step 2/2 (100%)" in run.stdout and "examples/s" in run.stdout
+    assert read_eval_results(tmp_path / "cli" / "eval_results.txt")["global_step"] == 2
+    bad = subprocess.run([sys.executable, "-m", "trainers.cli", "pretrain", *args, "--max_seq_length=999"],
+                         capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    assert bad.returncode != 0
+    assert "--max_seq_length=999" in bad.stderr
