@@ -1,0 +1,417 @@
+import random
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainers import pretraining_data as pd
+from trainers import pretraining_input as pi
+
+PAD, CLS, SEP, MASK = 0, 2, 3, 4
+VOCAB_SIZE = 40
+WORD_IDS = range(5, 30)  # Word-initial pieces.
+PIECE_IDS = range(30, 40)  # "##" pieces.
+IS_CONT = [i in PIECE_IDS for i in range(VOCAB_SIZE)]
+SPECIAL = {"cls": CLS, "sep": SEP, "mask": MASK}
+S, P = 32, 6
+
+
+def random_words(rng, n):
+    """n words, each a word-initial id and 0-2 ## pieces."""
+    return [[rng.choice(WORD_IDS)] + [rng.choice(PIECE_IDS) for _ in range(rng.choice((0, 0, 1, 2)))]
+            for _ in range(n)]
+
+
+def random_instance(rng, seq=S, pred=P, label=0):
+    """An instance as create-pretraining-data makes it: [CLS] A [SEP] B [SEP], masked offline."""
+    budget = rng.randint(4, seq - 3)
+    pieces = [p for w in random_words(rng, budget) for p in w][:budget]
+    split = rng.randint(1, len(pieces) - 1)
+    tokens = [CLS] + pieces[:split] + [SEP] + pieces[split:] + [SEP]
+    segments = [0] * (split + 2) + [1] * (len(pieces) - split + 1)
+    masked, positions, labels = pd.create_masked_lm_predictions(
+        tokens, 0.15, pred, VOCAB_SIZE, SPECIAL, rng
+    )
+    return pd.TrainingInstance(masked, segments, positions, labels, bool(label)), tokens
+
+
+def example_bytes(record_id, rng, seq=S, pred=P):
+    """A serialized example whose next_sentence_labels holds record_id (to tell records apart)."""
+    instance, _ = random_instance(rng, seq, pred)
+    example = pd.instance_to_example(instance, seq, pred)
+    example.features.feature["next_sentence_labels"].int64_list.value[:] = [record_id]
+    return example.SerializeToString()
+
+
+def write_shards(directory, records_per_file, seq=S, pred=P, name="shard"):
+    """TFRecord files with consecutive record ids; returns their paths."""
+    rng = random.Random(len(records_per_file))
+    paths, record_id = [], 0
+    for i, n in enumerate(records_per_file):
+        path = str(directory / f"{name}-{i:02d}.tfrecord")
+        with tf.io.TFRecordWriter(path) as writer:
+            for _ in range(n):
+                writer.write(example_bytes(record_id, rng, seq, pred))
+                record_id += 1
+        paths.append(path)
+    return paths
+
+
+def parsed_examples(n, seed=0):
+    """n parsed examples (dicts of tensors) with their unmasked tokens."""
+    rng = random.Random(seed)
+    features, originals = [], []
+    for _ in range(n):
+        instance, tokens = random_instance(rng)
+        features.append(pd.parse_pretraining_example(
+            pd.instance_to_example(instance, S, P).SerializeToString(), S, P))
+        originals.append(tokens + [PAD] * (S - len(tokens)))
+    stacked = {k: tf.stack([f[k] for f in features]) for k in features[0]}
+    return stacked, np.array(originals)
+
+
+def remask(stacked, fn):
+    dataset = tf.data.Dataset.from_tensor_slices(stacked).enumerate().map(fn)
+    return next(iter(dataset.batch(100000)))
+
+
+def numpy(batch):
+    return {k: v.numpy() for k, v in batch.items()}
+
+
+def record_ids(dataset, num_batches=None):
+    dataset = dataset if num_batches is None else dataset.take(num_batches)
+    return [int(i) for b in dataset for i in b["next_sentence_labels"].numpy().ravel()]
+
+
+# scan_tfrecord_file
+
+
+def test_scan_counts_records(tmp_path):
+    path = write_shards(tmp_path, [17])[0]
+    assert pi.scan_tfrecord_file(path) == 17
+    with open(path, "rb") as f:
+        data = f.read()
+    assert pi._masked_crc32c(data[:8]) == int.from_bytes(data[8:12], "little")
+    assert pi._crc32c(b"123456789") == 0xE3069283  # The CRC-32C check value.
+
+
+@pytest.mark.parametrize("chunk", [13, 50, 1000])
+def test_scan_reads_in_chunks(tmp_path, monkeypatch, chunk):
+    # Headers split across chunks, records longer than a chunk, keep_first.
+    path = write_shards(tmp_path, [9])[0]
+    monkeypatch.setattr(pi, "_SCAN_CHUNK_BYTES", chunk)
+    count, first = pi._scan(path, keep_first=True)
+    assert count == 9
+    assert first == next(iter(tf.data.TFRecordDataset(path))).numpy()
+    with open(path, "ab") as f:
+        f.write(b"\1")
+    with pytest.raises(ValueError, match="record 9 .*truncated"):
+        pi.scan_tfrecord_file(path)
+
+
+def test_scan_detects_truncation(tmp_path):
+    path = write_shards(tmp_path, [5])[0]
+    with open(path, "rb") as f:
+        data = f.read()
+    record_length = len(data) // 5
+    for cut in (1, 4, record_length - 5, record_length - 1):
+        with open(path, "wb") as f:
+            f.write(data[:-cut])
+        with pytest.raises(ValueError, match=rf"{path}.*record 4 at byte offset {4 * record_length}.*truncated"):
+            pi.scan_tfrecord_file(path)
+
+
+def test_scan_detects_corrupt_length_header(tmp_path):
+    path = write_shards(tmp_path, [5])[0]
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    record_length = len(data) // 5
+    for byte in (0, 3, 9):  # In the length, in the length and in its checksum.
+        corrupt = bytearray(data)
+        corrupt[2 * record_length + byte] ^= 0x10
+        with open(path, "wb") as f:
+            f.write(corrupt)
+        with pytest.raises(ValueError, match=rf"record 2 at byte offset {2 * record_length}.*corrupt"):
+            pi.scan_tfrecord_file(path)
+
+
+def test_scan_missing_and_empty_files(tmp_path):
+    with pytest.raises(ValueError, match="nope.tfrecord.*does not exist"):
+        pi.scan_tfrecord_file(str(tmp_path / "nope.tfrecord"))
+    empty = tmp_path / "empty.tfrecord"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.tfrecord.*empty"):
+        pi.scan_tfrecord_file(str(empty))
+    text = tmp_path / "text.tfrecord"
+    text.write_text("one sentence per line\n")
+    with pytest.raises(ValueError, match="text.tfrecord.*record 0 at byte offset 0.*corrupt"):
+        pi.scan_tfrecord_file(str(text))
+
+
+# validate_pretraining_files
+
+
+def test_validate_counts_and_orders_files(tmp_path):
+    paths = write_shards(tmp_path, [3, 4, 5])
+    files, n = pi.validate_pretraining_files(str(tmp_path / "shard-*.tfrecord"), S, P)
+    assert (files, n) == (paths, 12)
+    files, n = pi.validate_pretraining_files(f"{paths[2]}, {paths[0]},{paths[2]}", S, P)
+    assert (files, n) == ([paths[2], paths[0]], 8)
+
+
+def test_validate_errors_name_pattern_file_and_flag(tmp_path):
+    path = write_shards(tmp_path, [3])[0]
+    with pytest.raises(ValueError, match="missing-\\*.*matches no file"):
+        pi.validate_pretraining_files(f"{path},{tmp_path}/missing-*", S, P)
+    with pytest.raises(ValueError, match=f"{path}': input_ids has 32 values, --max_seq_length is 64"):
+        pi.validate_pretraining_files(path, 64, P)
+    with pytest.raises(ValueError, match=f"{path}': masked_lm_positions has 6 values, --max_predictions_per_seq is 5"):
+        pi.validate_pretraining_files(path, S, 5)
+    with pytest.raises(ValueError, match="max_predictions_per_seq=30 .*max_seq_length - 3 = 29"):
+        pi.validate_pretraining_files(path, S, 30)
+    with pytest.raises(ValueError, match="max_seq_length must be an int >= 5"):
+        pi.validate_pretraining_files(path, 4, 1)
+    other = tmp_path / "other.tfrecord"
+    with tf.io.TFRecordWriter(str(other)) as writer:
+        writer.write(tf.train.Example().SerializeToString())
+    with pytest.raises(ValueError, match="other.tfrecord': record 0 lacks the feature 'input_ids'"):
+        pi.validate_pretraining_files(str(other), S, P)
+    # A bad shard among good ones is named.
+    good = write_shards(tmp_path, [2, 2], name="good")
+    with open(good[1], "ab") as f:
+        f.write(b"\0\0\0")
+    with pytest.raises(ValueError, match="good-01.tfrecord.*truncated"):
+        pi.validate_pretraining_files(str(tmp_path / "good-*"), S, P)
+
+
+# dynamic masking
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return parsed_examples(1500)
+
+
+def masking(**kwargs):
+    args = dict(vocab_size=VOCAB_SIZE, cls_id=CLS, sep_id=SEP, mask_id=MASK, max_predictions_per_seq=P)
+    args.update(kwargs)
+    return pi.dynamic_masking_fn(**args)
+
+
+def check_masks(out, originals, masked_lm_prob=0.15, whole_words=False):
+    """Structure every re-masked example must have; returns the per-token outcome counts."""
+    counts = {"mask": 0, "keep": 0, "random": 0}
+    for row in range(len(originals)):
+        ids, orig = out["input_ids"][row], originals[row]
+        weights = out["masked_lm_weights"][row]
+        k = int(weights.sum())
+        assert weights.tolist() == [1.0] * k + [0.0] * (P - k)
+        positions = out["masked_lm_positions"][row]
+        assert positions[k:].tolist() == [0] * (P - k) and out["masked_lm_ids"][row][k:].tolist() == [0] * (P - k)
+        positions = positions[:k]
+        assert positions.tolist() == sorted(set(positions.tolist()))
+        assert out["masked_lm_ids"][row][:k].tolist() == orig[positions].tolist()
+        assert all(orig[p] not in (CLS, SEP, PAD) for p in positions)
+        num_tokens = int(out["input_mask"][row].sum())
+        # (Whole words can all be longer than the budget: then none is masked, as the original.)
+        assert (0 if whole_words else 1) <= k <= min(P, max(1, round(num_tokens * masked_lm_prob)))
+        # Untouched outside the predictions.
+        outside = np.ones(S, bool)
+        outside[positions] = False
+        assert (ids[outside] == orig[outside]).all()
+        for p in positions:
+            counts["mask" if ids[p] == MASK else "keep" if ids[p] == orig[p] else "random"] += 1
+    return counts
+
+
+def test_restore_masked_tokens_gives_the_original_text(examples):
+    stacked, originals = examples
+    np.testing.assert_array_equal(pi.restore_masked_tokens(stacked).numpy(), originals)
+    assert not (stacked["input_ids"].numpy() == originals).all()  # They were masked.
+
+
+def test_dynamic_masking_statistics(examples):
+    stacked, originals = examples
+    out = numpy(remask(stacked, masking(seed=3)))
+    counts = check_masks(out, originals)
+    # Single pieces: always exactly the original's number of predictions.
+    num_tokens = out["input_mask"].sum(1)
+    expected = np.minimum(P, np.maximum(1, [round(n * 0.15) for n in num_tokens]))
+    np.testing.assert_array_equal(out["masked_lm_weights"].sum(1), expected)
+    assert 0.10 < expected.sum() / num_tokens.sum() < 0.17
+    total = sum(counts.values())
+    assert total > 3000
+    assert 0.77 < counts["mask"] / total < 0.83
+    assert 0.08 < counts["keep"] / total < 0.13  # A random id can be the original one.
+    assert 0.07 < counts["random"] / total < 0.12
+    # Fresh masks: the re-drawn targets are not the offline ones.
+    same = (out["masked_lm_positions"] == stacked["masked_lm_positions"].numpy()).all(1)
+    assert same.mean() < 0.5
+
+
+def test_dynamic_masking_other_probability(examples):
+    stacked, originals = examples
+    out = numpy(remask(stacked, masking(seed=0, masked_lm_prob=0.3, max_predictions_per_seq=P)))
+    check_masks(out, originals, masked_lm_prob=0.3)
+
+
+def test_whole_word_masking(examples):
+    stacked, originals = examples
+    out = numpy(remask(stacked, masking(seed=5, is_continuation=IS_CONT)))
+    check_masks(out, originals, whole_words=True)
+    seen_multi = 0
+    for row, orig in enumerate(originals):
+        words = []
+        for i, token in enumerate(orig):
+            if token in (CLS, SEP, PAD):
+                continue
+            if words and IS_CONT[token] and words[-1][-1] == i - 1:
+                words[-1].append(i)
+            else:
+                words.append([i])
+        k = int(out["masked_lm_weights"][row].sum())
+        masked = set(out["masked_lm_positions"][row][:k].tolist())
+        budget = min(P, max(1, round(int(out["input_mask"][row].sum()) * 0.15)))
+        for word in words:
+            hit = masked & set(word)
+            assert not hit or hit == set(word), (orig, masked, word)
+            seen_multi += len(word) > 1 and hit == set(word)
+            # As the original: a word left out did not fit in what was left.
+            assert hit or len(word) > budget - k, (orig, masked, word)
+    assert seen_multi > 100
+
+
+def test_dynamic_masking_is_deterministic_per_index(examples):
+    stacked, _ = examples
+    one = {k: v[7] for k, v in stacked.items()}
+    fn = masking(seed=11)
+    a, b = numpy(fn(tf.constant(3, tf.int64), one)), numpy(fn(tf.constant(3, tf.int64), one))
+    tf.nest.map_structure(np.testing.assert_array_equal, a, b)
+    others = [numpy(fn(tf.constant(i, tf.int64), one)) for i in range(4, 12)]
+    others.append(numpy(masking(seed=12)(tf.constant(3, tf.int64), one)))
+    distinct = {(o["input_ids"].tobytes(), o["masked_lm_positions"].tobytes()) for o in others}
+    assert len(distinct) >= 6 and (a["input_ids"].tobytes(), a["masked_lm_positions"].tobytes()) not in distinct
+
+
+def test_dynamic_masking_errors(examples):
+    stacked, _ = examples
+    with pytest.raises(ValueError, match="masked_lm_prob"):
+        masking(masked_lm_prob=0.0)
+    with pytest.raises(ValueError, match="masked_lm_prob"):
+        masking(masked_lm_prob=1.5)
+    with pytest.raises(ValueError, match="mask_id=40"):
+        masking(mask_id=40)
+    with pytest.raises(ValueError, match="is_continuation has 3 entries, vocab_size is 40"):
+        masking(is_continuation=[True, False, False])
+    with pytest.raises(ValueError, match="max_predictions_per_seq=30"):
+        masking(max_predictions_per_seq=30)(tf.constant(0), {k: v[0] for k, v in stacked.items()})
+    with pytest.raises(ValueError, match="before batching"):
+        masking()(tf.constant(0), stacked)
+
+
+# pretraining_dataset
+
+
+def test_dataset_static_shapes_and_dtypes(tmp_path):
+    write_shards(tmp_path, [10, 10, 10])
+    dataset = pi.pretraining_dataset(str(tmp_path / "shard-*"), 4, S, P, seed=1, dynamic_masking=masking())
+    expected = {
+        "input_ids": ([4, S], tf.int32), "input_mask": ([4, S], tf.int32),
+        "segment_ids": ([4, S], tf.int32), "masked_lm_positions": ([4, P], tf.int32),
+        "masked_lm_ids": ([4, P], tf.int32), "masked_lm_weights": ([4, P], tf.float32),
+        "next_sentence_labels": ([4, 1], tf.int32),
+    }
+    assert {k: (s.shape.as_list(), s.dtype) for k, s in dataset.element_spec.items()} == expected
+    # Training repeats: more batches than one pass holds.
+    assert len(list(dataset.take(20))) == 20
+    evaluation = pi.pretraining_dataset(str(tmp_path / "shard-*"), 4, S, P, is_training=False)
+    assert evaluation.element_spec["input_ids"].shape.as_list() == [4, S]
+    # The three files interleaved; the last 30 % 4 records dropped.
+    assert record_ids(evaluation) == [f * 10 + r for r in range(10) for f in range(3)][:28]
+
+
+def test_dataset_is_deterministic_for_a_seed(tmp_path):
+    write_shards(tmp_path, [20, 20, 20])
+
+    def batches(seed):
+        dataset = pi.pretraining_dataset(
+            str(tmp_path / "shard-*"), 4, S, P, seed=seed, shuffle_buffer_size=50,
+            dynamic_masking=masking(seed=seed),
+        )
+        return [numpy(b) for b in dataset.take(30)]
+
+    a, b, c = batches(1), batches(1), batches(2)
+    tf.nest.map_structure(np.testing.assert_array_equal, a, b)
+    assert [x["next_sentence_labels"].tolist() for x in a] != [x["next_sentence_labels"].tolist() for x in c]
+    # Every epoch holds every record once, in a new order.
+    ids = [int(i) for x in a for i in x["next_sentence_labels"].ravel()]
+    assert sorted(ids[:60]) == sorted(ids[60:]) == list(range(60))
+    assert ids[:60] != ids[60:]
+
+
+@pytest.mark.parametrize("records_per_file", [[7, 9, 8, 6], [25]], ids=["by_file", "by_record"])
+@pytest.mark.parametrize("is_training", [False, True], ids=["eval", "train"])
+def test_dataset_sharding_by_input_context(tmp_path, records_per_file, is_training):
+    write_shards(tmp_path, records_per_file)
+    total = sum(records_per_file)
+    shards = []
+    for pipeline_id in range(2):
+        context = tf.distribute.InputContext(
+            num_input_pipelines=2, input_pipeline_id=pipeline_id, num_replicas_in_sync=2
+        )
+        dataset = pi.pretraining_dataset(
+            str(tmp_path / "shard-*"), 1, S, P, is_training=is_training, input_context=context, seed=4
+        )
+        if is_training:
+            # One epoch of this pipeline (shuffled, then repeated): its share of records.
+            size = (sum(records_per_file[pipeline_id::2]) if len(records_per_file) >= 2
+                    else len(range(pipeline_id, total, 2)))
+            shards.append(record_ids(dataset, size))
+        else:
+            shards.append(record_ids(dataset))
+    assert len(shards[0]) == len(set(shards[0])) and len(shards[1]) == len(set(shards[1]))
+    assert not set(shards[0]) & set(shards[1])
+    assert sorted(shards[0] + shards[1]) == list(range(total))
+
+
+def test_dataset_iterator_checkpoint_restores_position(tmp_path):
+    write_shards(tmp_path, [15, 15])
+
+    def make():
+        return pi.pretraining_dataset(
+            str(tmp_path / "shard-*"), 4, S, P, seed=7, shuffle_buffer_size=20,
+            dynamic_masking=masking(seed=7, is_continuation=IS_CONT),
+        )
+
+    iterator = iter(make())
+    for _ in range(5):
+        next(iterator)
+    prefix = tf.train.Checkpoint(iterator=iterator).save(str(tmp_path / "ckpt-data"))
+    expected = [numpy(next(iterator)) for _ in range(12)]  # Crosses epochs (30 records).
+    restored = iter(make())
+    tf.train.Checkpoint(iterator=restored).restore(prefix).assert_consumed()
+    actual = [numpy(next(restored)) for _ in range(12)]
+    tf.nest.map_structure(np.testing.assert_array_equal, actual, expected)
+
+
+def test_dataset_errors(tmp_path):
+    write_shards(tmp_path, [3])
+    pattern = str(tmp_path / "shard-*")
+    with pytest.raises(ValueError, match="batch_size"):
+        pi.pretraining_dataset(pattern, 0, S, P)
+    with pytest.raises(ValueError, match="fewer than batch_size=4"):
+        pi.pretraining_dataset(pattern, 4, S, P, is_training=False)
+    context = tf.distribute.InputContext(num_input_pipelines=4, input_pipeline_id=3)
+    with pytest.raises(ValueError, match="pipeline 3 would get none"):
+        pi.pretraining_dataset(pattern, 1, S, P, input_context=context)
+    with pytest.raises(ValueError, match="--max_seq_length is 16"):
+        pi.pretraining_dataset(pattern, 1, 16, P)
+
+    def bad(index, features):
+        return {k: v for k, v in features.items() if k != "masked_lm_ids"}
+
+    with pytest.raises(ValueError, match="masked_lm_ids"):
+        pi.pretraining_dataset(pattern, 1, S, P, dynamic_masking=bad)
+    with pytest.raises(ValueError, match="max_predictions_per_seq"):
+        pi.pretraining_dataset(pattern, 1, S, P, dynamic_masking=masking(max_predictions_per_seq=4))
