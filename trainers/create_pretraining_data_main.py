@@ -7,7 +7,9 @@
 
 google-research/bert's create_pretraining_data.py (same flags, same algorithm,
 same features): input is one sentence per line with a blank line between
-documents. See `trainers.pretraining_data`.
+documents. With --input_format=paragraphs it is plain paragraphs, one per
+line, split into sentences by rule (WikiText's ` = Title = ` lines start
+articles). See `trainers.pretraining_data`.
 """
 
 import sys
@@ -20,6 +22,12 @@ flags.DEFINE_string(
     "input_file", None,
     "Input raw text file (or comma-separated list of files, glob patterns allowed); "
     "one sentence per line, blank line between documents.",
+)
+flags.DEFINE_enum(
+    "input_format", "sentences", ["sentences", "paragraphs"],
+    "sentences: one sentence per line, blank line between documents (the original format). "
+    "paragraphs: one paragraph per line, split into sentences by rule; a blank line ends a "
+    "document, and a WikiText title line ' = Title = ' starts one that runs to the next title.",
 )
 flags.DEFINE_string("output_file", None, "Output TFRecord file (or comma-separated list of shards).")
 flags.DEFINE_string("vocab_file", None, "The vocab.txt the BERT model will be trained on.")
@@ -58,6 +66,7 @@ def main(argv):
             dupe_factor=FLAGS.dupe_factor,
             masked_lm_prob=FLAGS.masked_lm_prob,
             short_seq_prob=FLAGS.short_seq_prob,
+            input_format=FLAGS.input_format,
         )
     except ValueError as e:
         raise SystemExit(f"{name}: {e}")

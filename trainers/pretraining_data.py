@@ -1,6 +1,9 @@
 """Offline pretraining data: google-research/bert's create_pretraining_data.py.
 
-Text files hold one sentence per line with a blank line between documents.
+Text files hold one sentence per line with a blank line between documents
+(`input_format="sentences"`, the original's format), or plain paragraphs, one
+per line, that a rule-based splitter cuts into sentences
+(`input_format="paragraphs"`, see `document_sentences`).
 Lines become wordpiece ids through `keras_bert.BertPreprocessor.tokenize`;
 instances (next-sentence pairs with masked LM targets) are made exactly as
 the original algorithm makes them, driven by one `random.Random(seed)`, and
@@ -17,6 +20,7 @@ written as `tf.train.Example` TFRecords with the original feature names:
 import dataclasses
 import os
 import random
+import re
 
 import tensorflow as tf
 
@@ -24,6 +28,22 @@ from keras_bert.text import vocabulary as vocabulary_lib
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 
 TOKENIZE_BATCH_SIZE = 1024
+INPUT_FORMATS = ("sentences", "paragraphs")
+
+# A sentence may end at . ! ? (then closing quotes or brackets) before
+# whitespace; whether it does depends on what follows (see split_sentences).
+_SENTENCE_END = re.compile(r"([.!?]+)([\"'\u201d\u2019)\]]*)\s+(?=\S)")
+_OPENING = "\"'\u201c\u2018(["
+# Words that end in a period without ending a sentence (compared lowercased,
+# without the final period).
+ABBREVIATIONS = frozenset(
+    "mr mrs ms messrs dr prof rev hon st mt ft jr sr gen col capt lt sgt gov sen rep "
+    "vs etc e.g i.e cf al viz approx no nos vol pp fig inc ltd co corp "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_INITIALS = re.compile(r"^(?:[^\W\d_]\.)*[^\W\d_]$")  # "J", "U.S", "e.g"
+# A WikiText heading: " = Title = " (level 1), " = = Section = = " (level 2) ...
+_HEADING = re.compile(r"^((?:=\s*)+)(.*?)((?:\s*=)+)$")
 
 
 @dataclasses.dataclass
@@ -37,13 +57,107 @@ class TrainingInstance:
     is_random_next: bool
 
 
-def read_documents(input_files, preprocessor, batch_size=TOKENIZE_BATCH_SIZE):
+def split_sentences(paragraph):
+    """Splits a paragraph into sentences with a few rules (no model, no data).
+
+    A sentence ends after `.`, `!` or `?` (a run of them, then any closing
+    quotes or brackets) followed by whitespace and then an uppercase letter,
+    a digit or an opening quote or bracket. A single `.` does not end a
+    sentence after a common abbreviation (`Mr.`, `Dr.`, `St.`, `e.g.`,
+    `i.e.`, `etc.`, ... see `ABBREVIATIONS`) or an initial (`J. Smith`,
+    `U.S. Army`).
+
+    Args:
+        paragraph: str.
+
+    Returns:
+        list of str, the sentences (stripped, non-empty), in order.
+    """
+    sentences = []
+    start = 0
+    for match in _SENTENCE_END.finditer(paragraph):
+        following = paragraph[match.end()]
+        if not (following.isupper() or following.isdigit() or following in _OPENING):
+            continue
+        if match.group(1) == ".":
+            word_start = match.start()
+            while word_start > start and not paragraph[word_start - 1].isspace():
+                word_start -= 1
+            word = paragraph[word_start : match.start()].lstrip(_OPENING)
+            if word.lower() in ABBREVIATIONS or _INITIALS.match(word):
+                continue
+        sentence = paragraph[start : match.end(2)].strip()
+        if sentence:
+            sentences.append(sentence)
+        start = match.end()
+    sentence = paragraph[start:].strip()
+    if sentence:
+        sentences.append(sentence)
+    return sentences
+
+
+def heading_level(line):
+    """1 for a WikiText title line ` = Title = `, 2 for ` = = Section = = `, ...; 0 otherwise."""
+    match = _HEADING.match(line.strip())
+    if not match or not match.group(2).strip():
+        return 0
+    level = match.group(1).count("=")
+    return level if level == match.group(3).count("=") else 0
+
+
+def document_sentences(lines, input_format="sentences"):
+    """The sentences of raw text lines, with `None` at each document break.
+
+    `"sentences"` (the original's format): every non-blank line is a
+    sentence, a blank line ends a document.
+
+    `"paragraphs"`: every non-blank line is a paragraph, cut into sentences
+    by `split_sentences`; a blank line ends a document, except inside an
+    article of WikiText-style text: a top-level heading line ` = Title = `
+    starts a new document that runs to the next top-level heading (blank
+    lines within it do not break it), so one article is one document. Heading
+    lines are not text: ` = = Section = = ` lines (level 2 and deeper) are
+    dropped, as are the titles.
+
+    Args:
+        lines: iterable of str (line ends allowed).
+        input_format: one of `INPUT_FORMATS`.
+
+    Yields:
+        str (a sentence, stripped) or None (a document break; may repeat).
+    """
+    if input_format not in INPUT_FORMATS:
+        raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
+    in_article = False
+    for line in lines:
+        line = line.strip()
+        if input_format == "sentences":
+            yield line or None
+        elif not line:
+            if not in_article:
+                yield None
+        else:
+            level = heading_level(line)
+            if level == 1:
+                in_article = True
+                yield None
+            elif level == 0:
+                yield from split_sentences(line)
+
+
+def read_documents(
+    input_files, preprocessor, batch_size=TOKENIZE_BATCH_SIZE, input_format="sentences"
+):
     """Documents of tokenized sentences: list of documents, each a list of id lists.
 
     As the original: a blank line starts a new document (files are read in
     order and are not themselves document breaks), lines that tokenize to
     nothing are dropped, empty documents are removed. No shuffling here.
+    With `input_format="paragraphs"` lines are paragraphs split into
+    sentences, see `document_sentences`.
     """
+    if input_format not in INPUT_FORMATS:
+        raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
     documents = [[]]
     pending = []  # (document index, line) waiting for a tokenize batch.
 
@@ -56,24 +170,26 @@ def read_documents(input_files, preprocessor, batch_size=TOKENIZE_BATCH_SIZE):
                 documents[doc].append(pieces)
         pending.clear()
 
-    for path in input_files:
-        try:
-            with tf.io.gfile.GFile(path, "rb") as f:
-                data = f.read()
-        except (OSError, tf.errors.OpError) as e:
-            raise ValueError(f"input file {path!r}: cannot read it ({e})") from None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise ValueError(f"input file {path!r}: not UTF-8 ({e.reason})") from None
-        for line in text.splitlines():
-            line = line.strip()
-            if not line:
-                documents.append([])
-                continue
-            pending.append((len(documents) - 1, line))
-            if len(pending) >= batch_size:
-                flush()
+    def lines():
+        for path in input_files:
+            try:
+                with tf.io.gfile.GFile(path, "rb") as f:
+                    data = f.read()
+            except (OSError, tf.errors.OpError) as e:
+                raise ValueError(f"input file {path!r}: cannot read it ({e})") from None
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"input file {path!r}: not UTF-8 ({e.reason})") from None
+            yield from text.splitlines()
+
+    for sentence in document_sentences(lines(), input_format):
+        if sentence is None:
+            documents.append([])
+            continue
+        pending.append((len(documents) - 1, sentence))
+        if len(pending) >= batch_size:
+            flush()
     flush()
     return [d for d in documents if d]
 
@@ -350,8 +466,16 @@ def create_pretraining_data(
     dupe_factor=10,
     masked_lm_prob=0.15,
     short_seq_prob=0.1,
+    input_format="sentences",
 ):
-    """The whole program: read, make instances, write. Returns (num documents, num examples)."""
+    """The whole program: read, make instances, write. Returns (num documents, num examples).
+
+    `input_format`: `"sentences"` (one sentence per line, blank line between
+    documents, as the original) or `"paragraphs"` (one paragraph per line,
+    split into sentences; see `document_sentences`).
+    """
+    if input_format not in INPUT_FORMATS:
+        raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
     for name, value, low in (
         ("max_seq_length", max_seq_length, 5),
         ("max_predictions_per_seq", max_predictions_per_seq, 1),
@@ -367,7 +491,7 @@ def create_pretraining_data(
         raise ValueError(f"short_seq_prob must be in [0, 1], got {short_seq_prob}")
     input_files = vocabulary_lib.expand_input_files(input_file)
     preprocessor = BertPreprocessor(vocab_file, lowercase=do_lower_case, seq_length=max_seq_length)
-    documents = read_documents(input_files, preprocessor)
+    documents = read_documents(input_files, preprocessor, input_format=input_format)
     if not documents:
         raise ValueError(f"input_file={input_file!r}: no text (every line is blank)")
     special_ids = {"cls": preprocessor.cls_id, "sep": preprocessor.sep_id, "mask": preprocessor.mask_id}

@@ -242,3 +242,120 @@ def test_cli_on_grimm(tmp_path):
             assert f["input_mask"].numpy().sum() <= 64
             total += 1
     assert total > 10
+
+
+# Plain paragraphs (input_format="paragraphs").
+
+WIKITEXT = os.path.join(REPO, "..", "shared", "data", "pretrain", "wikitext2-valid.txt")
+
+
+def wikitext_lines(n=300):
+    with open(WIKITEXT, encoding="utf-8") as f:
+        return [next(f) for _ in range(n)]
+
+
+def split_documents(items):
+    documents = [[]]
+    for item in items:
+        if item is None:
+            documents.append([])
+        else:
+            documents[-1].append(item)
+    return [d for d in documents if d]
+
+
+@pytest.mark.parametrize("paragraph, sentences", [
+    ("One. Two! Three? four. 5 is a number.", ["One.", "Two!", "Three? four.", "5 is a number."]),
+    ('He said "Stop." Then he left... (Really.) [Yes.] "Quoted" too.',
+     ['He said "Stop."', "Then he left...", "(Really.)", "[Yes.]", '"Quoted" too.']),
+    ("Mr. Smith met Dr. Jones at St. Paul's. Mrs. Brown, Prof. Green etc. Came.",
+     ["Mr. Smith met Dr. Jones at St. Paul's.", "Mrs. Brown, Prof. Green etc. Came."]),
+    ("Use e.g. This or i.e. That. J. R. R. Tolkien wrote it. The U.S. Army came.",
+     ["Use e.g. This or i.e. That.", "J. R. R. Tolkien wrote it.", "The U.S. Army came."]),
+    ("Version 2.0 is out.It has 3.5 times more. Done", ["Version 2.0 is out.It has 3.5 times more.", "Done"]),
+    ("A sea . It is blue , H. gammarus . In life ?", ["A sea .", "It is blue , H. gammarus .", "In life ?"]),
+    ("  no end  ", ["no end"]),
+    ("", []),
+])
+def test_split_sentences(paragraph, sentences):
+    assert pd.split_sentences(paragraph) == sentences
+
+
+def test_heading_level():
+    assert pd.heading_level(" = Homarus gammarus = \n") == 1
+    assert pd.heading_level(" = M @-@ 82 ( Michigan highway ) = ") == 1
+    assert pd.heading_level(" = = Life cycle = = ") == 2
+    assert pd.heading_level(" = = = Previous designation = = = ") == 3
+    for line in ("a = b = c", "= x", " = = ", "x = 1 =", " = Title = = "):
+        assert pd.heading_level(line) == 0, line
+
+
+def test_document_sentences_formats():
+    lines = ["First one. Second one.\n", "Third.\n", "\n", " = Title = \n", "\n",
+             "Four. Five.\n", " = = Part = = \n", "\n", "Six.\n", " = Next = \n", "Seven.\n"]
+    # The original format: a line is a sentence, headings are text.
+    assert split_documents(pd.document_sentences(lines)) == [
+        ["First one. Second one.", "Third."], ["= Title ="], ["Four. Five.", "= = Part = ="],
+        ["Six.", "= Next =", "Seven."],
+    ]
+    assert split_documents(pd.document_sentences(lines, "paragraphs")) == [
+        ["First one.", "Second one.", "Third."], ["Four.", "Five.", "Six."], ["Seven."],
+    ]
+    plain = ["Ab. Cd.\n", "Ef.\n", "\n", "\n", "Gh. Ij.\n"]
+    assert split_documents(pd.document_sentences(plain, "paragraphs")) == [
+        ["Ab.", "Cd.", "Ef."], ["Gh.", "Ij."],
+    ]
+    with pytest.raises(ValueError, match="input_format"):
+        list(pd.document_sentences(plain, "words"))
+
+
+@pytest.mark.skipif(not os.path.exists(WIKITEXT), reason="shared data absent")
+def test_paragraphs_on_wikitext():
+    lines = wikitext_lines()
+    titles = [line for line in lines if pd.heading_level(line) == 1]
+    assert len(titles) >= 5
+    documents = split_documents(pd.document_sentences(lines, "paragraphs"))
+    assert len(documents) == len(titles)  # One article, one document.
+    assert documents[0][:3] == [
+        "Homarus gammarus , known as the European lobster or common lobster , is a species of "
+        "<unk> lobster from the eastern Atlantic Ocean , Mediterranean Sea and parts of the Black Sea .",
+        "It is closely related to the American lobster , H. americanus .",
+        "It may grow to a length of 60 cm ( 24 in ) and a mass of 6 kilograms ( 13 lb ) , and "
+        "bears a conspicuous pair of claws .",
+    ]
+    sentences = [s for d in documents for s in d]
+    assert not any(s.startswith("=") or s.endswith("=") for s in sentences)
+    # Nothing is lost: the sentences of each paragraph put together are the paragraph.
+    paragraphs = [line.strip() for line in lines if line.strip() and not pd.heading_level(line)]
+    assert " ".join(sentences) == " ".join(paragraphs)
+    assert len(sentences) > 3 * len(paragraphs)
+    ends = sum(s.endswith((".", "!", "?", '"', ")")) for s in sentences)
+    assert ends / len(sentences) > 0.95
+    lengths = sorted(len(s.split()) for s in sentences)
+    assert 10 < lengths[len(lengths) // 2] < 40  # Median sentence length in words.
+
+
+@pytest.mark.skipif(not os.path.exists(WIKITEXT), reason="shared data absent")
+def test_cli_paragraphs_on_wikitext(tmp_path):
+    lines = wikitext_lines()
+    text_file = tmp_path / "wiki.txt"
+    text_file.write_text("".join(lines), encoding="utf-8")
+    vocab_file = str(tmp_path / "vocab.txt")
+    vocabulary.build_vocabulary_file(str(text_file), vocab_file, 400, num_unused=5, num_iterations=1)
+    output = str(tmp_path / "wiki.tfrecord")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    command = [sys.executable, "-m", "trainers.cli", "create-pretraining-data",
+               f"--input_file={text_file}", f"--output_file={output}", f"--vocab_file={vocab_file}",
+               "--max_seq_length=64", "--max_predictions_per_seq=10", "--dupe_factor=1"]
+    result = subprocess.run(command + ["--input_format=paragraphs"], capture_output=True, text=True,
+                            cwd=REPO, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    titles = sum(pd.heading_level(line) == 1 for line in lines)
+    assert f"from {titles} documents" in result.stdout
+    records = list(tf.data.TFRecordDataset(output))
+    assert len(records) > 50
+    f = pd.parse_pretraining_example(records[0], 64, 10)
+    assert f["input_mask"].numpy().sum() > 10
+    bad = subprocess.run(command + ["--input_format=lines"], capture_output=True, text=True,
+                         cwd=REPO, env=env, timeout=300)
+    assert bad.returncode != 0 and "input_format" in bad.stderr
