@@ -255,11 +255,13 @@ def model_features(features):
     }
 
 
-def make_dataset_fn(options, input_file, global_batch_size, is_training, masking):
+def make_dataset_fn(options, scanned_files, global_batch_size, is_training, masking):
+    """`dataset_fn(input_context)` over files scanned by `scan_pretraining_files`."""
+
     def dataset_fn(input_context):
         batch_size = input_context.get_per_replica_batch_size(global_batch_size)
         dataset = pretraining_input.pretraining_dataset(
-            input_file,
+            scanned_files[0],
             batch_size,
             options.max_seq_length,
             options.max_predictions_per_seq,
@@ -268,6 +270,7 @@ def make_dataset_fn(options, input_file, global_batch_size, is_training, masking
             seed=options.random_seed,
             dynamic_masking=masking,
             shuffle_buffer_size=options.shuffle_buffer_size,
+            scanned_files=scanned_files,
         )
         return dataset.map(model_features)
 
@@ -302,13 +305,13 @@ def run_pretraining(options):
     """
     config = resolve_config(options)
     check_options(options, config)
-    pretraining_input.validate_pretraining_files(
+    train_files = pretraining_input.scan_pretraining_files(
         options.input_file, options.max_seq_length, options.max_predictions_per_seq
     )
-    eval_input_file = options.eval_input_file or options.input_file
+    eval_files = train_files
     if options.do_eval and options.eval_input_file:
-        pretraining_input.validate_pretraining_files(
-            eval_input_file, options.max_seq_length, options.max_predictions_per_seq
+        eval_files = pretraining_input.scan_pretraining_files(
+            options.eval_input_file, options.max_seq_length, options.max_predictions_per_seq
         )
     init_fn = make_init_fn(options.init_checkpoint, config)
     strategy = distribution.get_strategy(
@@ -350,7 +353,7 @@ def run_pretraining(options):
             flush=True,
         )
         results["train"] = trainer.train(
-            make_dataset_fn(options, options.input_file, options.train_batch_size, True, masking),
+            make_dataset_fn(options, train_files, options.train_batch_size, True, masking),
             options.num_train_steps,
             init_fn=init_fn,
         )
@@ -364,7 +367,7 @@ def run_pretraining(options):
             init_fn(trainer.model)
     if options.do_eval:
         eval_results = trainer.evaluate(
-            make_dataset_fn(options, eval_input_file, options.eval_batch_size, False, masking),
+            make_dataset_fn(options, eval_files, options.eval_batch_size, False, masking),
             max_steps=options.max_eval_steps,
         )
         results["eval"] = eval_results

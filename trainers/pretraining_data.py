@@ -485,8 +485,13 @@ def create_pretraining_data(
             raise ValueError(f"{name} must be >= {low}, got {value}")
     if max_seq_length > 512:
         raise ValueError(f"max_seq_length must be <= 512, got {max_seq_length}")
-    if not 0.0 <= masked_lm_prob <= 1.0:
-        raise ValueError(f"masked_lm_prob must be in [0, 1], got {masked_lm_prob}")
+    if max_predictions_per_seq > max_seq_length - 3:
+        raise ValueError(
+            f"max_predictions_per_seq={max_predictions_per_seq} is more than fits: at most "
+            f"max_seq_length - 3 = {max_seq_length - 3} ([CLS] and two [SEP] are never predicted)"
+        )
+    if not 0.0 < masked_lm_prob <= 1.0:
+        raise ValueError(f"masked_lm_prob must be in (0, 1], got {masked_lm_prob}")
     if not 0.0 <= short_seq_prob <= 1.0:
         raise ValueError(f"short_seq_prob must be in [0, 1], got {short_seq_prob}")
     input_files = vocabulary_lib.expand_input_files(input_file)

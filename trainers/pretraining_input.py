@@ -241,7 +241,12 @@ def _check_first_record(path, payload, max_seq_length, max_predictions_per_seq):
         raise ValueError(f"input file {path!r}: record 0 does not parse ({e.message})") from None
 
 
-def _validate(input_patterns, max_seq_length, max_predictions_per_seq):
+def scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq):
+    """`validate_pretraining_files`, returning `(files, per-file record counts)`.
+
+    Pass the result to `pretraining_dataset(..., scanned_files=...)` to
+    validate a large corpus once rather than once per input pipeline.
+    """
     _check_lengths(max_seq_length, max_predictions_per_seq)
     files = expand_input_patterns(input_patterns)
     counts = []
@@ -278,7 +283,7 @@ def validate_pretraining_files(input_patterns, max_seq_length, max_predictions_p
             do not match the flags (e.g. "input_ids has 512 values,
             --max_seq_length is 128"), impossible flag values.
     """
-    files, counts = _validate(input_patterns, max_seq_length, max_predictions_per_seq)
+    files, counts = scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq)
     return files, sum(counts)
 
 
@@ -512,6 +517,7 @@ def pretraining_dataset(
     dynamic_masking=None,
     shuffle_buffer_size=10000,
     cycle_length=None,
+    scanned_files=None,
 ):
     """Batched pretraining examples from TFRecord shards, for one input pipeline.
 
@@ -549,6 +555,8 @@ def pretraining_dataset(
             returns; it must keep the feature shapes.
         shuffle_buffer_size: int, records in the shuffle buffer (training).
         cycle_length: int, files read at once; default min(files, 8).
+        scanned_files: `(files, counts)` from `scan_pretraining_files` for
+            these patterns and lengths: skips validating them again.
 
     Returns:
         `tf.data.Dataset` of dicts: `input_ids`, `input_mask`, `segment_ids`
@@ -572,7 +580,9 @@ def pretraining_dataset(
             f"dynamic_masking must be None or a function (index, features) -> features, "
             f"got {dynamic_masking!r}"
         )
-    files, counts = _validate(input_patterns, max_seq_length, max_predictions_per_seq)
+    if scanned_files is None:
+        scanned_files = scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq)
+    files, counts = list(scanned_files[0]), list(scanned_files[1])
     num_pipelines, pipeline_id = 1, 0
     if input_context is not None:
         num_pipelines = input_context.num_input_pipelines

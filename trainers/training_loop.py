@@ -23,12 +23,11 @@ without their registries:
   a checkpoint on SIGTERM (preemption) and a clean stop;
 * TensorBoard scalars and a progress line with examples/s.
 
-The model must provide the two-part loss of `keras_bert.BertPretrainer`:
-`loss_terms` (the term names), `loss_weights(features) -> {term: weights}`
+The model must provide the two-part loss of `keras_bert.models.BertTask`:
+`loss_terms`, `accuracy_terms`, `loss_weights(features) -> {term: weights}`
 (from labels only) and `item_losses(features, outputs) -> {term: (loss,
-correct)}`. The loss is
-`sum over terms of sum(weights * loss) / sum(weights)`, reported per term as
-`{term}_loss` and `{term}_accuracy`.
+correct)}`. The loss is `sum over terms of sum(weights * loss) /
+sum(weights)`, reported per term as `{term}_loss` (and `{term}_accuracy`).
 """
 
 import math
@@ -133,7 +132,7 @@ class Trainer:
         try:
             with strategy.scope():
                 self.model = model_fn()
-                for attribute in ("loss_terms", "loss_weights", "item_losses"):
+                for attribute in ("loss_terms", "accuracy_terms", "loss_weights", "item_losses"):
                     if not hasattr(self.model, attribute):
                         raise ValueError(
                             f"Trainer: the model ({type(self.model).__name__}) has no "
@@ -174,7 +173,8 @@ class Trainer:
                 loss_sum = tf.reduce_sum(w * item_loss)
                 loss += tf.math.divide_no_nan(loss_sum, denominators[term])
                 sums[f"{term}_loss_sum"] = loss_sum
-                sums[f"{term}_correct_sum"] = tf.reduce_sum(w * correct)
+                if correct is not None:
+                    sums[f"{term}_correct_sum"] = tf.reduce_sum(w * correct)
             if self.model.losses:  # Regularisers: once per global step.
                 replicas = tf.distribute.get_replica_context().num_replicas_in_sync
                 loss += tf.add_n(self.model.losses) / float(replicas * num_micro_batches)
@@ -244,7 +244,8 @@ class Trainer:
         strategy = self.strategy
         global_step = self.global_step
 
-        keys = [f"{t}_{s}" for t in self.model.loss_terms for s in ("loss_sum", "correct_sum", "weight_sum")]
+        keys = [f"{t}_{s}" for t in self.model.loss_terms for s in ("loss_sum", "weight_sum")]
+        keys += [f"{t}_correct_sum" for t in self.model.accuracy_terms]
         keys.append("gradient_norm_sum")
 
         @tf.function
@@ -388,8 +389,9 @@ class Trainer:
                 for term, (item_loss, correct) in self.model.item_losses(features, outputs).items():
                     w = weights[term]
                     sums[f"{term}_loss_sum"] = tf.reduce_sum(w * item_loss)
-                    sums[f"{term}_correct_sum"] = tf.reduce_sum(w * correct)
                     sums[f"{term}_weight_sum"] = tf.reduce_sum(w)
+                    if correct is not None:
+                        sums[f"{term}_correct_sum"] = tf.reduce_sum(w * correct)
                 return context.all_reduce(tf.distribute.ReduceOp.SUM, sums)
 
             @tf.function
@@ -482,7 +484,8 @@ def _means(sums, num_steps):
     for term in _terms(sums):
         weight = sums[f"{term}_weight_sum"]
         metrics[f"{term}_loss"] = sums[f"{term}_loss_sum"] / weight if weight else 0.0
-        metrics[f"{term}_accuracy"] = sums[f"{term}_correct_sum"] / weight if weight else 0.0
+        if f"{term}_correct_sum" in sums:
+            metrics[f"{term}_accuracy"] = sums[f"{term}_correct_sum"] / weight if weight else 0.0
         total += metrics[f"{term}_loss"]
     metrics["loss"] = total
     if "gradient_norm_sum" in sums:

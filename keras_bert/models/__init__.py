@@ -2,3 +2,4 @@
 
 from keras_bert.models.bert_encoder import BertEncoder
 from keras_bert.models.bert_pretrainer import BertPretrainer
+from keras_bert.models.bert_task import BertTask

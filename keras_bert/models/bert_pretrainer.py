@@ -3,17 +3,16 @@
 import keras
 import tensorflow as tf
 
-from keras_bert.config import BertConfig
 from keras_bert.layers.masked_lm_head import MaskedLMHead
 from keras_bert.layers.next_sentence_head import NextSentenceHead
-from keras_bert.models.bert_encoder import INPUT_NAMES
-from keras_bert.models.bert_encoder import BertEncoder
+from keras_bert.models.bert_task import BertTask
+from keras_bert.models.bert_task import sparse_cross_entropy
 
 LOSS_TERMS = ("masked_lm", "next_sentence")
 
 
 @keras.saving.register_keras_serializable(package="keras_bert")
-class BertPretrainer(keras.Model):
+class BertPretrainer(BertTask):
     """`BertEncoder` + masked LM head + next-sentence head (Devlin et al. 2018).
 
     The masked LM head transforms only the states at the masked positions
@@ -59,6 +58,8 @@ class BertPretrainer(keras.Model):
       next_sentence_logits: float `[batch, 2]`.
     """
 
+    loss_terms = LOSS_TERMS
+
     def __init__(
         self,
         encoder,
@@ -67,15 +68,8 @@ class BertPretrainer(keras.Model):
         name="bert_pretrainer",
         **kwargs,
     ):
-        super().__init__(name=name, **kwargs)
-        if isinstance(encoder, (BertConfig, dict)):
-            encoder = BertEncoder(encoder)
-        if not isinstance(encoder, BertEncoder):
-            raise ValueError(
-                "BertPretrainer: encoder must be a BertEncoder, a BertConfig or "
-                f"a config dict, got {type(encoder).__name__}."
-            )
-        config = encoder.config
+        super().__init__(encoder, name=name, **kwargs)
+        config = self.encoder.config
         if masked_lm_head is None:
             masked_lm_head = MaskedLMHead(
                 vocab_size=config.vocab_size,
@@ -102,7 +96,6 @@ class BertPretrainer(keras.Model):
                 f"BertPretrainer: next_sentence_head has hidden_size="
                 f"{next_sentence_head.hidden_size}; the encoder has {config.hidden_size}."
             )
-        self.encoder = encoder
         self.masked_lm_head = masked_lm_head
         self.next_sentence_head = next_sentence_head
         if not masked_lm_head.built:
@@ -110,29 +103,13 @@ class BertPretrainer(keras.Model):
         if not next_sentence_head.built:
             next_sentence_head.build((None, config.hidden_size))
         self.built = True
-        # Weighted running means for `fit()`/`evaluate()` (Keras tracks them).
-        self._trackers = {
-            f"{term}_{kind}": keras.metrics.Mean(name=f"{term}_{kind}")
-            for term in LOSS_TERMS
-            for kind in ("loss", "accuracy")
-        }
-
-    @property
-    def config(self):
-        return self.encoder.config
-
-    @property
-    def loss_terms(self):
-        """Names of the loss terms: `("masked_lm", "next_sentence")`."""
-        return LOSS_TERMS
 
     def call(self, inputs, training=False):
-        missing = [k for k in INPUT_NAMES + ("masked_lm_positions",) if k not in inputs]
-        if missing:
+        if "masked_lm_positions" not in inputs:
             raise ValueError(
-                f"BertPretrainer: inputs lack {', '.join(missing)} (got {', '.join(sorted(inputs))})."
+                f"BertPretrainer: inputs lack masked_lm_positions (got {', '.join(sorted(inputs))})."
             )
-        encoded = self.encoder({k: inputs[k] for k in INPUT_NAMES}, training=training)
+        encoded = self.encode(inputs, training=training)
         masked_lm_logits = self.masked_lm_head(
             encoded["sequence_output"],
             inputs["masked_lm_positions"],
@@ -165,45 +142,18 @@ class BertPretrainer(keras.Model):
           `loss_weights(features)[term]`; `correct` is 1.0 where the argmax
           prediction equals the label.
         """
-        items = {}
-        for term, logits, labels in (
-            ("masked_lm", outputs["masked_lm_logits"], features["masked_lm_ids"]),
-            ("next_sentence", outputs["next_sentence_logits"], _next_sentence_labels(features)),
-        ):
-            logits = tf.cast(logits, tf.float32)
-            labels = tf.cast(labels, tf.int32)
-            loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-            predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            items[term] = (loss, tf.cast(tf.equal(predictions, labels), tf.float32))
-        return items
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The original total loss on one batch, for `fit()`; labels come from `x`."""
-        if y_pred is None:
-            y_pred = self(x, training=training)
-        weights = self.loss_weights(x)
-        total = 0.0
-        for term, (loss, correct) in self.item_losses(x, y_pred).items():
-            w = weights[term]
-            total += tf.math.divide_no_nan(tf.reduce_sum(w * loss), tf.reduce_sum(w))
-            self._trackers[f"{term}_loss"].update_state(loss, sample_weight=w)
-            self._trackers[f"{term}_accuracy"].update_state(correct, sample_weight=w)
-        return total + sum(self.losses)
-
-    def get_config(self):
         return {
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "masked_lm_head": keras.saving.serialize_keras_object(self.masked_lm_head),
-            "next_sentence_head": keras.saving.serialize_keras_object(self.next_sentence_head),
-            "name": self.name,
+            "masked_lm": sparse_cross_entropy(outputs["masked_lm_logits"], features["masked_lm_ids"]),
+            "next_sentence": sparse_cross_entropy(
+                outputs["next_sentence_logits"], _next_sentence_labels(features)
+            ),
         }
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "masked_lm_head", "next_sentence_head"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+    def get_config(self):
+        return self._config_with(
+            masked_lm_head=keras.saving.serialize_keras_object(self.masked_lm_head),
+            next_sentence_head=keras.saving.serialize_keras_object(self.next_sentence_head),
+        )
 
 
 def _next_sentence_labels(features):

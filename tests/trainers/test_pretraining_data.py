@@ -206,6 +206,16 @@ def test_errors_name_the_flag_or_file(files, tmp_path):
     text_file, vocab_file = files
     with pytest.raises(ValueError, match="max_seq_length"):
         pd.create_pretraining_data(text_file, str(tmp_path / "o"), vocab_file, max_seq_length=4)
+    with pytest.raises(ValueError, match="max_predictions_per_seq=30 is more than fits"):
+        pd.create_pretraining_data(text_file, str(tmp_path / "o"), vocab_file, max_seq_length=32,
+                                   max_predictions_per_seq=30)
+    with pytest.raises(ValueError, match="masked_lm_prob"):
+        pd.create_pretraining_data(text_file, str(tmp_path / "o"), vocab_file, masked_lm_prob=0.0)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n  \n")
+    with pytest.raises(ValueError, match="no text"):
+        pd.create_pretraining_data(str(empty), str(tmp_path / "o"), vocab_file)
+    assert not (tmp_path / "o").exists()
     with pytest.raises(ValueError, match="nope.txt"):
         pd.create_pretraining_data(str(tmp_path / "nope.txt"), str(tmp_path / "o"), vocab_file)
     with pytest.raises(ValueError, match="missing_dir"):
@@ -359,3 +369,29 @@ def test_cli_paragraphs_on_wikitext(tmp_path):
     bad = subprocess.run(command + ["--input_format=lines"], capture_output=True, text=True,
                          cwd=REPO, env=env, timeout=300)
     assert bad.returncode != 0 and "input_format" in bad.stderr
+
+
+def test_tiny_corpora_one_sentence_documents_and_long_lines(files, tmp_path):
+    """Edge cases the original handles: one document, one-sentence documents
+    (B then comes from a random document), a line longer than max_seq_length
+    (truncated) -- all give well-formed instances."""
+    text_file, vocab_file = files
+    long_line = " ".join(["the king went to the castle"] * 30)
+    corpus = tmp_path / "edge.txt"
+    corpus.write_text("Frog.\n\nWolf said.\n\n" + long_line + "\nThe queen saw gold.\n")
+    out = tmp_path / "edge.tfrecord"
+    num_documents, num_examples = pd.create_pretraining_data(
+        str(corpus), str(out), vocab_file, max_seq_length=MAX_SEQ, max_predictions_per_seq=MAX_PRED,
+        dupe_factor=2,
+    )
+    assert num_documents == 3 and num_examples > 0
+    for record in tf.data.TFRecordDataset(str(out)):
+        f = pd.parse_pretraining_example(record, MAX_SEQ, MAX_PRED)
+        ids = f["input_ids"].numpy()
+        assert ids[0] == CLS and (ids == SEP).sum() == 2
+        assert f["input_mask"].numpy().sum() <= MAX_SEQ
+    single = tmp_path / "single.txt"
+    single.write_text("The frog went to the castle and the king saw gold.\n")
+    assert pd.create_pretraining_data(str(single), str(tmp_path / "single.tfrecord"), vocab_file,
+                                      max_seq_length=MAX_SEQ, max_predictions_per_seq=MAX_PRED,
+                                      dupe_factor=1)[0] == 1

@@ -1,0 +1,134 @@
+"""`BertTask`: the base of every model that puts heads on a `BertEncoder`."""
+
+import keras
+import tensorflow as tf
+
+from keras_bert.config import BertConfig
+from keras_bert.models.bert_encoder import INPUT_NAMES
+from keras_bert.models.bert_encoder import BertEncoder
+
+
+class BertTask(keras.Model):
+    """An encoder plus task heads, and the loss in the form trainers need.
+
+    A subclass builds its heads, implements `call`, and defines its loss as
+    named *terms*, each a weighted mean of per-item losses:
+
+      `loss_terms`: tuple of term names (e.g. `("masked_lm", "next_sentence")`).
+      `accuracy_terms`: the terms whose items have a right/wrong answer
+        (default: all).
+      `loss_weights(features) -> {term: float32 weights}`: from labels only.
+      `item_losses(features, outputs) -> {term: (loss, correct)}`: float32
+        Tensors of the weights' shape; `correct` (1.0/0.0) may be None for
+        terms not in `accuracy_terms`.
+
+    The loss is `sum over terms of sum(w * loss) / sum(w)`. Splitting it
+    this way lets `trainers.training_loop.Trainer` divide by the weight sums
+    of the whole global batch (all replicas, all micro-batches); here
+    `compute_loss` divides per batch so that `compile()` + `fit()` work
+    too, with `{term}_loss` and `{term}_accuracy` metrics.
+
+    Args:
+      encoder: a `BertEncoder`, or a `BertConfig` (or its dict) to build one.
+      train_encoder: bool; False freezes the encoder (only the heads train,
+        on fixed features; dropout inside the encoder is then off as well).
+      name: model name.
+    """
+
+    loss_terms = ()
+
+    def __init__(self, encoder, train_encoder=True, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        if isinstance(encoder, (BertConfig, dict)):
+            encoder = BertEncoder(encoder)
+        if not isinstance(encoder, BertEncoder):
+            raise ValueError(
+                f"{type(self).__name__}: encoder must be a BertEncoder, a BertConfig or a "
+                f"config dict, got {type(encoder).__name__}."
+            )
+        self.encoder = encoder
+        self.train_encoder = bool(train_encoder)
+        encoder.trainable = self.train_encoder
+        self._trackers = {}
+        for term in self.loss_terms:
+            self._trackers[f"{term}_loss"] = keras.metrics.Mean(name=f"{term}_loss")
+            if term in self.accuracy_terms:
+                self._trackers[f"{term}_accuracy"] = keras.metrics.Mean(name=f"{term}_accuracy")
+
+    @property
+    def config(self):
+        """The encoder's `BertConfig`."""
+        return self.encoder.config
+
+    @property
+    def accuracy_terms(self):
+        return self.loss_terms
+
+    def encode(self, inputs, training=False):
+        """The encoder's outputs for the three encoder inputs found in `inputs`."""
+        missing = [k for k in INPUT_NAMES if k not in inputs]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__}: inputs lack {', '.join(missing)} "
+                f"(got {', '.join(sorted(inputs))})."
+            )
+        # A frozen encoder also runs in inference mode (no dropout).
+        return self.encoder({k: inputs[k] for k in INPUT_NAMES}, training=training and self.train_encoder)
+
+    def loss_weights(self, features):
+        raise NotImplementedError
+
+    def item_losses(self, features, outputs):
+        raise NotImplementedError
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The task loss on one batch, for `fit()`; labels come from `x`."""
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        weights = self.loss_weights(x)
+        total = 0.0
+        for term, (loss, correct) in self.item_losses(x, y_pred).items():
+            w = weights[term]
+            total += tf.math.divide_no_nan(tf.reduce_sum(w * loss), tf.reduce_sum(w))
+            self._trackers[f"{term}_loss"].update_state(loss, sample_weight=w)
+            if correct is not None:
+                self._trackers[f"{term}_accuracy"].update_state(correct, sample_weight=w)
+        if self.losses:
+            total += tf.add_n(self.losses)
+        return total
+
+    def _config_with(self, **values):
+        """`get_config` helper: the encoder and `train_encoder` plus `values`."""
+        config = {
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "train_encoder": self.train_encoder,
+            "name": self.name,
+        }
+        config.update(values)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key, value in config.items():
+            if isinstance(value, dict) and "registered_name" in value:
+                config[key] = keras.saving.deserialize_keras_object(value)
+        return cls(**config)
+
+
+def sparse_cross_entropy(logits, labels):
+    """float32 per-item cross-entropy and correctness for int labels.
+
+    Args:
+      logits: float Tensor `[..., num_classes]` (any float dtype).
+      labels: int Tensor `[...]`; out-of-range labels (e.g. -100 padding)
+        must have weight 0 and are clipped here so the op stays defined.
+    Returns:
+      (loss, correct): float32 Tensors `[...]`.
+    """
+    logits = tf.cast(logits, tf.float32)
+    labels = tf.cast(labels, tf.int32)
+    labels = tf.clip_by_value(labels, 0, tf.shape(logits)[-1] - 1)
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return loss, tf.cast(tf.equal(predictions, labels), tf.float32)
