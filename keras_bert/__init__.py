@@ -8,8 +8,14 @@ from keras_bert.layers import MaskedLMHead
 from keras_bert.layers import NextSentenceHead
 from keras_bert.layers import SelfAttention
 from keras_bert.layers import TransformerBlock
+from keras_bert.models import BertClassifier
 from keras_bert.models import BertEncoder
+from keras_bert.models import BertMultipleChoice
 from keras_bert.models import BertPretrainer
+from keras_bert.models import BertQuestionAnswerer
+from keras_bert.models import BertRegressor
+from keras_bert.models import BertTask
+from keras_bert.models import BertTokenClassifier
 from keras_bert.text import BertPreprocessor
 
 __version__ = "0.1.0"
