@@ -24,7 +24,9 @@ def decays(variable):
     No decay for biases and LayerNorm gamma/beta, as the original's
     `exclude_from_weight_decay=["LayerNorm", "layer_norm", "bias"]`.
     """
-    path = getattr(variable, "path", variable.name)
+    # Keras variables have a `path`; inside update_step the TF backend passes
+    # the underlying tf.Variable, named like "layer/bias:0".
+    path = getattr(variable, "path", variable.name).split(":")[0]
     return not ("layer_norm" in path or path.endswith("bias"))
 
 

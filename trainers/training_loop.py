@@ -7,9 +7,8 @@ without their registries:
 * the model and optimizer are built inside the strategy scope under the
   chosen dtype policy (`float32`, `mixed_bfloat16`, `mixed_float16` with
   dynamic loss scaling);
-* data comes from `dataset_fn(input_context)` through
-  `strategy.distribute_datasets_from_function` (per-replica batches,
-  sharded per input pipeline);
+* data comes from `dataset_fn(input_context)`: per-replica batches, one
+  input pipeline per worker (see `Trainer._make_iterator`);
 * each train step normalises the loss by the weight sums of the *global*
   batch, accumulates gradients over `gradient_accumulation_steps`
   micro-batches, all-reduces, clips the global norm, applies the optimizer;
@@ -248,16 +247,59 @@ class Trainer:
         keys += [f"{t}_correct_sum" for t in self.model.accuracy_terms]
         keys.append("gradient_norm_sum")
 
+        next_batch = self._next_batch_fn()
+
         @tf.function
         def train_steps(iterator, num_steps):
             totals = {key: tf.constant(0.0) for key in keys}
             for _ in tf.range(num_steps):
-                sums = _first_replica(strategy, strategy.run(replica_step, args=(next(iterator),)))
+                sums = _first_replica(strategy, strategy.run(replica_step, args=(next_batch(iterator),)))
                 totals = {key: totals[key] + sums[key] for key in keys}
                 global_step.assign_add(1)
             return totals
 
         return train_steps
+
+    # ------------------------------------------------------------------ input
+
+    def _input_context(self):
+        """This worker's `InputContext` (one input pipeline per worker)."""
+        extended = self.strategy.extended
+        if hasattr(extended, "_make_input_context"):  # Multi-worker strategies.
+            return extended._make_input_context()
+        return tf.distribute.InputContext(1, 0, self.strategy.num_replicas_in_sync)
+
+    def _make_iterator(self, dataset_fn):
+        """The training input and whether its position can be checkpointed.
+
+        On TPUs: `strategy.distribute_datasets_from_function` (infeed with
+        prefetch to the devices); its iterator cannot be checkpointed, so a
+        resumed run restarts its input (the seeded order from the start).
+        Elsewhere: one ordinary `tf.data` iterator per worker over
+        `dataset_fn(this worker's InputContext)`, whose per-replica batches
+        are handed to the local replicas each step; it is saved with every
+        checkpoint, so a resumed run continues with the next unseen batch.
+        """
+        if distribution.is_tpu(self.strategy):
+            return iter(self.strategy.distribute_datasets_from_function(dataset_fn)), False
+        return iter(dataset_fn(self._input_context())), True
+
+    def _next_batch_fn(self):
+        """`(iterator) -> per-replica features` for `strategy.run`, traced."""
+        strategy = self.strategy
+        if distribution.is_tpu(strategy):
+            return next
+        if strategy.num_replicas_in_sync == 1:
+            return next
+        local_replicas = _local_replicas(strategy)
+
+        def next_batch(iterator):
+            batches = [next(iterator) for _ in range(local_replicas)]
+            return strategy.experimental_distribute_values_from_function(
+                lambda context: batches[context.replica_id_in_sync_group % local_replicas]
+            )
+
+        return next_batch
 
     # --------------------------------------------------------------- training
 
@@ -277,13 +319,31 @@ class Trainer:
         """
         if num_train_steps < 1:
             raise ValueError(f"num_train_steps must be >= 1, got {num_train_steps}")
-        dataset = self.strategy.distribute_datasets_from_function(dataset_fn)
-        iterator = iter(dataset)
-        checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, global_step=self.global_step, train_iterator=iterator
-        )
+        iterator, iterator_saved = self._make_iterator(dataset_fn)
+        state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step)
+        if iterator_saved:
+            state["train_iterator"] = iterator
+        checkpoint = tf.train.Checkpoint(**state)
+        # Under several workers each has its own input position; the chief's
+        # goes into the checkpoint, every other worker's into its own file.
+        input_manager = None
+        if iterator_saved and not self.is_chief:
+            input_manager = tf.train.CheckpointManager(
+                tf.train.Checkpoint(train_iterator=iterator),
+                os.path.join(self.output_dir, f"input-worker-{self._input_context().input_pipeline_id}"),
+                max_to_keep=self.keep_checkpoint_max,
+                checkpoint_name=CHECKPOINT_NAME,
+            )
         manager = self._checkpoint_manager(checkpoint)
         resumed_from = self.restore(checkpoint)
+        if resumed_from is not None and input_manager is not None:
+            own = os.path.join(input_manager.directory, os.path.basename(resumed_from))
+            if tf.io.gfile.exists(own + ".index"):
+                input_manager.checkpoint.restore(own)
+            else:
+                self.log_fn(f"no saved input position {own}: this worker's input restarts")
+        if resumed_from is not None and not iterator_saved:
+            self.log_fn("the input position is not saved on TPU: the input restarts from its seed")
         if resumed_from is None and init_fn is not None:
             init_fn(self.model)
         if self._train_function is None:
@@ -322,15 +382,29 @@ class Trainer:
                     self._write_summaries(summary_writer, step, metrics)
                     results.update(metrics)
                     window, window_start, window_step = None, time.perf_counter(), step
-                stop = self._stop_signal is not None
+                stop = self._agree_to_stop()
                 if step % self.save_checkpoints_steps == 0 or step == num_train_steps or stop:
+                    if input_manager is not None:
+                        input_manager.save(checkpoint_number=step)
                     path = self._save(manager, step)
                     if stop:
                         self.log_fn(f"SIGTERM: saved {path} at step {step}; stopping")
                         results["preempted"] = True
                         break
         results["global_step"] = step
+        if not self.is_chief:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
         return results
+
+    def _agree_to_stop(self):
+        """True when SIGTERM reached this process -- or, with several
+        workers, any of them (all must stop at the same step, or the others
+        would wait in the next collective)."""
+        stop = self._stop_signal is not None
+        if self.strategy.num_replicas_in_sync == _local_replicas(self.strategy):
+            return stop  # One worker.
+        votes = self.strategy.run(lambda: tf.constant(1.0 if stop else 0.0))
+        return float(self.strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)) > 0
 
     def _checkpoint_manager(self, checkpoint):
         directory = self.output_dir
@@ -467,6 +541,14 @@ def write_eval_results(path, results):
         for key in sorted(results):
             f.write(f"{key} = {results[key]}\n")
     tf.io.gfile.rename(temp, path, overwrite=True)
+
+
+def _local_replicas(strategy):
+    """Replicas on this worker (1 for the default strategy)."""
+    try:
+        return len(strategy.extended.worker_devices)
+    except (RuntimeError, NotImplementedError, AttributeError):
+        return 1
 
 
 def _first_replica(strategy, per_replica):

@@ -189,17 +189,6 @@ def test_steps_per_execution_matches(baseline, tmp_path):
     assert diff <= 1e-5
 
 
-class IteratorNotCheckpointable(Exception):
-    """train() failed because tf.train.Checkpoint rejects a tf.distribute iterator."""
-
-
-@pytest.mark.xfail(
-    raises=IteratorNotCheckpointable,
-    strict=True,
-    reason="trainers/training_loop.py train(): tf.train.Checkpoint(train_iterator=iterator) "
-    "rejects the DistributedIterator of every non-default strategy (TF #56372); remove this mark "
-    "with the fix.",
-)
 def test_one_device_strategy_equals_default(baseline, tmp_path):
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
 
@@ -212,12 +201,7 @@ def test_one_device_strategy_equals_default(baseline, tmp_path):
         strategy, model_fn, lambda: fixtures.make_optimizer("sgd", STEPS), str(tmp_path), B,
         clip_norm=None, log_fn=lambda line: None,
     )
-    try:
-        train(trainer)
-    except ValueError as e:
-        if "trackable" in str(e):
-            raise IteratorNotCheckpointable(str(e)) from e
-        raise
+    train(trainer)
     diff = max_diff(weights(trainer), baseline["weights"])
     print(f"OneDeviceStrategy vs default strategy: max diff {diff:.3g}")
     assert diff <= 1e-5
@@ -442,14 +426,6 @@ def test_learning_rate_schedule_is_the_original(power, end_lr, num_warmup_steps)
     assert float(schedule(5000)) == pytest.approx(end_lr, abs=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="trainers/optimization.py decays(): under the TF backend update_step() gets the "
-    "tf.Variable, whose name is 'dense/bias:0' (no .path), so path.endswith('bias') is False "
-    "and LAMB decays and trust-ratio-scales every bias. Fix: strip ':N' from the name; then "
-    "remove this mark.",
-)
 def test_lamb_matches_model_garden():
     lamb_module = pytest.importorskip("official.modeling.optimization.lamb")
     rng = np.random.default_rng(0)
