@@ -17,6 +17,8 @@ INSTALL_REQUIRES = [
     "absl-py>=1.4",
     "numpy>=1.26",
     "safetensors>=0.4",
+    # Entity-level (CoNLL) precision/recall/F1 in trainers/metrics.py.
+    "seqeval>=1.2.2",
     # TF 2.20 accepts protobuf>=5.28; googleapis-common-protos (via
     # tf-models-official) needs >=6.33.5. 6.33.6 is the version tested.
     "protobuf==6.33.6",
