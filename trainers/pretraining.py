@@ -18,16 +18,15 @@ import os
 import tensorflow as tf
 
 from keras_bert.checkpoints import pretrained as pretrained_lib
-from keras_bert.config import BertConfig
 from keras_bert.models.bert_pretrainer import BertPretrainer
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from trainers import distribution
+from trainers import initialization
 from trainers import optimization
 from trainers import pretraining_input
 from trainers import training_loop
 
 SAVE_FORMATS = ("hf", "original")
-MODEL_CONFIG_FILE = "model_config.json"  # Written into output_dir.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,35 +77,6 @@ class PretrainingOptions:
     random_seed: int = 12345
     shuffle_buffer_size: int = 10000
     save_pretrained_format: str = "hf"
-
-
-def resolve_config(options):
-    """The BertConfig from --bert_config_file, --bert_config_preset or --init_checkpoint."""
-    given = [f for f in ("bert_config_file", "bert_config_preset") if getattr(options, f)]
-    if len(given) > 1:
-        raise ValueError("give one of --bert_config_file and --bert_config_preset, not both")
-    if options.bert_config_file:
-        return BertConfig.from_file(options.bert_config_file)
-    if options.bert_config_preset:
-        config = BertConfig.from_preset(options.bert_config_preset)
-        if options.vocab_file:
-            # A preset's vocab_size is the released 30522; follow the vocab.
-            vocab_size = len(BertPreprocessor(options.vocab_file, seq_length=8).vocabulary)
-            config = config.replace(vocab_size=vocab_size)
-        return config
-    if options.init_checkpoint:
-        if _init_checkpoint_kind(options.init_checkpoint) == "pretrained":
-            return pretrained_lib.read_config(options.init_checkpoint)
-        directory = options.init_checkpoint
-        if not tf.io.gfile.isdir(directory):
-            directory = os.path.dirname(directory)
-        path = os.path.join(directory, MODEL_CONFIG_FILE)
-        if tf.io.gfile.exists(path):
-            return BertConfig.load(path)
-    raise ValueError(
-        "no model configuration: give --bert_config_file, --bert_config_preset, or an "
-        "original/Hugging Face --init_checkpoint"
-    )
 
 
 def check_options(options, config):
@@ -180,68 +150,6 @@ def save_formats(options):
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def _init_checkpoint_kind(path):
-    """'pretrained' (original/HF directory) or 'training' (a checkpoint of this program)."""
-    try:
-        pretrained_lib.detect_format(path)
-        return "pretrained"
-    except ValueError:
-        pass
-    if tf.io.gfile.isdir(path) and tf.train.latest_checkpoint(path):
-        return "training"
-    if tf.io.gfile.exists(path + ".index"):
-        return "training"
-    raise ValueError(
-        f"--init_checkpoint={path}: neither an original/Hugging Face BERT directory nor a "
-        "checkpoint written by keras-bert pretrain (a directory with a 'checkpoint' file, or a "
-        "ckpt-N prefix)"
-    )
-
-
-def make_init_fn(init_checkpoint, config):
-    """`(model) -> None` loading `init_checkpoint` into a BertPretrainer, or None.
-
-    Original/HF checkpoints give the encoder and whichever heads they hold
-    (a head they lack stays freshly initialised); a checkpoint of this
-    program gives the encoder and both heads, not its optimizer or step.
-    """
-    if not init_checkpoint:
-        return None
-    kind = _init_checkpoint_kind(init_checkpoint)
-
-    def init_from_pretrained(model):
-        loaded = pretrained_lib.load_checkpoint(init_checkpoint)
-        if loaded.config.replace(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0) != config.replace(
-            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
-        ):
-            raise ValueError(
-                f"--init_checkpoint={init_checkpoint}: its config {loaded.config.to_dict()} does not "
-                f"match the model's {config.to_dict()}"
-            )
-        model.encoder.set_weights(loaded.encoder.get_weights())
-        fresh = []
-        for name in ("masked_lm_head", "next_sentence_head"):
-            head = getattr(loaded, name)
-            if head is None:
-                fresh.append(name)
-            else:
-                getattr(model, name).set_weights(head.get_weights())
-        note = f" (fresh {', '.join(fresh)})" if fresh else ""
-        print(f"initialised from {loaded.source}{note}", flush=True)
-
-    def init_from_training(model):
-        prefix = tf.train.latest_checkpoint(init_checkpoint) if tf.io.gfile.isdir(init_checkpoint) else init_checkpoint
-        status = tf.train.Checkpoint(model=model).read(prefix)
-        try:
-            status.assert_existing_objects_matched()
-        except AssertionError as e:
-            raise ValueError(f"--init_checkpoint={prefix}: does not fit the model ({e})") from None
-        status.expect_partial()
-        print(f"initialised from {prefix} (model weights only)", flush=True)
-
-    return init_from_pretrained if kind == "pretrained" else init_from_training
-
-
 def model_features(features):
     """Original TFRecord feature names -> `BertPretrainer` input names."""
     return {
@@ -303,7 +211,9 @@ def run_pretraining(options):
       ValueError: for bad options or input files, before any training.
       trainers.training_loop.NonFiniteLossError: when the loss diverges.
     """
-    config = resolve_config(options)
+    config = initialization.resolve_config(
+        options.bert_config_file, options.bert_config_preset, options.vocab_file, options.init_checkpoint
+    )
     check_options(options, config)
     train_files = pretraining_input.scan_pretraining_files(
         options.input_file, options.max_seq_length, options.max_predictions_per_seq
@@ -313,14 +223,14 @@ def run_pretraining(options):
         eval_files = pretraining_input.scan_pretraining_files(
             options.eval_input_file, options.max_seq_length, options.max_predictions_per_seq
         )
-    init_fn = make_init_fn(options.init_checkpoint, config)
+    init_fn = initialization.make_init_fn(options.init_checkpoint, config, heads=True)
     strategy = distribution.get_strategy(
         options.distribution_strategy, tpu_address=options.tpu, num_gpus=options.num_gpus
     )
     precision = distribution.resolve_precision(options.mixed_precision, strategy)
     tf.io.gfile.makedirs(options.output_dir)
     if distribution.is_chief(strategy):
-        config.save(os.path.join(options.output_dir, MODEL_CONFIG_FILE))
+        config.save(os.path.join(options.output_dir, initialization.MODEL_CONFIG_FILE))
     trainer = training_loop.Trainer(
         strategy,
         model_fn=lambda: BertPretrainer(config),
