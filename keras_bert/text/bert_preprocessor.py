@@ -31,6 +31,10 @@ ceil(budget / 2) and B floor(budget / 2). That gives the same lengths as
 google-research/bert's `_truncate_seq_pair` and HF's
 `truncation="longest_first"` (both pop from the longer one, B on ties). A
 single segment keeps its first `seq_length - 2` pieces.
+
+`tokenize_with_offsets` also gives each piece's byte offsets into the
+original string (exact per word; see its docstring), e.g. to map SQuAD
+answers back to the context.
 """
 
 import os
@@ -58,6 +62,12 @@ _CJK = (
 _PROTECTED = "\ue000[A-Za-z]+\ue001"
 _KEEP = f"{_PROTECTED}|{_PUNCTUATION}|{_CJK}"
 _DELIMITERS = f"{_WHITESPACE}|{_KEEP}"
+# tokenize_with_offsets splits the original (unnormalized) text: a special
+# token as written, punctuation and CJK as single pieces.
+_ORIGINAL_KEEP = rf"\[(?:CLS|SEP|MASK|UNK|PAD)\]|{_PUNCTUATION}|{_CJK}"
+# Separates words in a comparison of two word lists; step 1 removes it from
+# any text, so no word holds it.
+_JOIN = "\x01"
 
 
 def _sentinel(token, lowercase):
@@ -225,6 +235,104 @@ class BertPreprocessor(keras.layers.Layer):
         too_long = tf.strings.length(flat, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
         flat = tf.where(too_long, tf.constant(self._unk_word), flat)
         return words.with_flat_values(self._wordpiece.tokenize(flat))
+
+    def tokenize_with_offsets(self, strings):
+        """WordPiece ids of each word, with byte offsets into the original strings.
+
+        The ids are those of `tokenize(strings)`. Normalization (cleaning,
+        lowercasing, NFD/NFC, accent stripping) changes lengths, so offsets
+        are found on the original text: it is split on whitespace first
+        (exact offsets; basic tokenization never joins or splits across
+        whitespace, so each whitespace-separated chunk tokenizes alone into
+        the same words), then each chunk on special tokens, punctuation and
+        CJK characters as written, and each such piece is basic-tokenized
+        alone. Where the pieces' words equal the chunk's words (everywhere in
+        ordinary text) every word gets the span of the piece it came from:
+        exact, unless normalization splits a piece into several words (U+1FEF
+        becomes "`" under NFD), which then share the piece's span. Where
+        they do not (normalization acting across punctuation: a final sigma
+        followed by `.`, `=` + U+0338 composing to `≠` under NFC, `[MA\\x00SK]`
+        cleaned into a special token), every word of that chunk gets the
+        chunk's span. Within a word, a piece's offsets are exact when the
+        normalized word has the byte length of the original span (ASCII
+        text, case changes of same-length letters); otherwise every piece of
+        the word gets the word's span.
+
+        Args:
+            strings: string tensor `[batch]`, UTF-8.
+
+        Returns:
+            `(ids, starts, ends)`, `tf.RaggedTensor`s `[batch, (words),
+            (pieces)]`: `ids` int32 (equal to `tokenize(strings)`), `starts`
+            and `ends` int64 byte offsets into each original string
+            (`strings[b][starts:ends]` is the text a piece came from; end
+            exclusive). Word `w` spans `starts[b, w, 0]` to `ends[b, w, -1]`.
+        """
+        x = tf.convert_to_tensor(strings, tf.string)
+        if x.shape.rank is not None and x.shape.rank != 1:
+            raise ValueError(f"strings must be a string tensor [batch], got shape {x.shape}")
+        # RegexSplitWithOffsets stops at U+0000; step 1 drops it, and U+0001
+        # (same byte length, also dropped) keeps the offsets.
+        x = tf.strings.regex_replace(x, r"\x00", "\x01")
+        # Whitespace chunks of the original text, and their words.
+        chunks, chunk_starts, chunk_ends = tf_text.regex_split_with_offsets(x, _WHITESPACE)
+        chunk_start = chunk_starts.flat_values
+        chunk_end = chunk_ends.flat_values
+        chunk_words = basic_tokenize(chunks.flat_values, lowercase=self.lowercase)  # [chunks, (words)]
+        # Pieces of each chunk (offsets relative to the chunk), and their words.
+        pieces, piece_starts, piece_ends = tf_text.regex_split_with_offsets(
+            chunks.flat_values, _ORIGINAL_KEEP, _ORIGINAL_KEEP
+        )
+        piece_words = basic_tokenize(pieces.flat_values, lowercase=self.lowercase)  # [pieces, (words)]
+        fine_words = pieces.with_flat_values(piece_words).merge_dims(1, 2)  # [chunks, (words)]
+        agree = tf.equal(
+            tf.strings.reduce_join(chunk_words, axis=1, separator=_JOIN),
+            tf.strings.reduce_join(fine_words, axis=1, separator=_JOIN),
+        )
+        piece_chunk_start = tf.gather(chunk_start, pieces.value_rowids())
+        words_per_piece = piece_words.row_lengths()
+        # Spans of the pieces' words, plus a dummy at the end for chunks that disagree.
+        dummy = tf.zeros([1], tf.int64)
+        fine_start = tf.concat(
+            [tf.repeat(piece_starts.flat_values + piece_chunk_start, words_per_piece), dummy], 0
+        )
+        fine_end = tf.concat(
+            [tf.repeat(piece_ends.flat_values + piece_chunk_start, words_per_piece), dummy], 0
+        )
+        # Each word of chunk_words: its chunk, its index there, its index in fine_words.
+        word_chunk = chunk_words.value_rowids()
+        index_in_chunk = tf.range(tf.size(word_chunk, out_type=tf.int64)) - tf.gather(
+            chunk_words.row_splits, word_chunk
+        )
+        word_agrees = tf.gather(agree, word_chunk)
+        fine_index = tf.where(
+            word_agrees,
+            tf.gather(fine_words.row_splits, word_chunk) + index_in_chunk,
+            tf.size(fine_start, out_type=tf.int64) - 1,
+        )
+        word_start = tf.where(
+            word_agrees, tf.gather(fine_start, fine_index), tf.gather(chunk_start, word_chunk)
+        )
+        word_end = tf.where(word_agrees, tf.gather(fine_end, fine_index), tf.gather(chunk_end, word_chunk))
+
+        flat = chunk_words.flat_values
+        too_long = tf.strings.length(flat, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
+        flat = tf.where(too_long, tf.constant(self._unk_word), flat)
+        ids, piece_start, piece_end = self._wordpiece.tokenize_with_offsets(flat)  # [words, (pieces)]
+        same_length = tf.equal(tf.cast(tf.strings.length(flat), tf.int64), word_end - word_start)
+        piece_word = ids.value_rowids()
+        exact = tf.gather(same_length, piece_word)
+        start_of_word = tf.gather(word_start, piece_word)
+        starts = tf.where(exact, start_of_word + tf.cast(piece_start.flat_values, tf.int64), start_of_word)
+        ends = tf.where(
+            exact, start_of_word + tf.cast(piece_end.flat_values, tf.int64), tf.gather(word_end, piece_word)
+        )
+        words = chunks.with_flat_values(chunk_words).merge_dims(1, 2)  # [batch, (words)]
+        return (
+            words.with_flat_values(ids),
+            words.with_flat_values(ids.with_flat_values(starts)),
+            words.with_flat_values(ids.with_flat_values(ends)),
+        )
 
     def pack(self, segments):
         """Trims, adds `[CLS]`/`[SEP]`, pads: the packing step alone.
