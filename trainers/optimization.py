@@ -12,6 +12,8 @@ bias correction; Keras's AdamW (and Model Garden's, and HF's AdamW) has it.
 It matters only in the first few hundred steps, which warmup covers.
 """
 
+import re
+
 import keras
 from keras import ops
 
@@ -153,6 +155,53 @@ class Lamb(keras.optimizers.Optimizer):
         return config
 
 
+def layerwise_lr_multiplier(path, num_layers, decay):
+    """Learning-rate factor of a variable under layer-wise decay (Clark et al.
+    2020, ELECTRA; Sun et al. 2019): 1 for the task head and the pooler,
+    `decay ** (num_layers - i)` for transformer layer i, `decay **
+    (num_layers + 1)` for the embeddings."""
+    if decay == 1.0:
+        return 1.0
+    match = re.search(r"transformer_layer_(\d+)/", path)
+    if match:
+        return decay ** (num_layers - int(match.group(1)))
+    if re.search(r"(^|/)embeddings/", path):
+        return decay ** (num_layers + 1)
+    return 1.0
+
+
+@keras.saving.register_keras_serializable(package="keras_bert")
+class LayerwiseDecayAdamW(keras.optimizers.AdamW):
+    """AdamW whose step for each variable is scaled by
+    `layerwise_lr_multiplier(its path)` (the learning rate of lower layers
+    decays geometrically). Weight decay uses the undecayed rate, as
+    Keras's AdamW applies it before the per-variable update."""
+
+    def __init__(self, num_layers, layerwise_lr_decay, **kwargs):
+        super().__init__(**kwargs)
+        self.num_layers = num_layers
+        self.layerwise_lr_decay = layerwise_lr_decay
+        self._multipliers = {}
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        for variable in var_list:
+            self._multipliers[self._var_key(variable)] = layerwise_lr_multiplier(
+                variable.path, self.num_layers, self.layerwise_lr_decay
+            )
+
+    def update_step(self, gradient, variable, learning_rate):
+        multiplier = self._multipliers.get(self._var_key(variable), 1.0)
+        super().update_step(gradient, variable, learning_rate * multiplier)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_layers=self.num_layers, layerwise_lr_decay=self.layerwise_lr_decay)
+        return config
+
+
 def create_optimizer(
     name,
     learning_rate,
@@ -164,8 +213,13 @@ def create_optimizer(
     beta_1=0.9,
     beta_2=0.999,
     epsilon=1e-6,
+    layerwise_lr_decay=1.0,
+    num_layers=None,
 ):
     """The BERT optimizer `name` ("adamw" or "lamb") with the warmup/decay schedule.
+
+    `layerwise_lr_decay` < 1 (AdamW only) scales each layer's learning rate
+    (see `layerwise_lr_multiplier`); it needs `num_layers`.
 
     Returns:
       a `keras.optimizers.Optimizer` (unscaled; the trainer wraps it in a
@@ -174,17 +228,22 @@ def create_optimizer(
     schedule = WarmupPolynomialDecay(
         learning_rate, num_train_steps, num_warmup_steps, end_learning_rate, power
     )
+    if not 0.0 < layerwise_lr_decay <= 1.0:
+        raise ValueError(f"layerwise_lr_decay must be in (0, 1], got {layerwise_lr_decay}")
     if name == "adamw":
-        optimizer = keras.optimizers.AdamW(
-            learning_rate=schedule,
-            weight_decay=weight_decay_rate,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-        )
+        kwargs = dict(learning_rate=schedule, weight_decay=weight_decay_rate, beta_1=beta_1, beta_2=beta_2,
+                      epsilon=epsilon)
+        if layerwise_lr_decay < 1.0:
+            if not num_layers:
+                raise ValueError("layerwise_lr_decay needs num_layers")
+            optimizer = LayerwiseDecayAdamW(num_layers, layerwise_lr_decay, **kwargs)
+        else:
+            optimizer = keras.optimizers.AdamW(**kwargs)
         optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
         return optimizer
     if name == "lamb":
+        if layerwise_lr_decay < 1.0:
+            raise ValueError("layerwise_lr_decay is implemented for adamw, not lamb")
         return Lamb(
             learning_rate=schedule,
             beta_1=beta_1,

@@ -187,8 +187,9 @@ class Trainer:
         k = self.gradient_accumulation_steps
         if k == 1:
             return self._micro_batch(features, denominators, loss_scale, 1)
+        # Static batch size (drop_remainder); other dimensions may be dynamic.
         split = {
-            name: tf.reshape(value, [k, value.shape[0] // k] + value.shape[1:].as_list())
+            name: tf.reshape(value, tf.concat([[k, value.shape[0] // k], tf.shape(value)[1:]], axis=0))
             for name, value in features.items()
         }
         grads, sums = self._micro_batch({n: v[0] for n, v in split.items()}, denominators, loss_scale, k)
@@ -303,7 +304,7 @@ class Trainer:
 
     # --------------------------------------------------------------- training
 
-    def train(self, dataset_fn, num_train_steps, init_fn=None):
+    def train(self, dataset_fn, num_train_steps, init_fn=None, stop_at=None):
         """Trains until `global_step == num_train_steps`, resuming if possible.
 
         Args:
@@ -312,6 +313,9 @@ class Trainer:
           num_train_steps: int, the step to stop at.
           init_fn: `(model) -> None`, called when there is no checkpoint to
             resume from (e.g. to load `--init_checkpoint`).
+          stop_at: int or None: stop (with a checkpoint) at this step instead,
+            e.g. to evaluate; the schedule and progress still count to
+            `num_train_steps`.
 
         Returns:
           dict: `global_step`, `preempted` (bool), `resumed_from` (checkpoint
@@ -319,6 +323,7 @@ class Trainer:
         """
         if num_train_steps < 1:
             raise ValueError(f"num_train_steps must be >= 1, got {num_train_steps}")
+        stop_at = num_train_steps if stop_at is None else min(stop_at, num_train_steps)
         iterator, iterator_saved = self._make_iterator(dataset_fn)
         state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step)
         if iterator_saved:
@@ -351,16 +356,16 @@ class Trainer:
         step = int(self.global_step.numpy())
         summary_writer = self._summary_writer("train")
         results = {"global_step": step, "preempted": False, "resumed_from": resumed_from}
-        if step >= num_train_steps:
-            self.log_fn(f"step {step} >= num_train_steps {num_train_steps}: nothing to train")
+        if step >= stop_at:
+            self.log_fn(f"step {step} >= {stop_at}: nothing to train")
             return results
         window = None
         window_start, window_step = time.perf_counter(), step
         with self._catch_sigterm():
-            while step < num_train_steps:
+            while step < stop_at:
                 until_save = self.save_checkpoints_steps - step % self.save_checkpoints_steps
                 until_log = self.log_steps - step % self.log_steps
-                n = min(self.steps_per_execution, num_train_steps - step, until_save, until_log)
+                n = min(self.steps_per_execution, stop_at - step, until_save, until_log)
                 sums = self._train_function(iterator, tf.constant(n))
                 sums = {k: float(v) for k, v in sums.items()}
                 step += n
@@ -371,7 +376,7 @@ class Trainer:
                         f"({_format_metrics(_means(sums, n))}); no checkpoint was written for it. "
                         "Lower --learning_rate, check the input data, or use float32."
                     )
-                if step % self.log_steps == 0 or step == num_train_steps:
+                if step % self.log_steps == 0 or step == stop_at:
                     elapsed = time.perf_counter() - window_start
                     metrics = _means(window, step - window_step)
                     metrics["learning_rate"] = float(self._learning_rate())
@@ -383,7 +388,7 @@ class Trainer:
                     results.update(metrics)
                     window, window_start, window_step = None, time.perf_counter(), step
                 stop = self._agree_to_stop()
-                if step % self.save_checkpoints_steps == 0 or step == num_train_steps or stop:
+                if step % self.save_checkpoints_steps == 0 or step == stop_at or stop:
                     if input_manager is not None:
                         input_manager.save(checkpoint_number=step)
                     path = self._save(manager, step)

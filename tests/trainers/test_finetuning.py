@@ -1,0 +1,168 @@
+"""`keras-bert finetune` / `trainers.finetuning.run_finetuning` end to end on
+small learnable synthetic tasks, plus layer-wise learning-rate decay."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from trainers import finetuning
+from trainers import optimization
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GOOD = ["good", "great", "fine", "happy"]
+BAD = ["bad", "awful", "poor", "sad"]
+FILLER = ["the", "a", "movie", "story", "was", "very", "and", "it", "king", "queen", "went", "home"]
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ","] + GOOD + BAD + FILLER
+
+
+def sentence(rng, polarity):
+    words = [rng.choice(FILLER) for _ in range(rng.randint(3, 8))]
+    words.insert(rng.randint(0, len(words)), rng.choice(GOOD if polarity else BAD))
+    return " ".join(words)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("finetuning")
+    rng = random.Random(0)
+    (root / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    for name, n in (("train", 240), ("dev", 60)):
+        rows = ["sentence\tlabel"]
+        pairs = ["\ufeffq\ta\tb\r"]
+        reg = ["text\tscore"]
+        conll = ["-DOCSTART- O", ""]
+        for _ in range(n):
+            p = rng.random() < 0.5
+            rows.append(f"{sentence(rng, p)}\t{'pos' if p else 'neg'}")
+            a, b = sentence(rng, p), sentence(rng, rng.random() < 0.5)
+            pairs.append(f"{int(('good' in a) == ('good' in b))}\t{a}\t{b}\r")
+            words = sentence(rng, p).split()
+            reg.append(f"{' '.join(words)}\t{float(sum(w in GOOD for w in words) * 2.0 - 1.0)}")
+            for w in words:
+                conll.append(f"{w} {'B-PER' if w in ('king', 'queen') else 'O'}")
+            conll.append("")
+        (root / f"{name}.tsv").write_text("\n".join(rows) + "\n")
+        (root / f"{name}_pairs.tsv").write_text("\n".join(pairs) + "\n")
+        (root / f"{name}_reg.tsv").write_text("\n".join(reg) + "\n")
+        (root / f"{name}.conll").write_text("\n".join(conll) + "\n")
+    return root
+
+
+def options(data, out, **overrides):
+    values = dict(
+        task="classification", output_dir=str(out), train_file=str(data / "train.tsv"),
+        eval_file=str(data / "dev.tsv"), text_a_column="sentence", label_column="label",
+        bert_config_preset="tiny", vocab_file=str(data / "vocab.txt"), max_seq_length=24,
+        do_train=True, do_eval=True, train_batch_size=16, learning_rate=2e-3, num_train_epochs=4,
+        warmup_proportion=0.1, log_steps=1000, dropout=0.0,
+    )
+    values.update(overrides)
+    return finetuning.FinetuningOptions(**values)
+
+
+def read_results(path):
+    return {k: float(v) for k, v in (line.rstrip("\n").split(" = ") for line in open(path))}
+
+
+def test_classification_learns_and_predicts(data, tmp_path):
+    out = tmp_path / "cls"
+    results = finetuning.run_finetuning(options(data, out, do_predict=True, predict_file=str(data / "dev.tsv")))
+    written = read_results(out / "eval_results.txt")
+    assert set(written) == {"eval_accuracy", "eval_f1", "eval_loss", "eval_mcc", "global_step"}
+    assert written["eval_accuracy"] >= 0.9, written  # A word decides the label.
+    assert results["eval"]["accuracy"] == written["eval_accuracy"]
+    task = json.load(open(out / "task.json"))
+    assert task["label_list"] == ["neg", "pos"]
+    rows = [line.rstrip("\n").split("\t") for line in open(out / "predictions.tsv")]
+    assert len(rows) == 60 and rows[0][0].endswith("dev.tsv:2") and rows[0][1] in ("neg", "pos")
+    assert abs(sum(float(x) for x in rows[0][2:]) - 1.0) < 1e-4
+    for name in ("best/model.index", "model.keras", "vocab.txt", "model_config.json"):
+        assert (out / name).exists(), name
+    # Predict-only from the output directory: the kept best model, same answers.
+    again = finetuning.run_finetuning(finetuning.FinetuningOptions(
+        task="classification", output_dir=str(out), predict_file=str(data / "dev.tsv"),
+        text_a_column="sentence", vocab_file=str(out / "vocab.txt"), bert_config_file=str(out / "model_config.json"),
+        max_seq_length=24, do_predict=True, prediction_format="jsonl"))
+    predicted = [json.loads(line)["label"] for line in open(again["predict"])]
+    assert predicted == [row[1] for row in rows]
+
+
+def test_sentence_pairs_with_bom_and_crlf(data, tmp_path):
+    results = finetuning.run_finetuning(options(
+        data, tmp_path / "pairs", train_file=str(data / "train_pairs.tsv"), eval_file=str(data / "dev_pairs.tsv"),
+        text_a_column="a", text_b_column="b", label_column="q", num_train_epochs=1))
+    assert np.isfinite(results["eval"]["loss"])
+
+
+def test_regression(data, tmp_path):
+    results = finetuning.run_finetuning(options(
+        data, tmp_path / "reg", task="regression", train_file=str(data / "train_reg.tsv"),
+        eval_file=str(data / "dev_reg.tsv"), text_a_column="text", label_column="score", num_train_epochs=6))
+    assert results["eval"]["pearson"] > 0.8, results["eval"]
+
+
+def test_tagging_and_frozen_encoder(data, tmp_path):
+    results = finetuning.run_finetuning(options(
+        data, tmp_path / "tag", task="tagging", train_file=str(data / "train.conll"),
+        eval_file=str(data / "dev.conll"), text_a_column=None, label_column=None, num_train_epochs=4,
+        layerwise_lr_decay=0.9))
+    assert results["eval"]["f1"] > 0.9, results["eval"]
+    frozen = finetuning.run_finetuning(options(
+        data, tmp_path / "frozen", task="tagging", train_file=str(data / "train.conll"),
+        eval_file=str(data / "dev.conll"), text_a_column=None, label_column=None, num_train_epochs=1,
+        train_encoder=False))
+    assert np.isfinite(frozen["eval"]["loss"])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(text_a_column=None), "--text_a_column"),
+    (dict(label_column="nope"), "nope"),
+    (dict(task="summarization"), "--task='summarization'"),
+    (dict(max_seq_length=1000), "--max_seq_length=1000"),
+    (dict(layerwise_lr_decay=1.5), "--layerwise_lr_decay"),
+    (dict(do_train=False, do_eval=False), "--do_train"),
+    (dict(eval_file=None), "--do_eval needs --eval_file"),
+])
+def test_errors_before_work(data, tmp_path, overrides, message):
+    out = tmp_path / "bad"
+    with pytest.raises(ValueError, match=message.replace("[", r"\[")):
+        finetuning.run_finetuning(options(data, out, **overrides))
+    assert not (out / "best").exists()
+
+
+def test_bad_row_names_file_and_line(data, tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("sentence\tlabel\ngood movie\tpos\nno label here\n")
+    with pytest.raises(ValueError, match="bad.tsv:3"):
+        finetuning.run_finetuning(options(data, tmp_path / "o", train_file=str(bad)))
+
+
+def test_layerwise_multipliers():
+    m = optimization.layerwise_lr_multiplier
+    assert m("bert_classifier/classifier/kernel", 4, 0.5) == 1.0
+    assert m("pooler_dense/kernel", 4, 0.5) == 1.0
+    assert m("transformer_layer_3/attention/query/kernel", 4, 0.5) == 0.5
+    assert m("transformer_layer_0/output_dense/bias", 4, 0.5) == 0.5 ** 4
+    assert m("embeddings/word_embeddings/embeddings", 4, 0.5) == 0.5 ** 5
+    assert m("transformer_layer_0/output_dense/bias", 4, 1.0) == 1.0
+
+
+def test_cli(data, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    args = ["--task=classification", f"--output_dir={tmp_path / 'cli'}", f"--train_file={data / 'train.tsv'}",
+            f"--eval_file={data / 'dev.tsv'}", "--text_a_column=sentence", "--label_column=label",
+            "--bert_config_preset=tiny", f"--vocab_file={data / 'vocab.txt'}", "--max_seq_length=24",
+            "--do_train", "--do_eval", "--num_train_epochs=1", "--train_batch_size=16"]
+    run = subprocess.run([sys.executable, "-m", "trainers.cli", "finetune", *args],
+                         capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "dev at step" in run.stdout
+    assert (tmp_path / "cli" / "eval_results.txt").exists()
+    bad = subprocess.run([sys.executable, "-m", "trainers.cli", "finetune", *args, "--label_column=zzz"],
+                         capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    assert bad.returncode != 0 and "zzz" in bad.stderr

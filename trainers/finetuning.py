@@ -1,0 +1,539 @@
+"""The fine-tuning program: a pretrained encoder + a task head, trained on labelled data.
+
+`run_finetuning(options)` is what `keras-bert finetune` runs. Tasks:
+
+  classification  text or text pair -> one of N labels (`BertClassifier`);
+                  TSV (GLUE style), CSV or JSON Lines with column flags
+  regression      text or text pair -> a number (`BertRegressor`; STS-B)
+  tagging         words -> a tag per word (`BertTokenClassifier`; CoNLL)
+
+The engine is the pretraining one (`trainers.training_loop.Trainer`:
+strategies, AdamW, warmup + decay, clipping, accumulation, mixed
+precision, checkpoints, resume). Training batches are padded to their
+longest member within length buckets (fixed bucket lengths on TPU). With
+`do_eval` and an `eval_file` the dev set is scored after every
+`save_checkpoints_steps` steps (default: every epoch), the best model by
+`best_metric` is kept in `output_dir/best/`, and its scores are written to
+`eval_results.txt`. `do_predict` writes `predictions.tsv` or `.jsonl`.
+
+`output_dir` then holds everything `keras-bert predict` (and the export)
+need: `task.json`, `model_config.json`, `vocab.txt`, `best/` and
+`model.keras` (the best model as a Keras file).
+"""
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_bert.checkpoints import pretrained as pretrained_lib
+from keras_bert.models.bert_classifier import BertClassifier
+from keras_bert.models.bert_regressor import BertRegressor
+from keras_bert.models.bert_token_classifier import BertTokenClassifier
+from keras_bert.text.bert_preprocessor import BertPreprocessor
+from trainers import classification_data
+from trainers import distribution
+from trainers import dynamic_padding
+from trainers import initialization
+from trainers import metrics as metrics_lib
+from trainers import optimization
+from trainers import tagging_data
+from trainers import training_loop
+
+TASKS = ("classification", "regression", "tagging")
+TASK_FILE = "task.json"
+BEST_DIR = "best"
+VOCAB_FILE = "vocab.txt"
+KERAS_FILE = "model.keras"
+DEFAULT_BEST_METRIC = {"classification": "accuracy", "regression": "pearson", "tagging": "f1"}
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuningOptions:
+    """Everything `run_finetuning` needs; the fields are the CLI flags.
+
+    Names follow google-research/bert's `run_classifier.py` where it has the
+    option (`warmup_proportion`, `num_train_epochs`, `*_batch_size` ...).
+    """
+
+    task: str
+    output_dir: str
+    train_file: str = None
+    eval_file: str = None
+    predict_file: str = None
+    file_format: str = None
+    text_a_column: str = None
+    text_b_column: str = None
+    label_column: str = None
+    label_list: str = None
+    skip_invalid_rows: bool = False
+    init_checkpoint: str = None
+    bert_config_file: str = None
+    bert_config_preset: str = None
+    vocab_file: str = None
+    do_lower_case: bool = None
+    max_seq_length: int = 128
+    do_train: bool = False
+    do_eval: bool = False
+    do_predict: bool = False
+    train_batch_size: int = 32
+    eval_batch_size: int = 32
+    predict_batch_size: int = 32
+    learning_rate: float = 5e-5
+    num_train_epochs: float = 3.0
+    warmup_proportion: float = 0.1
+    optimizer: str = "adamw"
+    weight_decay_rate: float = 0.01
+    layerwise_lr_decay: float = 1.0
+    train_encoder: bool = True
+    dropout: float = None
+    clip_norm: float = 1.0
+    gradient_accumulation_steps: int = 1
+    save_checkpoints_steps: int = None
+    keep_checkpoint_max: int = 1
+    best_metric: str = None
+    steps_per_execution: int = 1
+    log_steps: int = 50
+    distribution_strategy: str = "off"
+    tpu: str = None
+    num_gpus: int = None
+    mixed_precision: str = "auto"
+    jit_compile: bool = False
+    random_seed: int = 12345
+    prediction_format: str = "tsv"
+
+
+# ----------------------------------------------------------------- the data
+
+
+def _column(value):
+    if value is None:
+        return None
+    return int(value) if str(value).lstrip("-").isdigit() else value
+
+
+def read_data(options, path, task_info, with_labels):
+    """Examples of `path`: `InputExample`s, or `TaggedSentence`s for tagging.
+
+    Columns and format come from the flags of this run (a predict file may
+    be laid out differently from the training file); the labels from
+    `task_info`.
+    """
+    if options.task == "tagging":
+        return tagging_data.read_conll(path, with_tags=with_labels)
+    examples, skipped = classification_data.read_examples(
+        path,
+        _column(options.text_a_column),
+        _column(options.text_b_column),
+        _column(options.label_column) if with_labels else None,
+        format=options.file_format,
+        label_list=task_info.get("label_list") if options.task == "classification" else None,
+        regression=options.task == "regression",
+        skip_invalid=options.skip_invalid_rows,
+    )
+    if skipped:
+        print(f"{path}: skipped {skipped} invalid rows (--skip_invalid_rows)", flush=True)
+    return examples
+
+
+def make_features(task, data, preprocessor, task_info, with_labels):
+    """Numpy features `[N, S]` (and labels) for the task model, plus extras."""
+    if task == "tagging":
+        aligned = tagging_data.align_tags(
+            data, preprocessor, tag_list=task_info["label_list"] if with_labels else None,
+            max_seq_length=preprocessor.seq_length,
+        )
+        if aligned.num_dropped_words:
+            print(
+                f"{aligned.num_truncated_sentences} sentences longer than max_seq_length: "
+                f"{aligned.num_dropped_words} words get no prediction (tagged 'O')", flush=True,
+            )
+        return aligned.features, {"num_words": aligned.num_words}
+    features = classification_data.examples_to_features(
+        data, preprocessor, label_list=task_info.get("label_list"), regression=task == "regression",
+    )
+    if not with_labels:
+        features.pop("labels", None)
+    return features, {}
+
+
+def build_model(task, config, task_info, options):
+    if task == "classification":
+        return BertClassifier(config, num_classes=len(task_info["label_list"]), dropout=options.dropout,
+                              train_encoder=options.train_encoder)
+    if task == "regression":
+        return BertRegressor(config, dropout=options.dropout, train_encoder=options.train_encoder)
+    return BertTokenClassifier(config, num_classes=len(task_info["label_list"]), dropout=options.dropout,
+                               train_encoder=options.train_encoder)
+
+
+# ------------------------------------------------------- predict and score
+
+
+def predict(model, features, batch_size, sequence_outputs=()):
+    """Model outputs for numpy features, batch by batch, each batch cut to its
+    longest member (no padding beyond it).
+
+    Args:
+      model: a task model.
+      features: dict of numpy `[N, S]` encoder inputs (others ignored).
+      batch_size: int.
+      sequence_outputs: names of outputs with a sequence axis 1; they are
+        padded back to `S` with zeros.
+
+    Returns:
+      dict of numpy arrays `[N, ...]`.
+    """
+    inputs = {k: features[k] for k in ("input_word_ids", "input_mask", "input_type_ids")}
+    lengths = inputs["input_mask"].sum(axis=1)
+    seq = inputs["input_word_ids"].shape[1]
+    spec = {k: tf.TensorSpec([None, None], tf.int32) for k in inputs}
+    forward = tf.function(lambda batch: model(batch, training=False), input_signature=[spec])
+    outputs = {}
+    for start in range(0, len(lengths), batch_size):
+        stop = min(start + batch_size, len(lengths))
+        width = max(int(lengths[start:stop].max()), 2)
+        batch = {k: tf.constant(v[start:stop, :width], tf.int32) for k, v in inputs.items()}
+        for key, value in forward(batch).items():
+            value = value.numpy()
+            if key in sequence_outputs:
+                value = np.pad(value, [(0, 0), (0, seq - width)] + [(0, 0)] * (value.ndim - 2))
+            outputs.setdefault(key, []).append(value)
+    return {key: np.concatenate(parts, axis=0) for key, parts in outputs.items()}
+
+
+SEQUENCE_OUTPUTS = {"classification": (), "regression": (), "tagging": ("logits",)}
+
+
+def _log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def score(task, outputs, features, task_info, extras):
+    """Dev-set metrics (and the loss) from the outputs of `predict`."""
+    if task == "regression":
+        score_, labels = outputs["score"].astype(np.float64), features["labels"].astype(np.float64)
+        return {
+            "loss": float(np.mean((score_ - labels) ** 2)),
+            "pearson": metrics_lib.pearson_correlation(labels, score_),
+            "spearman": metrics_lib.spearman_correlation(labels, score_),
+        }
+    logits = outputs["logits"].astype(np.float64)
+    if task == "classification":
+        labels = features["labels"]
+        predictions = logits.argmax(-1)
+        loss = -np.take_along_axis(_log_softmax(logits), labels[:, None], -1).mean()
+        results = {"loss": float(loss), "accuracy": metrics_lib.accuracy(labels, predictions)}
+        if logits.shape[-1] == 2:
+            results["f1"] = metrics_lib.f1_score(labels, predictions, average="binary", positive_label=1)
+        else:
+            results["f1"] = metrics_lib.f1_score(labels, predictions, average="macro")
+        results["mcc"] = metrics_lib.matthews_corrcoef(labels, predictions)
+        return results
+    weights, labels = features["label_weights"], features["labels"]
+    losses = -np.take_along_axis(_log_softmax(logits), labels[..., None], -1)[..., 0]
+    tag_list = task_info["label_list"]
+    gold = tagging_data.decode_tags(labels, weights, tag_list, num_words=extras["num_words"])
+    predicted = tagging_data.decode_tags(logits, weights, tag_list, num_words=extras["num_words"])
+    results = {"loss": float((weights * losses).sum() / max(weights.sum(), 1.0))}
+    results.update(metrics_lib.entity_scores(gold, predicted))
+    results["token_accuracy"] = float(((logits.argmax(-1) == labels) * weights).sum() / max(weights.sum(), 1.0))
+    return results
+
+
+def write_predictions(path, task, data, outputs, task_info, extras, prediction_format):
+    """`predictions.tsv` / `.jsonl`: one line per example (written atomically)."""
+    rows = []
+    if task == "tagging":
+        tags = tagging_data.decode_tags(outputs["logits"], extras["label_weights"], task_info["label_list"],
+                                        num_words=extras["num_words"])
+        for sentence, sentence_tags in zip(data, tags):
+            rows.append({"words": list(sentence.words), "tags": sentence_tags})
+    elif task == "regression":
+        for example, value in zip(data, outputs["score"]):
+            rows.append({"guid": example.guid, "score": float(value)})
+    else:
+        logits = outputs["logits"].astype(np.float64)
+        probabilities = np.exp(_log_softmax(logits))
+        for example, p in zip(data, probabilities):
+            rows.append({"guid": example.guid, "label": task_info["label_list"][int(p.argmax())],
+                         "probabilities": [float(x) for x in p]})
+    temp = f"{path}.tmp-{os.getpid()}"
+    with open(temp, "w", encoding="utf-8") as f:
+        for row in rows:
+            if prediction_format == "jsonl":
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            elif task == "tagging":
+                f.write(" ".join(row["words"]) + "\t" + " ".join(row["tags"]) + "\n")
+            elif task == "regression":
+                f.write(f"{row['guid']}\t{row['score']}\n")
+            else:
+                f.write("\t".join([row["guid"], row["label"]] + [f"{x:.6f}" for x in row["probabilities"]]) + "\n")
+    os.replace(temp, path)
+    return len(rows)
+
+
+# ------------------------------------------------------------------ program
+
+
+def check_options(options):
+    if options.task not in TASKS:
+        raise ValueError(f"--task={options.task!r}: must be one of {', '.join(TASKS)}")
+    if not options.output_dir:
+        raise ValueError("--output_dir is required")
+    if not (options.do_train or options.do_eval or options.do_predict):
+        raise ValueError("at least one of --do_train, --do_eval and --do_predict must be set")
+    for flag, needed in (("train_file", options.do_train), ("eval_file", options.do_eval),
+                         ("predict_file", options.do_predict)):
+        if needed and not getattr(options, flag):
+            raise ValueError(f"--do_{flag.split('_')[0]} needs --{flag}")
+    if options.task != "tagging" and options.text_a_column is None:
+        raise ValueError(f"--task={options.task} needs --text_a_column (a header name or a 0-based index)")
+    if options.task != "tagging" and (options.do_train or options.do_eval) and options.label_column is None:
+        raise ValueError("--do_train/--do_eval need --label_column")
+    if options.num_train_epochs <= 0:
+        raise ValueError(f"--num_train_epochs={options.num_train_epochs}: must be > 0")
+    if not 0.0 <= options.warmup_proportion < 1.0:
+        raise ValueError(f"--warmup_proportion={options.warmup_proportion}: must be in [0, 1)")
+    if not 0.0 < options.layerwise_lr_decay <= 1.0:
+        raise ValueError(f"--layerwise_lr_decay={options.layerwise_lr_decay}: must be in (0, 1]")
+    if options.prediction_format not in ("tsv", "jsonl"):
+        raise ValueError(f"--prediction_format={options.prediction_format!r}: tsv or jsonl")
+    if options.max_seq_length < 2:
+        raise ValueError(f"--max_seq_length={options.max_seq_length}: must be >= 2")
+    if not options.init_checkpoint:
+        print("warning: no --init_checkpoint: the encoder starts from random weights", flush=True)
+
+
+def _vocabulary(options):
+    """(vocab_file, lowercase) from the flags or the init checkpoint."""
+    vocab_file, lowercase = options.vocab_file, options.do_lower_case
+    if options.init_checkpoint and initialization.checkpoint_kind(options.init_checkpoint) == "pretrained":
+        fmt = pretrained_lib.detect_format(options.init_checkpoint)
+        directory = options.init_checkpoint if os.path.isdir(options.init_checkpoint) else os.path.dirname(
+            options.init_checkpoint)
+        if vocab_file is None and os.path.exists(os.path.join(directory, VOCAB_FILE)):
+            vocab_file = os.path.join(directory, VOCAB_FILE)
+        if lowercase is None:
+            from keras_bert.checkpoints import huggingface_format
+            from keras_bert.checkpoints import original_format
+
+            lowercase = (huggingface_format.read_lowercase(directory) if fmt == "hf"
+                         else original_format.lowercase_from_name(directory))
+    elif options.init_checkpoint and vocab_file is None:
+        directory = options.init_checkpoint if os.path.isdir(options.init_checkpoint) else os.path.dirname(
+            options.init_checkpoint)
+        for candidate in (os.path.join(directory, VOCAB_FILE), os.path.join(directory, "pretrained_hf", VOCAB_FILE)):
+            if os.path.exists(candidate):
+                vocab_file = candidate
+                break
+    if vocab_file is None:
+        raise ValueError("no vocabulary: give --vocab_file (the init checkpoint has no vocab.txt)")
+    return vocab_file, True if lowercase is None else bool(lowercase)
+
+
+def _evaluate_and_keep_best(model, dev, task, task_info, options, best, step):
+    results = score(task, predict(model, dev["features"], options.eval_batch_size, SEQUENCE_OUTPUTS[task]), dev["features"], task_info,
+                    dev["extras"])
+    metric = task_info["best_metric"]
+    if metric not in results:
+        raise ValueError(f"--best_metric={metric!r}: the {task} scores are {', '.join(sorted(results))}")
+    line = " ".join(f"{k}={v:.4f}" for k, v in results.items())
+    improved = best is None or results[metric] > best["results"][metric]
+    print(f"dev at step {step}: {line}{'  (best so far)' if improved else ''}", flush=True)
+    if improved:
+        best_dir = os.path.join(options.output_dir, BEST_DIR)
+        temp = best_dir + ".tmp"
+        shutil.rmtree(temp, ignore_errors=True)
+        tf.train.Checkpoint(model=model).write(os.path.join(temp, "model"))
+        with open(os.path.join(temp, "results.json"), "w") as f:
+            json.dump({"global_step": step, **results}, f, indent=1)
+        shutil.rmtree(best_dir, ignore_errors=True)
+        os.replace(temp, best_dir)
+        best = {"step": step, "results": results}
+    return best
+
+
+def run_finetuning(options):
+    """Runs the program; returns a dict with `train`, `eval`, `predict` entries."""
+    check_options(options)
+    vocab_file, lowercase = _vocabulary(options)
+    config = initialization.resolve_config(
+        options.bert_config_file, options.bert_config_preset, vocab_file, options.init_checkpoint
+    )
+    if options.max_seq_length > config.max_position_embeddings:
+        raise ValueError(
+            f"--max_seq_length={options.max_seq_length} is above the model's "
+            f"max_position_embeddings={config.max_position_embeddings}"
+        )
+    preprocessor = BertPreprocessor(vocab_file, lowercase=lowercase, seq_length=options.max_seq_length)
+    if len(preprocessor.vocabulary) != config.vocab_size:
+        raise ValueError(
+            f"vocabulary {vocab_file} has {len(preprocessor.vocabulary)} entries; the model's "
+            f"vocab_size is {config.vocab_size}"
+        )
+    task_path = os.path.join(options.output_dir, TASK_FILE)
+    if os.path.exists(task_path):  # A model trained here before: its labels and casing.
+        task_info = json.load(open(task_path))
+        if options.do_lower_case is None and task_info["lowercase"] != lowercase:
+            lowercase = task_info["lowercase"]
+            preprocessor = BertPreprocessor(vocab_file, lowercase=lowercase, seq_length=options.max_seq_length)
+    else:
+        task_info = {
+            "task": options.task,
+            "label_list": options.label_list.split(",") if options.label_list else None,
+            "max_seq_length": options.max_seq_length, "lowercase": lowercase,
+            "best_metric": options.best_metric or DEFAULT_BEST_METRIC[options.task],
+        }
+    if task_info["task"] != options.task:
+        raise ValueError(f"--output_dir={options.output_dir} holds a {task_info['task']} model, not {options.task}")
+
+    # Read everything first: bad data fails before any training.
+    train = dev = test = None
+    train_data = read_data(options, options.train_file, task_info, True) if options.do_train else None
+    dev_data = read_data(options, options.eval_file, task_info, True) if options.do_eval else None
+    if task_info["label_list"] is None and options.task != "regression":
+        # The labels seen in the labelled files (a dev set may hold a rare
+        # one the training slice lacks), sorted.
+        labelled = (train_data or []) + (dev_data or [])
+        if labelled:
+            task_info["label_list"] = (tagging_data.collect_tags(labelled) if options.task == "tagging"
+                                       else classification_data.collect_labels(labelled))
+    if options.task != "regression" and not task_info["label_list"]:
+        raise ValueError("no labels: give --label_list, or labelled --train_file/--eval_file")
+    if train_data is not None:
+        features, extras = make_features(options.task, train_data, preprocessor, task_info, True)
+        train = {"data": train_data, "features": features, "extras": extras}
+    if dev_data is not None:
+        features, extras = make_features(options.task, dev_data, preprocessor, task_info, True)
+        dev = {"data": dev_data, "features": features, "extras": extras}
+    if options.do_predict:
+        test_data = read_data(options, options.predict_file, task_info, with_labels=False)
+        features, extras = make_features(options.task, test_data, preprocessor, task_info, False)
+        if options.task == "tagging":
+            extras["label_weights"] = features["label_weights"]
+        test = {"data": test_data, "features": features, "extras": extras}
+
+    strategy = distribution.get_strategy(options.distribution_strategy, tpu_address=options.tpu,
+                                         num_gpus=options.num_gpus)
+    precision = distribution.resolve_precision(options.mixed_precision, strategy)
+    tf.io.gfile.makedirs(options.output_dir)
+    chief = distribution.is_chief(strategy)
+    if chief:
+        config.save(os.path.join(options.output_dir, initialization.MODEL_CONFIG_FILE))
+        if os.path.abspath(vocab_file) != os.path.abspath(os.path.join(options.output_dir, VOCAB_FILE)):
+            shutil.copyfile(vocab_file, os.path.join(options.output_dir, VOCAB_FILE))
+        with open(task_path, "w") as f:
+            json.dump(task_info, f, indent=1)
+
+    num_examples = len(train["data"]) if train else 0
+    steps_per_epoch = max(1, num_examples // options.train_batch_size)
+    num_train_steps = max(1, int(math.ceil(options.num_train_epochs * num_examples / options.train_batch_size)))
+    num_warmup_steps = int(num_train_steps * options.warmup_proportion)
+    save_steps = options.save_checkpoints_steps or steps_per_epoch
+    num_layers = config.num_layers
+
+    def optimizer_fn():
+        return optimization.create_optimizer(
+            options.optimizer, options.learning_rate, num_train_steps, num_warmup_steps,
+            weight_decay_rate=options.weight_decay_rate, layerwise_lr_decay=options.layerwise_lr_decay,
+            num_layers=num_layers,
+        )
+
+    trainer = training_loop.Trainer(
+        strategy,
+        model_fn=lambda: build_model(options.task, config, task_info, options),
+        optimizer_fn=optimizer_fn,
+        output_dir=options.output_dir,
+        global_batch_size=options.train_batch_size,
+        precision=precision,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        steps_per_execution=options.steps_per_execution,
+        jit_compile=options.jit_compile,
+        clip_norm=options.clip_norm or None,
+        save_checkpoints_steps=save_steps,
+        keep_checkpoint_max=options.keep_checkpoint_max,
+        log_steps=options.log_steps,
+    )
+    model = trainer.model
+    results = {}
+    init_fn = initialization.make_init_fn(options.init_checkpoint, config)
+    best_path = os.path.join(options.output_dir, BEST_DIR)
+    best = None
+    if os.path.exists(os.path.join(best_path, "results.json")):
+        saved = json.load(open(os.path.join(best_path, "results.json")))
+        best = {"step": saved.pop("global_step"), "results": saved}
+    if options.do_train:
+        dataset_fn = _train_dataset_fn(train["features"], strategy, options, preprocessor)
+        print(f"fine-tuning ({options.task}) on {num_examples} examples: {num_train_steps} steps of "
+              f"{options.train_batch_size}, {precision}, {strategy.num_replicas_in_sync} replica(s)", flush=True)
+        step = int(trainer.global_step.numpy())
+        while True:
+            target = min(num_train_steps, (step // save_steps + 1) * save_steps)
+            outcome = trainer.train(dataset_fn, num_train_steps, init_fn=init_fn, stop_at=target)
+            step = outcome["global_step"]
+            if outcome["preempted"]:
+                results["train"] = outcome
+                return results
+            if dev is not None:
+                best = _evaluate_and_keep_best(model, dev, options.task, task_info, options, best, step)
+            if step >= num_train_steps:
+                break
+        results["train"] = outcome
+        if dev is None:  # No dev set: the final model is the one kept.
+            tf.train.Checkpoint(model=model).write(os.path.join(best_path, "model"))
+    else:
+        restored = os.path.exists(best_path + "/model.index")
+        if restored:
+            tf.train.Checkpoint(model=model).read(os.path.join(best_path, "model")).expect_partial()
+        elif init_fn is not None:
+            init_fn(model)
+    if options.do_train and os.path.exists(os.path.join(best_path, "model.index")):
+        tf.train.Checkpoint(model=model).read(os.path.join(best_path, "model")).expect_partial()
+    if options.do_eval:
+        outputs = predict(model, dev["features"], options.eval_batch_size, SEQUENCE_OUTPUTS[options.task])
+        scores = score(options.task, outputs, dev["features"],
+                       task_info, dev["extras"])
+        step = best["step"] if best else int(trainer.global_step.numpy())
+        results["eval"] = {"global_step": step, **scores}
+        if chief:
+            training_loop.write_eval_results(
+                os.path.join(options.output_dir, "eval_results.txt"),
+                {"global_step": step, **{f"eval_{k}": v for k, v in scores.items()}},
+            )
+    if options.do_predict:
+        outputs = predict(model, test["features"], options.predict_batch_size, SEQUENCE_OUTPUTS[options.task])
+        path = os.path.join(options.output_dir, f"predictions.{options.prediction_format}")
+        if chief:
+            count = write_predictions(path, options.task, test["data"], outputs, task_info, test["extras"],
+                                      options.prediction_format)
+            print(f"wrote {count} predictions to {path}", flush=True)
+        results["predict"] = path
+    if options.do_train and chief:
+        model.save(os.path.join(options.output_dir, KERAS_FILE))
+    return results
+
+
+def _train_dataset_fn(features, strategy, options, preprocessor):
+    static = distribution.is_tpu(strategy)
+    boundaries = dynamic_padding.default_bucket_boundaries(options.max_seq_length)
+
+    def dataset_fn(input_context):
+        batch_size = input_context.get_per_replica_batch_size(options.train_batch_size)
+        dataset = dynamic_padding.unpadded_dataset(features)
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        dataset = dataset.shuffle(len(features["input_mask"]), seed=options.random_seed,
+                                  reshuffle_each_iteration=True).repeat()
+        dataset = dynamic_padding.bucket_by_length(
+            dataset, batch_size, boundaries, static=static, drop_remainder=True,
+            padding_values={"input_word_ids": preprocessor.pad_id},
+        )
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    return dataset_fn
