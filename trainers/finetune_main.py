@@ -9,6 +9,8 @@
     keras-bert finetune --task=classification ... --text_a_column="#1 String" \
         --text_b_column="#2 String" --label_column=Quality          # pairs (MRPC)
     keras-bert finetune --task=tagging --train_file=conll/train.txt ...  # CoNLL NER
+    keras-bert finetune --task=squad --train_file=train-v2.0.json --eval_file=dev-v2.0.json \
+        --max_seq_length=384 --doc_stride=128 ...                      # SQuAD 1.1 / 2.0
 
 Flag names follow google-research/bert's `run_classifier.py`; the strategy
 and precision flags are those of `keras-bert pretrain`. See
@@ -69,7 +71,14 @@ flags.DEFINE_integer("num_gpus", None, "GPUs to use (default: all visible).")
 flags.DEFINE_enum("mixed_precision", "auto", list(distribution.PRECISIONS), "Precision policy.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
 flags.DEFINE_integer("random_seed", 12345, "Seed of the data order.")
-flags.DEFINE_enum("prediction_format", "tsv", ["tsv", "jsonl"], "Format of predictions.* .")
+flags.DEFINE_enum("prediction_format", "tsv", ["tsv", "jsonl"], "Format of predictions.* (SQuAD: always JSON).")
+# SQuAD: run_squad.py's flags.
+flags.DEFINE_integer("doc_stride", 128, "SQuAD: pieces between the starts of consecutive context windows.")
+flags.DEFINE_integer("max_query_length", 64, "SQuAD: questions keep this many pieces.")
+flags.DEFINE_integer("n_best_size", 20, "SQuAD: candidate answers considered per question.")
+flags.DEFINE_integer("max_answer_length", 30, "SQuAD: longest answer, in pieces.")
+flags.DEFINE_bool("version_2_with_negative", None, "SQuAD 2.0 (unanswerable questions); default: from the file.")
+flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD 2.0: predict no answer above this null score margin.")
 
 
 def main(argv):

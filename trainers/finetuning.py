@@ -6,6 +6,9 @@
                   TSV (GLUE style), CSV or JSON Lines with column flags
   regression      text or text pair -> a number (`BertRegressor`; STS-B)
   tagging         words -> a tag per word (`BertTokenClassifier`; CoNLL)
+  squad           question + context -> answer span (`BertQuestionAnswerer`;
+                  SQuAD 1.1/2.0 JSON; windows with `doc_stride`; EM/F1 by
+                  the official scripts; predictions.json, null_odds.json)
 
 The engine is the pretraining one (`trainers.training_loop.Trainer`:
 strategies, AdamW, warmup + decay, clipping, accumulation, mixed
@@ -33,6 +36,7 @@ import tensorflow as tf
 
 from keras_bert.checkpoints import pretrained as pretrained_lib
 from keras_bert.models.bert_classifier import BertClassifier
+from keras_bert.models.bert_question_answerer import BertQuestionAnswerer
 from keras_bert.models.bert_regressor import BertRegressor
 from keras_bert.models.bert_token_classifier import BertTokenClassifier
 from keras_bert.text.bert_preprocessor import BertPreprocessor
@@ -42,15 +46,17 @@ from trainers import dynamic_padding
 from trainers import initialization
 from trainers import metrics as metrics_lib
 from trainers import optimization
+from trainers import squad_data
+from trainers import squad_postprocess
 from trainers import tagging_data
 from trainers import training_loop
 
-TASKS = ("classification", "regression", "tagging")
+TASKS = ("classification", "regression", "tagging", "squad")
 TASK_FILE = "task.json"
 BEST_DIR = "best"
 VOCAB_FILE = "vocab.txt"
 KERAS_FILE = "model.keras"
-DEFAULT_BEST_METRIC = {"classification": "accuracy", "regression": "pearson", "tagging": "f1"}
+DEFAULT_BEST_METRIC = {"classification": "accuracy", "regression": "pearson", "tagging": "f1", "squad": "f1"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +112,13 @@ class FinetuningOptions:
     jit_compile: bool = False
     random_seed: int = 12345
     prediction_format: str = "tsv"
+    # SQuAD (run_squad.py's flags).
+    doc_stride: int = 128
+    max_query_length: int = 64
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    version_2_with_negative: bool = None
+    null_score_diff_threshold: float = 0.0
 
 
 # ----------------------------------------------------------------- the data
@@ -126,6 +139,8 @@ def read_data(options, path, task_info, with_labels):
     """
     if options.task == "tagging":
         return tagging_data.read_conll(path, with_tags=with_labels)
+    if options.task == "squad":
+        return squad_data.read_squad_examples(path, version_2_with_negative=options.version_2_with_negative)
     examples, skipped = classification_data.read_examples(
         path,
         _column(options.text_a_column),
@@ -141,8 +156,18 @@ def read_data(options, path, task_info, with_labels):
     return examples
 
 
-def make_features(task, data, preprocessor, task_info, with_labels):
+def make_features(task, data, preprocessor, task_info, with_labels, options=None, is_training=False):
     """Numpy features `[N, S]` (and labels) for the task model, plus extras."""
+    if task == "squad":
+        squad = squad_data.convert_examples_to_features(
+            data, preprocessor, max_seq_length=preprocessor.seq_length, doc_stride=options.doc_stride,
+            max_query_length=options.max_query_length, is_training=is_training,
+        )
+        features = dict(squad.features)
+        if not with_labels:
+            features.pop("start_positions", None)
+            features.pop("end_positions", None)
+        return features, {"squad": squad}
     if task == "tagging":
         aligned = tagging_data.align_tags(
             data, preprocessor, tag_list=task_info["label_list"] if with_labels else None,
@@ -168,6 +193,8 @@ def build_model(task, config, task_info, options):
                               train_encoder=options.train_encoder)
     if task == "regression":
         return BertRegressor(config, dropout=options.dropout, train_encoder=options.train_encoder)
+    if task == "squad":
+        return BertQuestionAnswerer(config, train_encoder=options.train_encoder)
     return BertTokenClassifier(config, num_classes=len(task_info["label_list"]), dropout=options.dropout,
                                train_encoder=options.train_encoder)
 
@@ -207,7 +234,8 @@ def predict(model, features, batch_size, sequence_outputs=()):
     return {key: np.concatenate(parts, axis=0) for key, parts in outputs.items()}
 
 
-SEQUENCE_OUTPUTS = {"classification": (), "regression": (), "tagging": ("logits",)}
+SEQUENCE_OUTPUTS = {"classification": (), "regression": (), "tagging": ("logits",),
+                    "squad": ("start_logits", "end_logits")}
 
 
 def _log_softmax(x):
@@ -215,8 +243,31 @@ def _log_softmax(x):
     return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
 
-def score(task, outputs, features, task_info, extras):
+def squad_answers(outputs, extras, options):
+    """`SquadPredictions` (answer texts, n-best, null odds) from the logits."""
+    return squad_postprocess.postprocess(
+        extras["squad"], outputs["start_logits"], outputs["end_logits"], n_best_size=options.n_best_size,
+        max_answer_length=options.max_answer_length,
+        version_2_with_negative=_squad_v2(extras["squad"], options),
+        null_score_diff_threshold=options.null_score_diff_threshold,
+    )
+
+
+def _squad_v2(squad, options):
+    if options.version_2_with_negative is not None:
+        return options.version_2_with_negative
+    return any(example.is_impossible for example in squad.examples)
+
+
+def score(task, outputs, features, task_info, extras, options=None):
     """Dev-set metrics (and the loss) from the outputs of `predict`."""
+    if task == "squad":
+        answers = squad_answers(outputs, extras, options)
+        results = squad_postprocess.evaluate(
+            options.eval_file, answers.predictions, answers.null_odds or None,
+            version_2_with_negative=_squad_v2(extras["squad"], options),
+        )
+        return {k: float(v) for k, v in results.items() if isinstance(v, (int, float))}
     if task == "regression":
         score_, labels = outputs["score"].astype(np.float64), features["labels"].astype(np.float64)
         return {
@@ -293,9 +344,10 @@ def check_options(options):
                          ("predict_file", options.do_predict)):
         if needed and not getattr(options, flag):
             raise ValueError(f"--do_{flag.split('_')[0]} needs --{flag}")
-    if options.task != "tagging" and options.text_a_column is None:
+    columns = options.task in ("classification", "regression")
+    if columns and options.text_a_column is None:
         raise ValueError(f"--task={options.task} needs --text_a_column (a header name or a 0-based index)")
-    if options.task != "tagging" and (options.do_train or options.do_eval) and options.label_column is None:
+    if columns and (options.do_train or options.do_eval) and options.label_column is None:
         raise ValueError("--do_train/--do_eval need --label_column")
     if options.num_train_epochs <= 0:
         raise ValueError(f"--num_train_epochs={options.num_train_epochs}: must be > 0")
@@ -339,8 +391,8 @@ def _vocabulary(options):
 
 
 def _evaluate_and_keep_best(model, dev, task, task_info, options, best, step):
-    results = score(task, predict(model, dev["features"], options.eval_batch_size, SEQUENCE_OUTPUTS[task]), dev["features"], task_info,
-                    dev["extras"])
+    results = score(task, predict(model, dev["features"], options.eval_batch_size, SEQUENCE_OUTPUTS[task]),
+                    dev["features"], task_info, dev["extras"], options)
     metric = task_info["best_metric"]
     if metric not in results:
         raise ValueError(f"--best_metric={metric!r}: the {task} scores are {', '.join(sorted(results))}")
@@ -398,24 +450,25 @@ def run_finetuning(options):
     train = dev = test = None
     train_data = read_data(options, options.train_file, task_info, True) if options.do_train else None
     dev_data = read_data(options, options.eval_file, task_info, True) if options.do_eval else None
-    if task_info["label_list"] is None and options.task != "regression":
+    if task_info["label_list"] is None and options.task in ("classification", "tagging"):
         # The labels seen in the labelled files (a dev set may hold a rare
         # one the training slice lacks), sorted.
         labelled = (train_data or []) + (dev_data or [])
         if labelled:
             task_info["label_list"] = (tagging_data.collect_tags(labelled) if options.task == "tagging"
                                        else classification_data.collect_labels(labelled))
-    if options.task != "regression" and not task_info["label_list"]:
+    if options.task in ("classification", "tagging") and not task_info["label_list"]:
         raise ValueError("no labels: give --label_list, or labelled --train_file/--eval_file")
     if train_data is not None:
-        features, extras = make_features(options.task, train_data, preprocessor, task_info, True)
+        features, extras = make_features(options.task, train_data, preprocessor, task_info, True, options,
+                                         is_training=True)
         train = {"data": train_data, "features": features, "extras": extras}
     if dev_data is not None:
-        features, extras = make_features(options.task, dev_data, preprocessor, task_info, True)
+        features, extras = make_features(options.task, dev_data, preprocessor, task_info, True, options)
         dev = {"data": dev_data, "features": features, "extras": extras}
     if options.do_predict:
         test_data = read_data(options, options.predict_file, task_info, with_labels=False)
-        features, extras = make_features(options.task, test_data, preprocessor, task_info, False)
+        features, extras = make_features(options.task, test_data, preprocessor, task_info, False, options)
         if options.task == "tagging":
             extras["label_weights"] = features["label_weights"]
         test = {"data": test_data, "features": features, "extras": extras}
@@ -432,7 +485,7 @@ def run_finetuning(options):
         with open(task_path, "w") as f:
             json.dump(task_info, f, indent=1)
 
-    num_examples = len(train["data"]) if train else 0
+    num_examples = len(train["features"]["input_mask"]) if train else 0
     steps_per_epoch = max(1, num_examples // options.train_batch_size)
     num_train_steps = max(1, int(math.ceil(options.num_train_epochs * num_examples / options.train_batch_size)))
     num_warmup_steps = int(num_train_steps * options.warmup_proportion)
@@ -498,8 +551,7 @@ def run_finetuning(options):
         tf.train.Checkpoint(model=model).read(os.path.join(best_path, "model")).expect_partial()
     if options.do_eval:
         outputs = predict(model, dev["features"], options.eval_batch_size, SEQUENCE_OUTPUTS[options.task])
-        scores = score(options.task, outputs, dev["features"],
-                       task_info, dev["extras"])
+        scores = score(options.task, outputs, dev["features"], task_info, dev["extras"], options)
         step = best["step"] if best else int(trainer.global_step.numpy())
         results["eval"] = {"global_step": step, **scores}
         if chief:
@@ -510,7 +562,13 @@ def run_finetuning(options):
     if options.do_predict:
         outputs = predict(model, test["features"], options.predict_batch_size, SEQUENCE_OUTPUTS[options.task])
         path = os.path.join(options.output_dir, f"predictions.{options.prediction_format}")
-        if chief:
+        if options.task == "squad":  # SQuAD's own files: predictions.json, null_odds.json, nbest.
+            path = os.path.join(options.output_dir, "predictions.json")
+            if chief:
+                squad_postprocess.write_prediction_files(squad_answers(outputs, test["extras"], options),
+                                                         options.output_dir)
+                print(f"wrote {len(test['data'])} answers to {path}", flush=True)
+        elif chief:
             count = write_predictions(path, options.task, test["data"], outputs, task_info, test["extras"],
                                       options.prediction_format)
             print(f"wrote {count} predictions to {path}", flush=True)

@@ -166,3 +166,29 @@ def test_cli(data, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "trainers.cli", "finetune", *args, "--label_column=zzz"],
                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert bad.returncode != 0 and "zzz" in bad.stderr
+
+
+def test_squad_trains_scores_and_writes_answers(data, tmp_path):
+    context = "the king went home . the queen was happy and the story was good ."
+    qas = [
+        {"id": "q1", "question": "who went home ?", "answers": [{"text": "the king", "answer_start": 0}],
+         "is_impossible": False},
+        {"id": "q2", "question": "who was happy ?", "answers": [{"text": "the queen", "answer_start": 20}],
+         "is_impossible": False},
+        {"id": "q3", "question": "was the movie sad ?", "answers": [], "is_impossible": True},
+    ]
+    squad = {"version": "v2.0", "data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(squad))
+    out = tmp_path / "squad"
+    results = finetuning.run_finetuning(options(
+        data, out, task="squad", train_file=str(path), eval_file=str(path), predict_file=str(path),
+        do_predict=True, text_a_column=None, label_column=None, max_seq_length=32, doc_stride=8,
+        max_query_length=8, num_train_epochs=30, train_batch_size=4, learning_rate=3e-3))
+    # Memorising three questions: the official script's EM on them.
+    assert results["eval"]["exact"] >= 66.0, results["eval"]
+    assert {"HasAns_exact", "NoAns_exact", "final_f1"} <= set(results["eval"])
+    predictions = json.load(open(out / "predictions.json"))
+    assert set(predictions) == {"q1", "q2", "q3"}
+    assert set(json.load(open(out / "null_odds.json"))) == {"q1", "q2", "q3"}
+    assert read_results(out / "eval_results.txt")["eval_exact"] == results["eval"]["exact"]
