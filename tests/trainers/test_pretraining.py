@@ -84,6 +84,16 @@ def test_train_eval_and_save(corpus, tmp_path):
             for a, b in zip(weights, checkpoint_weights):
                 np.testing.assert_array_equal(a, b)
     assert sorted(p.name for p in out.glob("ckpt-*.index")) == ["ckpt-3.index", "ckpt-6.index"]
+    # TensorBoard scalars at every log step.
+    import tensorflow as tf
+
+    scalars = {}
+    for event_file in (out / "train").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append(event.step)
+    for tag in ("loss", "masked_lm_accuracy", "next_sentence_accuracy", "learning_rate", "examples_per_second"):
+        assert scalars.get(tag) == [3, 6], (tag, scalars)
 
 
 def test_resume_continues_from_the_newest_checkpoint(corpus, tmp_path):
