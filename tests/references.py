@@ -71,21 +71,26 @@ def keras_hub_path(path):
     raise AssertionError(f"no keras-hub name for {path}")
 
 
-def keras_hub_backbone(encoder):
-    """A keras-hub `BertBackbone` (tanh GELU, no dropout) with `encoder`'s weights."""
-    import keras_hub
-
-    config = encoder.config
-    backbone = keras_hub.models.BertBackbone(
+def keras_hub_backbone_kwargs(config, dropout=0.0):
+    """keras-hub `BertBackbone` arguments for our `BertConfig`."""
+    return dict(
         vocabulary_size=config.vocab_size,
         num_layers=config.num_layers,
         num_heads=config.num_heads,
         hidden_dim=config.hidden_size,
         intermediate_dim=config.intermediate_size,
-        dropout=0.0,
+        dropout=dropout,
         max_sequence_length=config.max_position_embeddings,
         num_segments=config.type_vocab_size,
     )
+
+
+def keras_hub_backbone(encoder):
+    """A keras-hub `BertBackbone` (tanh GELU, no dropout) with `encoder`'s weights."""
+    import keras_hub
+
+    config = encoder.config
+    backbone = keras_hub.models.BertBackbone(**keras_hub_backbone_kwargs(config))
     theirs = {v.path: v for v in backbone.weights}
     if len(theirs) != len(encoder.weights):
         raise AssertionError(f"{len(theirs)} keras-hub weights, {len(encoder.weights)} ours")

@@ -1,0 +1,407 @@
+"""Pretraining train-step throughput, keras_bert side by side with its peers.
+
+    PYTHONPATH=. python benchmarks/pretraining_step.py [--configs tiny,mini]
+        [--batch_size N] [--rounds 5] [--steps_per_round 10] [--quick]
+
+One full optimizer step (forward, backward, global-norm clipping at 1.0,
+AdamW update, loss/accuracy bookkeeping) on a synthetic pretraining batch:
+S=128, 20 masked predictions per sequence (all real), next-sentence labels,
+BertConfig.from_preset(config) sizes (vocab 30522, dropout 0.1 as configured),
+fp32 on the CPU, the default strategy. The batch is one in-memory batch
+repeated by `tf.data` (`from_tensors(...).repeat()`), so input reading costs
+nothing for anyone. Every contender is warmed up (traced and, for XLA,
+compiled) before timing. Timing interleaves the contenders round by round,
+so a slow spell of this noisy machine hits them all; each row is the median
+over rounds with the slowest..fastest round. The figure to read is the ratio
+to the fastest peer.
+
+Contenders, each on its own real training path:
+  keras_bert    `trainers.training_loop.Trainer` with `keras_bert.BertPretrainer`
+                and `create_optimizer("adamw", ...)`; timed through the
+                trainer's own `_train_function(iterator, n)` (what
+                `Trainer.train` runs, minus logging and checkpoints) on an
+                iterator of `strategy.distribute_datasets_from_function`;
+                jit_compile False/True x steps_per_execution 1/10.
+  Model Garden  `official.core.base_trainer.Trainer` (orbit, tf.while_loop
+                over steps) with `MaskedLMTask` (`BertPretrainerV2` over
+                `networks.BertEncoder`, NSP through a `ClassificationHead`,
+                its `build_losses`), the 'bert/pretraining' experiment's
+                optimizer ('adamw' = `AdamWeightDecay`, decay 0.01 except
+                LayerNorm/bias, gradient clip norm 1.0); timed through
+                `trainer.train(tf.constant(n))`. The XLA row is Model Garden's
+                own `runtime.enable_xla` path (the task's train step under
+                `tf.function(jit_compile=True)`; Model Garden applies it only
+                when `num_gpus > 0`, set here to take that path on the CPU).
+  keras-hub     `keras_hub.models.BertMaskedLM` over `BertBackbone` (MLM only:
+                keras-hub has no next-sentence head), `compile(AdamW,
+                jit_compile=...)`, timed through `model.train_function(iterator)`
+                (what `fit` runs per execution) with steps_per_execution 1.
+Every optimizer is AdamW with learning rate 1e-4 (keras_bert and Model
+Garden: warmup 10000 steps and linear decay over 1M steps, the original
+schedule; keras-hub: constant), weight decay 0.01, global-norm clipping 1.0.
+
+MFU is against the fp32 matmul ceiling of this machine kind, 215 GFLOP/s
+(2 cores, AVX-512), with one FLOP count for every contender, the training
+FLOPs of one sequence:
+
+    6 * S * L * (4 H^2 + 2 H I)        encoder matmuls (QKV, output, FFN)
+  + 12 * L * S^2 * H                    attention scores and context (3x fwd)
+  + 6 * P * (H^2 + H V)                 MLM head at the P masked positions only
+  + 6 * (H^2 + 2 H)                     pooler + next-sentence classifier
+
+(S=128 tokens, L layers, H hidden, I intermediate, V=30522 vocabulary,
+P=20 predictions; 6 = 2 FLOPs per multiply-add x (forward + 2x backward)).
+Embedding lookups, LayerNorm, softmax, GELU and the optimizer are not
+counted, so MFU understates the work a little, most for tiny.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+import keras_bert  # noqa: E402
+
+SEQ_LENGTH = 128
+NUM_PREDICTIONS = 20
+LEARNING_RATE = 1e-4
+WARMUP_STEPS = 10_000
+TRAIN_STEPS = 1_000_000
+PEAK_GFLOPS = 215.0
+DEFAULT_BATCH = {"tiny": 64, "mini": 32}
+
+
+def train_flops_per_sequence(config, seq=SEQ_LENGTH, predictions=NUM_PREDICTIONS):
+    """Training FLOPs of one sequence (see the module docstring)."""
+    h, i, n, v = config.hidden_size, config.intermediate_size, config.num_layers, config.vocab_size
+    encoder = 6 * seq * n * (4 * h * h + 2 * h * i) + 12 * n * seq * seq * h
+    mlm = 6 * predictions * (h * h + h * v)
+    nsp = 6 * (h * h + 2 * h)
+    return encoder + mlm + nsp
+
+
+def make_batch(config, batch, seed=0):
+    """A pretraining batch under keras_bert's (= the original's) feature names."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1000, config.vocab_size, (batch, SEQ_LENGTH)).astype("int32")
+    ids[:, 0] = 101
+    ids[:, SEQ_LENGTH // 2] = 102
+    ids[:, -1] = 102
+    types = np.zeros((batch, SEQ_LENGTH), "int32")
+    types[:, SEQ_LENGTH // 2 + 1 :] = 1
+    positions = np.stack(
+        [np.sort(rng.choice(np.arange(1, SEQ_LENGTH - 1), NUM_PREDICTIONS, replace=False)) for _ in range(batch)]
+    ).astype("int32")
+    return {
+        "input_word_ids": ids,
+        "input_mask": np.ones((batch, SEQ_LENGTH), "int32"),
+        "input_type_ids": types,
+        "masked_lm_positions": positions,
+        "masked_lm_ids": np.take_along_axis(ids, positions, axis=1),
+        "masked_lm_weights": np.ones((batch, NUM_PREDICTIONS), "float32"),
+        "next_sentence_labels": rng.integers(0, 2, (batch, 1)).astype("int32"),
+    }
+
+
+def repeated(structure):
+    return tf.data.Dataset.from_tensors(structure).repeat()
+
+
+# ----------------------------------------------------------------- keras_bert
+
+
+def keras_bert_runner(config, batch, jit, steps_per_execution):
+    """`run(num_steps)` through `Trainer._train_function`; returns a sync value."""
+    from trainers import optimization
+    from trainers import training_loop
+
+    strategy = tf.distribute.get_strategy()
+    trainer = training_loop.Trainer(
+        strategy=strategy,
+        model_fn=lambda: keras_bert.BertPretrainer(config),
+        optimizer_fn=lambda: optimization.create_optimizer(
+            "adamw", LEARNING_RATE, TRAIN_STEPS, num_warmup_steps=WARMUP_STEPS
+        ),
+        output_dir=tempfile.mkdtemp(prefix="pretraining_step_"),
+        global_batch_size=len(batch["input_word_ids"]),
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit,
+        log_steps=10**9,
+        save_checkpoints_steps=10**9,
+    )
+    dataset = strategy.distribute_datasets_from_function(lambda ctx: repeated(batch))
+    iterator = iter(dataset)
+    trainer._train_function = trainer._build_train_function()
+    n = tf.constant(steps_per_execution)
+
+    def run(num_steps):
+        for _ in range(num_steps // steps_per_execution):
+            sums = trainer._train_function(iterator, n)
+        return float(sums["masked_lm_loss_sum"] / sums["masked_lm_weight_sum"])
+
+    run.steps_per_execution = steps_per_execution
+    return run
+
+
+# --------------------------------------------------------------- Model Garden
+
+
+def _shim_pkg_resources():
+    """`official.nlp.tasks` imports tensorflow_hub, which imports `pkg_resources`
+    (gone from setuptools >= 81, installed here); it only needs `parse_version`."""
+    try:
+        import pkg_resources  # noqa: F401
+    except ImportError:
+        import types
+
+        from packaging.version import parse
+
+        sys.modules["pkg_resources"] = types.SimpleNamespace(parse_version=parse)
+
+
+def model_garden_runner(config, batch, jit):
+    _shim_pkg_resources()
+    from official.core import base_trainer
+    from official.core import exp_factory
+    from official.core import task_factory
+    from official.nlp.configs import pretraining_experiments  # noqa: F401  (registers bert/pretraining)
+    from official.nlp.tasks import masked_lm  # noqa: F401  (registers the task)
+
+    experiment = exp_factory.get_exp_config("bert/pretraining")
+    experiment.override(
+        {
+            "task": {
+                "model": {
+                    "encoder": {
+                        "type": "bert",
+                        "bert": {
+                            "vocab_size": config.vocab_size,
+                            "hidden_size": config.hidden_size,
+                            "num_layers": config.num_layers,
+                            "num_attention_heads": config.num_heads,
+                            "intermediate_size": config.intermediate_size,
+                            "dropout_rate": config.hidden_dropout_prob,
+                            "attention_dropout_rate": config.attention_probs_dropout_prob,
+                            "max_position_embeddings": config.max_position_embeddings,
+                            "type_vocab_size": config.type_vocab_size,
+                        },
+                    },
+                    "cls_heads": [
+                        {"inner_dim": config.hidden_size, "num_classes": 2, "dropout_rate": 0.1, "name": "next_sentence"}
+                    ],
+                },
+                "train_data": {"global_batch_size": len(batch["input_word_ids"]), "seq_length": SEQ_LENGTH},
+            },
+            "trainer": {
+                "train_steps": TRAIN_STEPS,
+                "optimizer_config": {
+                    "learning_rate": {"polynomial": {"initial_learning_rate": LEARNING_RATE, "decay_steps": TRAIN_STEPS}},
+                    "warmup": {"polynomial": {"warmup_steps": WARMUP_STEPS}},
+                },
+            },
+            "runtime": {"enable_xla": jit, "num_gpus": 1 if jit else 0},
+        },
+        is_strict=False,
+    )
+    task = task_factory.get_task(experiment.task)
+    model = task.build_model()
+    optimizer = task.create_optimizer(experiment.trainer.optimizer_config, experiment.runtime)
+    dataset = tf.distribute.get_strategy().experimental_distribute_dataset(repeated(batch))
+    trainer = base_trainer.Trainer(
+        experiment, task, model=model, optimizer=optimizer, train=True, evaluate=False, train_dataset=dataset
+    )
+
+    def run(num_steps):
+        logs = trainer.train(tf.constant(num_steps, tf.int32))
+        return float(logs["lm_example_loss"])
+
+    return run
+
+
+# ------------------------------------------------------------------ keras-hub
+
+
+def keras_hub_runner(config, batch, jit):
+    import keras
+    import keras_hub
+
+    from tests.references import keras_hub_backbone_kwargs
+
+    backbone = keras_hub.models.BertBackbone(**keras_hub_backbone_kwargs(config, config.hidden_dropout_prob))
+    model = keras_hub.models.BertMaskedLM(backbone, preprocessor=None)
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=LEARNING_RATE, weight_decay=0.01, epsilon=1e-6, global_clipnorm=1.0
+    )
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    model.compile(optimizer=optimizer, jit_compile=jit)
+    x = {
+        "token_ids": batch["input_word_ids"],
+        "segment_ids": batch["input_type_ids"],
+        "padding_mask": batch["input_mask"].astype(bool),
+        "mask_positions": batch["masked_lm_positions"],
+    }
+    data = repeated((x, batch["masked_lm_ids"], batch["masked_lm_weights"]))
+    iterator = iter(model.distribute_strategy.experimental_distribute_dataset(data))
+    model.make_train_function()
+
+    def run(num_steps):
+        for _ in range(num_steps):
+            logs = model.train_function(iterator)
+        return float(logs["loss"])
+
+    return run
+
+
+# ---------------------------------------------------------------------- timing
+
+
+def time_rounds(runners, batch_size, rounds, steps):
+    """{name: [examples/s in each round]}, contenders interleaved per round."""
+    for name, run in runners.items():  # Trace, compile, first allocations: two executions.
+        start = time.perf_counter()
+        loss = run(2 * getattr(run, "steps_per_execution", 1))
+        print(f"  warmed up {name:<28} {time.perf_counter() - start:6.1f}s  MLM loss {loss:.3f}", flush=True)
+    per_round = {name: [] for name in runners}
+    for r in range(rounds):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run(steps)
+            per_round[name].append(batch_size * steps / (time.perf_counter() - start))
+        print(
+            f"  round {r + 1}/{rounds}: "
+            + ", ".join(f"{n} {v[-1]:.1f}" for n, v in per_round.items()),
+            flush=True,
+        )
+    return per_round
+
+
+SKIP_KEYS = (
+    "keras_bert", "keras_bert XLA", "keras_bert spe", "keras_bert XLA spe",
+    "Model Garden", "Model Garden XLA", "keras-hub", "keras-hub XLA",
+)
+
+
+def contenders(config, batch, spe, skip):
+    """({row name: factory} for keras_bert, {row name: factory} for peers); `skip` holds SKIP_KEYS."""
+    rows = [  # (skip key, row name, factory, ours)
+        ("keras_bert", "keras_bert", lambda: keras_bert_runner(config, batch, False, 1), True),
+        ("keras_bert XLA", "keras_bert XLA", lambda: keras_bert_runner(config, batch, True, 1), True),
+        ("keras_bert spe", f"keras_bert spe={spe}", lambda: keras_bert_runner(config, batch, False, spe), True),
+        ("keras_bert XLA spe", f"keras_bert XLA spe={spe}", lambda: keras_bert_runner(config, batch, True, spe), True),
+        ("Model Garden", "Model Garden", lambda: model_garden_runner(config, batch, False), False),
+        ("Model Garden XLA", "Model Garden XLA", lambda: model_garden_runner(config, batch, True), False),
+        ("keras-hub", "keras-hub (MLM only)", lambda: keras_hub_runner(config, batch, False), False),
+        ("keras-hub XLA", "keras-hub XLA (MLM only)", lambda: keras_hub_runner(config, batch, True), False),
+    ]
+    ours = {name: f for key, name, f, mine in rows if mine and key not in skip}
+    peers = {name: f for key, name, f, mine in rows if not mine and key not in skip}
+    return ours, peers
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default="tiny,mini", help="comma-separated BertConfig presets")
+    parser.add_argument(
+        "--batch_size", type=int, default=None,
+        help=f"sequences per step for every contender (default per config: {DEFAULT_BATCH})",
+    )
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps_per_round", type=int, default=10, help="timed steps per contender per round")
+    parser.add_argument(
+        "--steps_per_execution", type=int, default=10, help="for the keras_bert spe rows; divides steps_per_round"
+    )
+    parser.add_argument(
+        "--skip", default="",
+        help="comma-separated contenders to leave out: " + ", ".join(SKIP_KEYS),
+    )
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="smoke test (not a measurement): tiny, batch 4, 1 round of 2 steps, no 'keras_bert XLA spe' row",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.configs, args.batch_size, args.rounds = "tiny", args.batch_size or 4, 1
+        args.steps_per_round, args.steps_per_execution = 2, 2
+        args.skip = ",".join(filter(None, [args.skip, "keras_bert XLA spe"]))
+    if args.steps_per_round % args.steps_per_execution:
+        parser.error("--steps_per_round must be a multiple of --steps_per_execution")
+
+    import importlib.metadata
+
+    import keras
+    import keras_hub
+    import tf_keras
+
+    keras.utils.set_random_seed(0)
+    skip = set(filter(None, args.skip.split(",")))
+    if skip - set(SKIP_KEYS):
+        parser.error(f"--skip: unknown {', '.join(sorted(skip - set(SKIP_KEYS)))}; known: {', '.join(SKIP_KEYS)}")
+    tables = []
+    for preset in args.configs.split(","):
+        config = keras_bert.BertConfig.from_preset(preset)
+        batch_size = args.batch_size or DEFAULT_BATCH.get(preset, 32)
+        batch = make_batch(config, batch_size)
+        flops = train_flops_per_sequence(config)
+        print(f"{preset}: building contenders", flush=True)
+        ours, peers = contenders(config, batch, args.steps_per_execution, skip)
+        start = time.perf_counter()
+        runners = {n: f() for n, f in {**ours, **peers}.items()}
+        print(f"  built in {time.perf_counter() - start:.1f}s", flush=True)
+        per_round = time_rounds(runners, batch_size, args.rounds, args.steps_per_round)
+        results = {name: statistics.median(v) for name, v in per_round.items()}
+        peer_names = [n for n in results if n in peers]
+        fastest_peer = max(peer_names, key=results.get) if peer_names else None
+        lines = [
+            f"### {preset} (L{config.num_layers}/H{config.hidden_size}/I{config.intermediate_size}, "
+            f"V{config.vocab_size}), S={SEQ_LENGTH}, P={NUM_PREDICTIONS}, batch {batch_size}, "
+            f"dropout {config.hidden_dropout_prob}, fp32",
+            "",
+            f"train FLOPs/sequence {flops / 1e9:.3f} GFLOP; MFU vs {PEAK_GFLOPS:.0f} GFLOP/s; "
+            f"median of {args.rounds} rounds x {args.steps_per_round} steps; range = slowest..fastest round",
+            "",
+            "| contender | examples/s | range | vs fastest peer | MFU |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, value in sorted(results.items(), key=lambda kv: -kv[1]):
+            ratio = value / results[fastest_peer] if fastest_peer else float("nan")
+            low, high = min(per_round[name]), max(per_round[name])
+            mfu = value * flops / (PEAK_GFLOPS * 1e9)
+            lines.append(f"| {name} | {value:.1f} | {low:.1f}-{high:.1f} | {ratio:.2f}x | {100 * mfu:.0f}% |")
+        our_names = [n for n in results if n in ours]
+        if our_names and fastest_peer:
+            best = max(our_names, key=results.get)
+            lines.append("")
+            lines.append(
+                f"best keras_bert ({best}) / fastest peer ({fastest_peer}): "
+                f"{results[best] / results[fastest_peer]:.2f}x"
+            )
+        tables.append("\n".join(lines))
+        del runners
+    print()
+    print(
+        f"## Pretraining train step, {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}"
+    )
+    print(
+        f"tensorflow {tf.__version__}, keras {keras.__version__}, keras-hub {keras_hub.__version__}, "
+        f"tf-models-official {importlib.metadata.version('tf-models-official')} (tf_keras {tf_keras.__version__})"
+    )
+    print(
+        "All AdamW, lr 1e-4, weight decay 0.01, global-norm clip 1.0. keras-hub has no next-sentence "
+        "head: its rows train MLM only (same FLOP count used; the NSP term is < 0.1%)."
+    )
+    print()
+    print("\n\n".join(tables))
+
+
+if __name__ == "__main__":
+    main()
