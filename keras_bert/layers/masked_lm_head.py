@@ -78,11 +78,11 @@ class MaskedLMHead(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="transform_dense",
         )
-        self.transform_dense.build((None, None, self.hidden_size))
+        self.transform_dense.build((None, self.hidden_size))
         self.transform_layer_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="transform_layer_norm"
         )
-        self.transform_layer_norm.build((None, None, self.hidden_size))
+        self.transform_layer_norm.build((None, self.hidden_size))
         self.output_bias = self.add_weight(
             shape=(self.vocab_size,), initializer="zeros", name="output_bias"
         )
@@ -92,10 +92,18 @@ class MaskedLMHead(keras.layers.Layer):
         positions = keras.ops.cast(masked_positions, "int32")
         # [batch, num_predictions, hidden]: gather first, transform only those.
         x = tf.gather(sequence_output, positions, batch_dims=1)
+        # Every product below runs on the 2-D [batch * num_predictions, hidden]
+        # matrix: a 3-D einsum against the table becomes a broadcast
+        # BatchMatMul whose table gradient is one [vocab, hidden] product per
+        # example followed by a sum (measured: 40% of a mini pretraining step
+        # on CPU), where the 2-D MatMul's gradient is a single product.
+        batch_shape = tf.shape(x)[:2]
+        x = tf.reshape(x, [-1, self.hidden_size])
         x = self.transform_layer_norm(self.transform_dense(x))
         table = keras.ops.cast(embedding_table, self.compute_dtype)
-        logits = keras.ops.einsum("bph,vh->bpv", x, table)
-        return logits + keras.ops.cast(self.output_bias, self.compute_dtype)
+        logits = tf.matmul(x, table, transpose_b=True)
+        logits = tf.nn.bias_add(logits, keras.ops.cast(self.output_bias, self.compute_dtype))
+        return tf.reshape(logits, tf.concat([batch_shape, [self.vocab_size]], 0))
 
     def compute_output_shape(self, sequence_output_shape, masked_positions_shape, embedding_table_shape=None):
         return (sequence_output_shape[0], masked_positions_shape[1], self.vocab_size)

@@ -191,3 +191,27 @@ def test_logits_and_loss_match_hugging_face(kind):
     else:
         np.testing.assert_allclose(out["logits"].numpy(), reference.logits.numpy(), atol=2e-5)
     np.testing.assert_allclose(float(model.compute_loss(x=f, y_pred=out)), float(reference.loss), rtol=2e-5)
+
+
+@pytest.mark.parametrize("shape,num_classes,scale", [((4, 5), 30522, 5.0), ((7,), 2, 1.0), ((3, 2), 10, 80.0)])
+def test_sparse_cross_entropy_matches_tf(shape, num_classes, scale):
+    """The one-softmax cross-entropy against TF's fused op and argmax: values,
+    gradients (with a non-uniform upstream gradient) and correctness."""
+    from keras_bert.models.bert_task import sparse_cross_entropy
+
+    rng = np.random.default_rng(0)
+    logits = tf.constant(rng.normal(size=shape + (num_classes,)) * scale, tf.float32)
+    labels = rng.integers(0, num_classes, size=shape)
+    labels.flat[0] = np.argmax(logits.numpy().reshape(-1, num_classes)[0])  # At least one correct item.
+    labels = tf.constant(labels, tf.int32)
+    upstream = tf.constant(rng.uniform(0.5, 2.0, size=shape), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(logits)
+        loss, correct = sparse_cross_entropy(logits, labels)
+        reference = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        weighted, weighted_reference = tf.reduce_sum(loss * upstream), tf.reduce_sum(reference * upstream)
+    np.testing.assert_allclose(loss, reference, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(tape.gradient(weighted, logits), tape.gradient(weighted_reference, logits), atol=1e-5)
+    expected_correct = np.argmax(logits.numpy(), axis=-1) == labels.numpy()
+    np.testing.assert_array_equal(correct.numpy(), expected_correct.astype("float32"))
+    assert correct.numpy().flat[0] == 1.0

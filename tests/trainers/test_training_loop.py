@@ -478,3 +478,62 @@ def test_adamw_skips_biases_and_layer_norm():
     assert decayed == {v.path for v in variables if optimization.decays(v)}
     assert "transformer_layer_0/attention/query/kernel" in decayed
     assert not any(p.endswith(("bias", "gamma", "beta")) for p in decayed)
+
+
+def _dense_and_layer_norm_variables(rng):
+    dense = keras.layers.Dense(6, name="dense")
+    dense.build((None, 5))
+    norm = keras.layers.LayerNormalization(name="layer_norm")
+    norm.build((None, 6))
+    variables = [dense.kernel, dense.bias, norm.gamma, norm.beta]
+    for variable in variables:
+        variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    return variables
+
+
+def test_fused_adamw_matches_model_garden_and_keras():
+    """Our AdamW runs its dense steps on TF's fused ResourceApplyAdam kernel;
+    the weights must follow Model Garden's AdamWeightDecay and Keras's AdamW."""
+    legacy_adamw = pytest.importorskip("official.modeling.optimization.legacy_adamw")
+    rng = np.random.default_rng(1)
+    ours = _dense_and_layer_norm_variables(rng)
+    values = [np.array(v) for v in ours]
+    keras_vars = [keras.Variable(value, name=v.path.split("/")[-1]) for v, value in zip(ours, values)]
+    garden_vars = [tf.Variable(value, name=v.path) for v, value in zip(ours, values)]
+
+    lr, rate = 0.01, 0.1
+    our_adamw = optimization.create_optimizer("adamw", lr, 1000, 0, weight_decay_rate=rate, end_learning_rate=lr)
+    assert type(our_adamw) is optimization.AdamW
+    keras_adamw = keras.optimizers.AdamW(learning_rate=lr, weight_decay=rate, epsilon=1e-6)
+    keras_adamw.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    garden_adamw = legacy_adamw.AdamWeightDecay(
+        learning_rate=lr, epsilon=1e-6, weight_decay_rate=rate, gradient_clip_norm=0.0,
+        exclude_from_weight_decay=["layer_norm", "bias"],
+    )
+    diffs = []
+    for _ in range(5):
+        grads = [rng.normal(size=v.shape).astype("float32") for v in ours]
+        our_adamw.apply([tf.constant(g) for g in grads], ours)
+        keras_adamw.apply([tf.constant(g) for g in grads], keras_vars)
+        garden_adamw.apply_gradients(zip([tf.constant(g) for g in grads], garden_vars))
+        ours_now = [np.array(v) for v in ours]
+        diffs.append((max_diff(ours_now, [np.array(v) for v in keras_vars]),
+                      max_diff(ours_now, [v.numpy() for v in garden_vars])))
+    print(f"fused AdamW vs (Keras AdamW, Model Garden AdamWeightDecay), per step max diff: {diffs}")
+    assert max(max(d) for d in diffs) <= 1e-6
+    assert max_diff([np.array(v) for v in ours], values) > 1e-2  # They did move.
+
+
+def test_fused_adamw_sparse_gradients_take_the_keras_path():
+    rng = np.random.default_rng(2)
+    table = keras.Variable(rng.normal(size=(10, 4)).astype("float32"), name="embeddings")
+    reference = keras.Variable(np.array(table), name="embeddings")
+    ours = optimization.create_optimizer("adamw", 0.01, 100, 0, weight_decay_rate=0.0, end_learning_rate=0.01)
+    keras_adamw = keras.optimizers.AdamW(learning_rate=0.01, weight_decay=0.0, epsilon=1e-6)
+    for _ in range(3):
+        slices = tf.IndexedSlices(
+            tf.constant(rng.normal(size=(3, 4)).astype("float32")), tf.constant([1, 4, 4]), tf.constant([10, 4])
+        )
+        ours.apply([slices], [table])
+        keras_adamw.apply([slices], [reference])
+    np.testing.assert_allclose(np.array(table), np.array(reference), atol=1e-7)
