@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from keras_bert.layers.uint16_dropout import Uint16Dropout
+
 
 @keras.saving.register_keras_serializable(package="keras_bert")
 class BertEmbeddings(keras.layers.Layer):
@@ -83,7 +85,7 @@ class BertEmbeddings(keras.layers.Layer):
             epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
         )
         self.layer_norm.build(tuple(input_word_ids_shape) + (self.hidden_size,))
-        self.dropout = keras.layers.Dropout(
+        self.dropout = Uint16Dropout(
             self.dropout_rate, dtype=self.dtype_policy, name="dropout"
         )
         self.built = True

@@ -5,6 +5,8 @@ import math
 import keras
 import tensorflow as tf
 
+from keras_bert.layers.uint16_dropout import Uint16Dropout
+
 
 @keras.saving.register_keras_serializable(package="keras_bert")
 class SelfAttention(keras.layers.Layer):
@@ -68,7 +70,7 @@ class SelfAttention(keras.layers.Layer):
             )
             dense.build(input_shape)
             setattr(self, f"{name}_dense", dense)
-        self.dropout = keras.layers.Dropout(
+        self.dropout = Uint16Dropout(
             self.dropout_rate, dtype=self.dtype_policy, name="dropout"
         )
         self.built = True

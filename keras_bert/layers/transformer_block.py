@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from keras_bert.activations import get_activation
 from keras_bert.layers.self_attention import SelfAttention
+from keras_bert.layers.uint16_dropout import Uint16Dropout
 
 
 @keras.saving.register_keras_serializable(package="keras_bert")
@@ -80,7 +81,7 @@ class TransformerBlock(keras.layers.Layer):
             **common,
         )
         self.attention.build(input_shape)
-        self.attention_dropout = keras.layers.Dropout(
+        self.attention_dropout = Uint16Dropout(
             self.dropout_rate, name="attention_output_dropout", **common
         )
         self.attention_layer_norm = keras.layers.LayerNormalization(
@@ -102,7 +103,7 @@ class TransformerBlock(keras.layers.Layer):
             **common,
         )
         self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_size,))
-        self.output_dropout = keras.layers.Dropout(
+        self.output_dropout = Uint16Dropout(
             self.dropout_rate, name="output_dropout", **common
         )
         self.output_layer_norm = keras.layers.LayerNormalization(

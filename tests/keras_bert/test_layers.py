@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_bert import activations
 from keras_bert.layers import BertEmbeddings
@@ -152,3 +153,27 @@ def test_gelu_variants_are_the_two_formulas():
     np.testing.assert_allclose(activations.gelu(x), exact, atol=1e-6)
     np.testing.assert_allclose(activations.gelu_approximate(x), tanh_form, atol=1e-6)
     assert np.abs(exact - tanh_form).max() > 1e-4  # They are different functions.
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5])
+def test_uint16_dropout_statistics_gradient_and_seeds(rate):
+    from keras_bert.layers import Uint16Dropout
+
+    x = tf.ones([33, 4, 128, 129])  # An odd element count.
+    layer = Uint16Dropout(rate, seed=7)
+    y = layer(x, training=True).numpy()
+    n = y.size
+    # The drop rate within 5 standard deviations of `rate`; kept elements scaled.
+    assert abs((y == 0).mean() - rate) < 5 * np.sqrt(rate * (1 - rate) / n)
+    np.testing.assert_allclose(np.unique(y[y != 0]), [1 / (1 - rate)], rtol=1e-6)
+    # A fresh mask every call; the same seed gives the same masks.
+    assert (layer(x, training=True).numpy() != y).mean() > rate
+    np.testing.assert_array_equal(Uint16Dropout(rate, seed=7)(x, training=True), y)
+    # Identity outside training; the gradient flows through kept elements only.
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        z = layer(x, training=True)
+    grad = tape.gradient(z, x).numpy()
+    np.testing.assert_array_equal(grad == 0, z.numpy() == 0)
+    np.testing.assert_allclose(grad[grad != 0], 1 / (1 - rate), rtol=1e-6)
