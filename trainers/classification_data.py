@@ -29,6 +29,9 @@ JSON, bad UTF-8 -- raises `ValueError("path:line: ...")`, or with
 
 `examples_to_features` runs `keras_bert.BertPreprocessor` over the examples
 (one segment, or a pair when `text_b` is set) and maps labels to ids.
+
+Other row layouts (`trainers.multiple_choice_data`) reuse the file handling:
+a `ColumnParser` subclass builds their examples and `read_rows` reads them.
 """
 
 import codecs
@@ -68,11 +71,11 @@ class InputExample:
     label: object = None
 
 
-class _InvalidRow(Exception):
+class InvalidRow(Exception):
     """A row-level problem; the reader adds `path:line` (or skips the row)."""
 
 
-def _check_column(name, value, allow_none):
+def check_column(name, value, allow_none):
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (str, int)) or (
@@ -99,18 +102,23 @@ def _check_label_list(label_list, regression):
     return label_list
 
 
-class _RowParser:
-    """Turns the fields of one row into an `InputExample` (or `_InvalidRow`)."""
+class ColumnParser:
+    """Finds the columns of a row: header names or 0-based indices.
 
-    def __init__(self, path, text_a, text_b, label, label_list, regression):
-        _check_column("text_a", text_a, allow_none=False)
-        _check_column("text_b", text_b, allow_none=True)
-        _check_column("label", label, allow_none=True)
+    The shared part of every row layout read by `read_rows`; a subclass
+    turns the values found into an example by defining
+    `make(values, line_number)` (`values`: dict, role -> the raw field or
+    JSON value), raising `InvalidRow` for a bad one.
+
+    Args:
+      path: str, the file (for messages).
+      columns: dict, role (str, e.g. "text_a") -> column (header name or
+        0-based index), or None for a role not read.
+    """
+
+    def __init__(self, path, columns):
         self.path = path
-        self.columns = {"text_a": text_a, "text_b": text_b, "label": label}
-        self.label_list = _check_label_list(label_list, regression)
-        self.known_labels = set(self.label_list) if self.label_list else None
-        self.regression = bool(regression)
+        self.columns = {role: column for role, column in columns.items() if column is not None}
         self.indices = None  # column role -> field index, for TSV/CSV.
         self.num_fields = None
 
@@ -118,14 +126,23 @@ class _RowParser:
         column = self.columns[role]
         return f"{role} (column {column!r})"
 
+    def make(self, values, line_number):
+        raise NotImplementedError
+
+    def _text(self, values, role):
+        text = values[role]
+        if not isinstance(text, str):
+            raise InvalidRow(f"{self._described(role)} is not a string: {text!r}")
+        if not text.strip():
+            raise InvalidRow(f"empty text: {self._described(role)} is {text!r}")
+        return text
+
     def set_header(self, header, line_number):
         """Resolves column names against a header row (TSV/CSV)."""
         names = [h.strip() for h in header]
         self.num_fields = len(names)
         self.indices = {}
         for role, column in self.columns.items():
-            if column is None:
-                continue
             if isinstance(column, int):
                 if column >= len(names):
                     raise ValueError(
@@ -154,78 +171,81 @@ class _RowParser:
                 raise ValueError(
                     f"{role}={column!r} is a column name but header=False; give a 0-based index"
                 )
-        self.indices = {r: c for r, c in self.columns.items() if c is not None}
+        self.indices = dict(self.columns)
 
     def from_fields(self, fields, line_number):
         """A TSV/CSV row: a list of str."""
         if self.num_fields is None:
             self.num_fields = len(fields)  # No header: the first row sets the width.
         if len(fields) != self.num_fields:
-            raise _InvalidRow(
+            raise InvalidRow(
                 f"wrong number of fields: {len(fields)}, expected {self.num_fields}"
             )
         for role, index in self.indices.items():
             if index >= len(fields):
-                raise _InvalidRow(f"missing column: {role}={index} but the row has {len(fields)} fields")
+                raise InvalidRow(f"missing column: {role}={index} but the row has {len(fields)} fields")
         values = {role: fields[index] for role, index in self.indices.items()}
-        return self._example(values, line_number)
+        return self.make(values, line_number)
 
     def from_json(self, value, line_number):
         """A JSON Lines row: a dict (columns are keys) or a list (indices)."""
         values = {}
         for role, column in self.columns.items():
-            if column is None:
-                continue
             if isinstance(value, dict):
                 if not isinstance(column, str):
-                    raise _InvalidRow(f"the row is a JSON object but {role}={column!r} is an index")
+                    raise InvalidRow(f"the row is a JSON object but {role}={column!r} is an index")
                 if column not in value:
-                    raise _InvalidRow(f"missing column {column!r} ({role})")
+                    raise InvalidRow(f"missing column {column!r} ({role})")
                 values[role] = value[column]
             elif isinstance(value, list):
                 if not isinstance(column, int):
-                    raise _InvalidRow(f"the row is a JSON array but {role}={column!r} is a name")
+                    raise InvalidRow(f"the row is a JSON array but {role}={column!r} is a name")
                 if column >= len(value):
-                    raise _InvalidRow(f"missing column: {role}={column} but the array has {len(value)} items")
+                    raise InvalidRow(f"missing column: {role}={column} but the array has {len(value)} items")
                 values[role] = value[column]
             else:
-                raise _InvalidRow(f"a row must be a JSON object or array, got {type(value).__name__}")
-        return self._example(values, line_number)
+                raise InvalidRow(f"a row must be a JSON object or array, got {type(value).__name__}")
+        return self.make(values, line_number)
 
-    def _text(self, values, role):
-        text = values[role]
-        if not isinstance(text, str):
-            raise _InvalidRow(f"{self._described(role)} is not a string: {text!r}")
-        if not text.strip():
-            raise _InvalidRow(f"empty text: {self._described(role)} is {text!r}")
-        return text
+
+class _RowParser(ColumnParser):
+    """Turns the fields of one row into an `InputExample` (or `InvalidRow`)."""
+
+    def __init__(self, path, text_a, text_b, label, label_list, regression):
+        check_column("text_a", text_a, allow_none=False)
+        check_column("text_b", text_b, allow_none=True)
+        check_column("label", label, allow_none=True)
+        super().__init__(path, {"text_a": text_a, "text_b": text_b, "label": label})
+        self.label_list = _check_label_list(label_list, regression)
+        self.known_labels = set(self.label_list) if self.label_list else None
+        self.regression = bool(regression)
 
     def _label(self, raw):
         if raw is None:
-            raise _InvalidRow(f"missing label: {self._described('label')} is null")
+            raise InvalidRow(f"missing label: {self._described('label')} is null")
         if self.regression:
             if isinstance(raw, bool):
-                raise _InvalidRow(f"label {raw!r} is not a number (regression)")
+                raise InvalidRow(f"label {raw!r} is not a number (regression)")
             try:
                 value = float(raw.strip() if isinstance(raw, str) else raw)
             except (TypeError, ValueError):
-                raise _InvalidRow(f"label {raw!r} is not a number (regression)") from None
+                raise InvalidRow(f"label {raw!r} is not a number (regression)") from None
             if not math.isfinite(value):
-                raise _InvalidRow(f"label {raw!r} is not a finite number (regression)")
+                raise InvalidRow(f"label {raw!r} is not a finite number (regression)")
             return value
         if isinstance(raw, str):
             label = raw.strip()
         elif isinstance(raw, (bool, int, float)):
             label = json.dumps(raw)  # JSON's spelling: 1 -> "1", true -> "true".
         else:
-            raise _InvalidRow(f"label {raw!r} is not a string or number")
+            raise InvalidRow(f"label {raw!r} is not a string or number")
         if not label:
-            raise _InvalidRow(f"empty label: {self._described('label')} is {raw!r}")
+            raise InvalidRow(f"empty label: {self._described('label')} is {raw!r}")
         if self.known_labels is not None and label not in self.known_labels:
-            raise _InvalidRow(f"unknown label {label!r} (label_list: {self.label_list})")
+            raise InvalidRow(f"unknown label {label!r} (label_list: {self.label_list})")
         return label
 
-    def _example(self, values, line_number):
+    def make(self, values, line_number):
         text_a = self._text(values, "text_a")
         text_b = self._text(values, "text_b") if "text_b" in values else None
         label = self._label(values["label"]) if "label" in values else None
@@ -263,7 +283,7 @@ def _lines(path, keep_ends=False):
 
 
 def _not_utf8(error):
-    return _InvalidRow(f"not UTF-8 ({error.reason} at byte {error.start})")
+    return InvalidRow(f"not UTF-8 ({error.reason} at byte {error.start})")
 
 
 class _Collector:
@@ -278,7 +298,7 @@ class _Collector:
     def add(self, line_number, make):
         try:
             self.examples.append(make())
-        except _InvalidRow as e:
+        except InvalidRow as e:
             message = f"{self.path}:{line_number}: {e}"
             if not self.skip_invalid:
                 raise ValueError(message + " (skip_invalid=True skips such rows)") from None
@@ -318,6 +338,10 @@ def read_tsv(path, text_a, text_b=None, label=None, *, header=True, label_list=N
         bad argument.
     """
     parser = _RowParser(os.fspath(path), text_a, text_b, label, label_list, regression)
+    return _read_tsv_rows(path, parser, header, skip_invalid)
+
+
+def _read_tsv_rows(path, parser, header, skip_invalid):
     collector = _Collector(path, skip_invalid)
     expect_header = bool(header)
     if not expect_header:
@@ -358,9 +382,13 @@ def read_csv(path, text_a, text_b=None, label=None, *, header=True, delimiter=",
     Raises:
       ValueError: as `read_tsv`; bad quoting is a malformed row.
     """
+    parser = _RowParser(os.fspath(path), text_a, text_b, label, label_list, regression)
+    return _read_csv_rows(path, parser, header, delimiter, skip_invalid)
+
+
+def _read_csv_rows(path, parser, header, delimiter, skip_invalid):
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise ValueError(f"delimiter must be one character, got {delimiter!r}")
-    parser = _RowParser(os.fspath(path), text_a, text_b, label, label_list, regression)
     collector = _Collector(path, skip_invalid)
     expect_header = bool(header)
     if not expect_header:
@@ -404,7 +432,7 @@ def read_csv(path, text_a, text_b=None, label=None, *, header=True, delimiter=",
             if bad:
                 raise _not_utf8(bad[0])
             if error is not None:
-                raise _InvalidRow(f"bad CSV ({error})")
+                raise InvalidRow(f"bad CSV ({error})")
             return parser.from_fields(fields, start)
 
         collector.add(start, make)
@@ -430,6 +458,10 @@ def read_jsonl(path, text_a, text_b=None, label=None, *, label_list=None, regres
       ValueError: as `read_tsv`; a line that is not JSON is a malformed row.
     """
     parser = _RowParser(os.fspath(path), text_a, text_b, label, label_list, regression)
+    return _read_jsonl_rows(path, parser, skip_invalid)
+
+
+def _read_jsonl_rows(path, parser, skip_invalid):
     collector = _Collector(path, skip_invalid)
     for line_number, line in _lines(path):
         if isinstance(line, str) and not line.strip():
@@ -441,11 +473,27 @@ def read_jsonl(path, text_a, text_b=None, label=None, *, label_list=None, regres
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as e:
-                raise _InvalidRow(f"bad JSON ({e.msg} at column {e.colno})") from None
+                raise InvalidRow(f"bad JSON ({e.msg} at column {e.colno})") from None
             return parser.from_json(value, line_number)
 
         collector.add(line_number, make)
     return collector.result()
+
+
+def resolve_format(path, format=None):
+    """`format` checked, or (None) picked by the extension of `path`:
+    .tsv and .txt -> tsv, .csv -> csv, .jsonl and .json -> jsonl."""
+    if format is None:
+        ext = os.path.splitext(os.fspath(path))[1].lower()
+        if ext not in _EXTENSIONS:
+            raise ValueError(
+                f"format=None but the extension of path={os.fspath(path)!r} is not one of "
+                f"{sorted(_EXTENSIONS)}; give format= one of {FORMATS}"
+            )
+        return _EXTENSIONS[ext]
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS} or None, got {format!r}")
+    return format
 
 
 def read_examples(path, text_a, text_b=None, label=None, *, format=None, **kwargs):
@@ -459,18 +507,33 @@ def read_examples(path, text_a, text_b=None, label=None, *, format=None, **kwarg
     Returns:
       `(examples, num_skipped)`.
     """
-    if format is None:
-        ext = os.path.splitext(os.fspath(path))[1].lower()
-        if ext not in _EXTENSIONS:
-            raise ValueError(
-                f"format=None but the extension of path={os.fspath(path)!r} is not one of "
-                f"{sorted(_EXTENSIONS)}; give format= one of {FORMATS}"
-            )
-        format = _EXTENSIONS[ext]
     readers = {"tsv": read_tsv, "csv": read_csv, "jsonl": read_jsonl}
-    if format not in readers:
-        raise ValueError(f"format must be one of {FORMATS} or None, got {format!r}")
-    return readers[format](path, text_a, text_b, label, **kwargs)
+    return readers[resolve_format(path, format)](path, text_a, text_b, label, **kwargs)
+
+
+def read_rows(path, parser, *, format=None, header=True, delimiter=",", skip_invalid=False):
+    """Reads every row of `path` through a `ColumnParser`: the file handling
+    of `read_tsv`, `read_csv` and `read_jsonl` for other row layouts.
+
+    Args:
+      path: str, the file.
+      parser: a `ColumnParser`; its `make` builds each row's example.
+      format: as `read_examples`.
+      header, delimiter: as `read_tsv`/`read_csv` (not used for jsonl).
+      skip_invalid: skip and count rows whose `make` raises `InvalidRow`.
+
+    Returns:
+      `(examples, num_skipped)`: list of what `parser.make` returned, int.
+
+    Raises:
+      ValueError: as `read_tsv`.
+    """
+    format = resolve_format(path, format)
+    if format == "tsv":
+        return _read_tsv_rows(path, parser, header, skip_invalid)
+    if format == "csv":
+        return _read_csv_rows(path, parser, header, delimiter, skip_invalid)
+    return _read_jsonl_rows(path, parser, skip_invalid)
 
 
 def _label_sort_key(label):

@@ -16,7 +16,8 @@ SUBCOMMANDS = {
     "vocab": ("trainers.vocab_main", "learn a WordPiece vocab.txt from text files"),
     "create-pretraining-data": ("trainers.create_pretraining_data_main", "make masked LM / next sentence TFRecords from text"),
     "pretrain": ("trainers.pretrain_main", "pretrain BERT (masked LM + next sentence) on TFRecords"),
-    "finetune": ("trainers.finetune_main", "fine-tune on classification, regression or tagging data"),
+    "finetune": ("trainers.finetune_main", "fine-tune: classification, regression, tagging, SQuAD, multiple choice"),
+    "predict": ("trainers.predict_main", "predict with a fine-tuned model (a `finetune` output_dir)"),
     "convert": ("trainers.convert_main", "convert a pretrained checkpoint: original TF1 <-> Hugging Face"),
 }
 

@@ -19,6 +19,10 @@ extra bucket; in static mode they are an error.
 `unpadded_dataset` makes such examples from the fixed-length arrays that
 `classification_data.examples_to_features` and `tagging_data.align_tags`
 return. Batching does not shuffle: shuffle the examples before.
+
+Multiple choice examples (`multiple_choice_data.examples_to_features`) are
+`[num_choices, seq]`: their length is that of their longest choice, and
+the sequence axis -- the last one -- is the one cut and padded.
 """
 
 import numpy as np
@@ -53,15 +57,15 @@ def unpadded_dataset(features, mask_key="input_mask", sequence_keys=None):
     Args:
       features: dict of arrays (numpy or tensors) with N examples each:
         `[N, S]` sequence features (padded on the right) and others (`[N]`
-        labels, ...).
-      mask_key: the int `[N, S]` feature with 1 on real tokens, 0 on padding
-        (its sum is an example's length).
+        labels, ...). Multiple choice: `[N, C, S]` sequence features.
+      mask_key: the int `[N, S]` (or `[N, C, S]`) feature with 1 on real
+        tokens, 0 on padding (an example's length: its longest row's sum).
       sequence_keys: keys of the features to cut to the length; None: every
-        feature of shape `[N, S, ...]`.
+        feature whose shape starts with the mask's (`[N, S, ...]`).
 
     Returns:
-      `tf.data.Dataset` of dicts: sequence features `[length, ...]`, others
-      with their per-example shape.
+      `tf.data.Dataset` of dicts: sequence features `[length, ...]` (or
+      `[C, length, ...]`), others with their per-example shape.
     """
     if not isinstance(features, dict) or mask_key not in features:
         raise ValueError(
@@ -70,15 +74,19 @@ def unpadded_dataset(features, mask_key="input_mask", sequence_keys=None):
         )
     shapes = {k: tuple(np.shape(v)) for k, v in features.items()}
     mask_shape = shapes[mask_key]
-    if len(mask_shape) != 2:
-        raise ValueError(f"features[{mask_key!r}] (mask_key) must be [N, S], got shape {mask_shape}")
+    if len(mask_shape) not in (2, 3):
+        raise ValueError(
+            f"features[{mask_key!r}] (mask_key) must be [N, S] or [N, C, S], got shape {mask_shape}"
+        )
+    rank = len(mask_shape)
     if sequence_keys is None:
-        sequence_keys = [k for k, s in shapes.items() if s[:2] == mask_shape]
+        sequence_keys = [k for k, s in shapes.items() if s[:rank] == mask_shape]
     sequence_keys = list(sequence_keys)
     for k in sequence_keys:
-        if k not in shapes or shapes[k][:2] != mask_shape:
+        if k not in shapes or shapes[k][:rank] != mask_shape:
             raise ValueError(
-                f"sequence_keys: {k!r} must be a feature of shape [N, S, ...] = {mask_shape}, got "
+                f"sequence_keys: {k!r} must be a feature of shape "
+                f"{'[N, S, ...]' if rank == 2 else '[N, C, S, ...]'} = {mask_shape}, got "
                 f"{shapes.get(k, 'no such feature')}"
             )
     for k, s in shapes.items():
@@ -86,8 +94,10 @@ def unpadded_dataset(features, mask_key="input_mask", sequence_keys=None):
             raise ValueError(f"features[{k!r}] must have N={mask_shape[0]} rows, got shape {s}")
 
     def cut(example):
-        length = tf.reduce_sum(tf.cast(example[mask_key], tf.int32))
-        return {k: (v[:length] if k in sequence_keys else v) for k, v in example.items()}
+        # The sequence axis of an example is its mask's last; C rows: the longest.
+        length = tf.reduce_max(tf.reduce_sum(tf.cast(example[mask_key], tf.int32), axis=-1))
+        index = (slice(None),) * (rank - 2) + (slice(None, length),)
+        return {k: (v[index] if k in sequence_keys else v) for k, v in example.items()}
 
     return tf.data.Dataset.from_tensor_slices(dict(features)).map(cut)
 
@@ -108,9 +118,10 @@ def bucket_by_length(dataset, batch_size, bucket_boundaries, static=False, drop_
     Args:
       dataset: `tf.data.Dataset` of single examples: a dict of features, or a
         tuple `(features, labels, ...)` with a dict first. Sequence features
-        have shape `[seq]` (or `[seq, ...]`): every component whose first
-        dimension is unknown is padded along it. Scalars (classification
-        `labels`) are batched as they are.
+        have shape `[seq]` (or `[seq, ...]`, or `[num_choices, seq]` with a
+        static `num_choices`): every component is padded along its unknown
+        dimensions (static mode: its first unknown one to the bucket's
+        boundary). Scalars (classification `labels`) are batched as they are.
       batch_size: int >= 1, examples per batch.
       bucket_boundaries: increasing ints >= 1; bucket i holds lengths in
         `(bucket_boundaries[i-1], bucket_boundaries[i]]`.
@@ -119,7 +130,8 @@ def bucket_by_length(dataset, batch_size, bucket_boundaries, static=False, drop_
       drop_remainder: drop each bucket's last partial batch; None: `static`.
       padding_values: dict, feature name -> the value padding it (e.g.
         `{"input_word_ids": preprocessor.pad_id}`); others pad with 0 ("").
-      length_key: the `[seq]` feature whose length is the example's.
+      length_key: the `[seq]` (or `[num_choices, seq]`) feature whose last
+        dimension is the example's length.
 
     Returns:
       `tf.data.Dataset` of batches with the element's structure: sequence
@@ -153,9 +165,10 @@ def bucket_by_length(dataset, batch_size, bucket_boundaries, static=False, drop_
             f"dataset elements must be a dict of features (or a tuple with one first) holding "
             f"length_key={length_key!r}, got element_spec {spec}"
         )
-    if features_spec[length_key].shape.rank != 1:
+    if features_spec[length_key].shape.rank not in (1, 2):
         raise ValueError(
-            f"length_key={length_key!r} must name a [seq] feature, got shape {features_spec[length_key].shape}"
+            f"length_key={length_key!r} must name a [seq] feature (or [num_choices, seq]), got shape "
+            f"{features_spec[length_key].shape}"
         )
     padding_values = dict(padding_values or {})
     unknown = sorted(set(padding_values) - set(features_spec))
@@ -185,7 +198,7 @@ def bucket_by_length(dataset, batch_size, bucket_boundaries, static=False, drop_
 
     def key_func(*args):
         element = tuple(args) if isinstance(spec, tuple) else args[0]
-        length = tf.cast(tf.shape(features_of(element)[length_key])[0], tf.int64)
+        length = tf.cast(tf.shape(features_of(element)[length_key])[-1], tf.int64)
         if static:
             check = tf.debugging.assert_less_equal(
                 length, tf.constant(last, tf.int64),
@@ -201,13 +214,16 @@ def bucket_by_length(dataset, batch_size, bucket_boundaries, static=False, drop_
     def reduce_func(key, window):
         if static:
             target = tf.gather(bucket_lengths, key)
-            shapes = tf.nest.map_structure(
-                lambda s: tf.constant([], tf.int64) if s.shape.rank == 0 else tf.stack(
-                    [target if s.shape[0] is None else tf.constant(s.shape[0], tf.int64)]
-                    + [tf.constant(-1 if d is None else d, tf.int64) for d in s.shape[1:]]
-                ),
-                spec,
-            )
+
+            def padded_shape(s):  # The first unknown dimension (the sequence axis) to the boundary.
+                dims = s.shape.as_list()
+                first = dims.index(None) if None in dims else None
+                return tf.constant([], tf.int64) if not dims else tf.stack([
+                    target if i == first else tf.constant(-1 if d is None else d, tf.int64)
+                    for i, d in enumerate(dims)
+                ])
+
+            shapes = tf.nest.map_structure(padded_shape, spec)
         else:
             shapes = None
         return window.padded_batch(

@@ -11,6 +11,11 @@
     keras-bert finetune --task=tagging --train_file=conll/train.txt ...  # CoNLL NER
     keras-bert finetune --task=squad --train_file=train-v2.0.json --eval_file=dev-v2.0.json \
         --max_seq_length=384 --doc_stride=128 ...                      # SQuAD 1.1 / 2.0
+    keras-bert finetune --task=multiple_choice --train_file=swag/train.csv --eval_file=swag/val.csv \
+        --text_a_column=sent1 --text_b_column=sent2 --label_column=label \
+        --choice_columns=ending0,ending1,ending2,ending3 ...          # SWAG (JSONL: a list column)
+    keras-bert finetune --task=classification ... --do_predict --predict_file=reviews.tsv \
+        --long_text_stride=64 --long_text_pooling=mean   # long texts: windows, pooled logits
 
 Flag names follow google-research/bert's `run_classifier.py`; the strategy
 and precision flags are those of `keras-bert pretrain`. See
@@ -35,7 +40,10 @@ flags.DEFINE_string("predict_file", None, "Data to predict (labels not needed)."
 flags.DEFINE_enum("file_format", None, ["tsv", "csv", "jsonl"], "Data format (default: by file extension).")
 flags.DEFINE_string("text_a_column", None, "Column (header name or 0-based index) of the first text.")
 flags.DEFINE_string("text_b_column", None, "Column of the second text, for pairs.")
-flags.DEFINE_string("label_column", None, "Column of the label.")
+flags.DEFINE_string("label_column", None, "Column of the label (multiple choice: the right choice's index).")
+flags.DEFINE_string("choice_columns", None, "Multiple choice: comma-separated columns, one per choice "
+                    "(ending0,ending1,...), or one JSON Lines column holding a list; --text_a_column is the "
+                    "context, --text_b_column a prefix of every choice (SWAG's sent2).")
 flags.DEFINE_string("label_list", None, "Comma-separated labels (default: those of --train_file, sorted).")
 flags.DEFINE_bool("skip_invalid_rows", False, "Skip (and count) malformed rows instead of stopping.")
 flags.DEFINE_string("init_checkpoint", None, "Original or Hugging Face BERT directory, or a keras-bert output_dir.")
@@ -79,6 +87,10 @@ flags.DEFINE_integer("n_best_size", 20, "SQuAD: candidate answers considered per
 flags.DEFINE_integer("max_answer_length", 30, "SQuAD: longest answer, in pieces.")
 flags.DEFINE_bool("version_2_with_negative", None, "SQuAD 2.0 (unanswerable questions); default: from the file.")
 flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD 2.0: predict no answer above this null score margin.")
+# Long texts (classification, regression).
+flags.DEFINE_integer("long_text_stride", 0, "Eval/predict texts longer than --max_seq_length as windows of text_a "
+                     "this many wordpieces apart, their logits pooled (0 = truncate; training truncates).")
+flags.DEFINE_enum("long_text_pooling", "mean", ["mean", "max"], "How window logits (scores) are pooled per text.")
 
 
 def main(argv):

@@ -9,6 +9,10 @@
   squad           question + context -> answer span (`BertQuestionAnswerer`;
                   SQuAD 1.1/2.0 JSON; windows with `doc_stride`; EM/F1 by
                   the official scripts; predictions.json, null_odds.json)
+  multiple_choice context + N candidate endings -> the right one
+                  (`BertMultipleChoice`; SWAG-style CSV/TSV with
+                  `choice_columns`, or JSON Lines with a list column;
+                  `trainers.multiple_choice_data`)
 
 The engine is the pretraining one (`trainers.training_loop.Trainer`:
 strategies, AdamW, warmup + decay, clipping, accumulation, mixed
@@ -17,13 +21,22 @@ longest member within length buckets (fixed bucket lengths on TPU). With
 `do_eval` and an `eval_file` the dev set is scored after every
 `save_checkpoints_steps` steps (default: every epoch), the best model by
 `best_metric` is kept in `output_dir/best/`, and its scores are written to
-`eval_results.txt`. `do_predict` writes `predictions.tsv` or `.jsonl`.
+`eval_results.txt`. `do_predict` writes `predictions.tsv` or `.jsonl`
+(`run_prediction`, which `keras-bert predict` runs too).
+
+Long texts (classification, regression): with `long_text_stride` > 0,
+evaluation and prediction cut `text_a` into overlapping windows of
+wordpieces and pool the windows' logits (`long_text_pooling`: mean or
+max; see `trainers.long_text`). Training always sees the first window
+(the text truncated to `max_seq_length`).
 
 `output_dir` then holds everything `keras-bert predict` (and the export)
-need: `task.json`, `model_config.json`, `vocab.txt`, `best/` and
-`model.keras` (the best model as a Keras file).
+need: `task.json` (task, labels, `max_seq_length`, casing and the
+`PREDICTION_SETTINGS` of the training run), `model_config.json`,
+`vocab.txt`, `best/` and `model.keras` (the best model as a Keras file).
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -36,6 +49,7 @@ import tensorflow as tf
 
 from keras_bert.checkpoints import pretrained as pretrained_lib
 from keras_bert.models.bert_classifier import BertClassifier
+from keras_bert.models.bert_multiple_choice import BertMultipleChoice
 from keras_bert.models.bert_question_answerer import BertQuestionAnswerer
 from keras_bert.models.bert_regressor import BertRegressor
 from keras_bert.models.bert_token_classifier import BertTokenClassifier
@@ -44,19 +58,22 @@ from trainers import classification_data
 from trainers import distribution
 from trainers import dynamic_padding
 from trainers import initialization
+from trainers import long_text
 from trainers import metrics as metrics_lib
+from trainers import multiple_choice_data
 from trainers import optimization
 from trainers import squad_data
 from trainers import squad_postprocess
 from trainers import tagging_data
 from trainers import training_loop
 
-TASKS = ("classification", "regression", "tagging", "squad")
+TASKS = ("classification", "regression", "tagging", "squad", "multiple_choice")
 TASK_FILE = "task.json"
 BEST_DIR = "best"
 VOCAB_FILE = "vocab.txt"
 KERAS_FILE = "model.keras"
-DEFAULT_BEST_METRIC = {"classification": "accuracy", "regression": "pearson", "tagging": "f1", "squad": "f1"}
+DEFAULT_BEST_METRIC = {"classification": "accuracy", "regression": "pearson", "tagging": "f1", "squad": "f1",
+                       "multiple_choice": "accuracy"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +93,7 @@ class FinetuningOptions:
     text_a_column: str = None
     text_b_column: str = None
     label_column: str = None
+    choice_columns: str = None  # Multiple choice: comma-separated columns, or one holding a list (JSONL).
     label_list: str = None
     skip_invalid_rows: bool = False
     init_checkpoint: str = None
@@ -119,6 +137,10 @@ class FinetuningOptions:
     max_answer_length: int = 30
     version_2_with_negative: bool = None
     null_score_diff_threshold: float = 0.0
+    # Long texts (classification, regression; eval and predict): windows of
+    # text_a's wordpieces this far apart (0 = truncate), logits pooled.
+    long_text_stride: int = 0
+    long_text_pooling: str = "mean"
 
 
 # ----------------------------------------------------------------- the data
@@ -130,8 +152,20 @@ def _column(value):
     return int(value) if str(value).lstrip("-").isdigit() else value
 
 
+def _choice_columns(value):
+    """`--choice_columns`: "ending0,ending1" -> a list of columns; one name
+    (no comma) -> that column, holding a list of choices (JSON Lines)."""
+    if value is None:
+        return None
+    names = [name.strip() for name in str(value).split(",")]
+    if len(names) == 1:
+        return _column(names[0])
+    return [_column(name) for name in names]
+
+
 def read_data(options, path, task_info, with_labels):
-    """Examples of `path`: `InputExample`s, or `TaggedSentence`s for tagging.
+    """Examples of `path`: `InputExample`s, or `TaggedSentence`s for tagging
+    (`MultipleChoiceExample`s, SQuAD examples for those tasks).
 
     Columns and format come from the flags of this run (a predict file may
     be laid out differently from the training file); the labels from
@@ -141,23 +175,40 @@ def read_data(options, path, task_info, with_labels):
         return tagging_data.read_conll(path, with_tags=with_labels)
     if options.task == "squad":
         return squad_data.read_squad_examples(path, version_2_with_negative=options.version_2_with_negative)
-    examples, skipped = classification_data.read_examples(
-        path,
-        _column(options.text_a_column),
-        _column(options.text_b_column),
-        _column(options.label_column) if with_labels else None,
-        format=options.file_format,
-        label_list=task_info.get("label_list") if options.task == "classification" else None,
-        regression=options.task == "regression",
-        skip_invalid=options.skip_invalid_rows,
-    )
+    if options.task == "multiple_choice":
+        examples, skipped = multiple_choice_data.read_examples(
+            path,
+            _column(options.text_a_column),
+            _choice_columns(options.choice_columns),
+            _column(options.text_b_column),
+            _column(options.label_column) if with_labels else None,
+            format=options.file_format,
+            skip_invalid=options.skip_invalid_rows,
+        )
+    else:
+        examples, skipped = classification_data.read_examples(
+            path,
+            _column(options.text_a_column),
+            _column(options.text_b_column),
+            _column(options.label_column) if with_labels else None,
+            format=options.file_format,
+            label_list=task_info.get("label_list") if options.task == "classification" else None,
+            regression=options.task == "regression",
+            skip_invalid=options.skip_invalid_rows,
+        )
     if skipped:
         print(f"{path}: skipped {skipped} invalid rows (--skip_invalid_rows)", flush=True)
     return examples
 
 
 def make_features(task, data, preprocessor, task_info, with_labels, options=None, is_training=False):
-    """Numpy features `[N, S]` (and labels) for the task model, plus extras."""
+    """Numpy features `[N, S]` (and labels) for the task model, plus extras.
+
+    Classification/regression with `options.long_text_stride` (not for
+    training, which truncates): `W >= N` rows of windows (`trainers.
+    long_text`), `labels` still `[N]`, and extras `window_example` `[W]`
+    and `pooling`, which `predict_examples` pools with.
+    """
     if task == "squad":
         squad = squad_data.convert_examples_to_features(
             data, preprocessor, max_seq_length=preprocessor.seq_length, doc_stride=options.doc_stride,
@@ -179,12 +230,25 @@ def make_features(task, data, preprocessor, task_info, with_labels, options=None
                 f"{aligned.num_dropped_words} words get no prediction (tagged 'O')", flush=True,
             )
         return aligned.features, {"num_words": aligned.num_words}
-    features = classification_data.examples_to_features(
-        data, preprocessor, label_list=task_info.get("label_list"), regression=task == "regression",
-    )
+    if task == "multiple_choice":  # [N, num_choices, S] features, [N] labels.
+        features = multiple_choice_data.examples_to_features(data, preprocessor)
+        if not with_labels:
+            features.pop("labels", None)
+        return features, {}
+    if options is not None and options.long_text_stride and not is_training:
+        features, window_example = long_text.examples_to_window_features(
+            data, preprocessor, options.long_text_stride, label_list=task_info.get("label_list"),
+            regression=task == "regression",
+        )
+        extras = {"window_example": window_example, "pooling": options.long_text_pooling}
+    else:
+        features = classification_data.examples_to_features(
+            data, preprocessor, label_list=task_info.get("label_list"), regression=task == "regression",
+        )
+        extras = {}
     if not with_labels:
         features.pop("labels", None)
-    return features, {}
+    return features, extras
 
 
 def build_model(task, config, task_info, options):
@@ -195,6 +259,8 @@ def build_model(task, config, task_info, options):
         return BertRegressor(config, dropout=options.dropout, train_encoder=options.train_encoder)
     if task == "squad":
         return BertQuestionAnswerer(config, train_encoder=options.train_encoder)
+    if task == "multiple_choice":
+        return BertMultipleChoice(config, dropout=options.dropout, train_encoder=options.train_encoder)
     return BertTokenClassifier(config, num_classes=len(task_info["label_list"]), dropout=options.dropout,
                                train_encoder=options.train_encoder)
 
@@ -208,7 +274,8 @@ def predict(model, features, batch_size, sequence_outputs=()):
 
     Args:
       model: a task model.
-      features: dict of numpy `[N, S]` encoder inputs (others ignored).
+      features: dict of numpy `[N, S]` encoder inputs (others ignored);
+        multiple choice: `[N, C, S]`, cut on the last axis.
       batch_size: int.
       sequence_outputs: names of outputs with a sequence axis 1; they are
         padded back to `S` with zeros.
@@ -217,15 +284,15 @@ def predict(model, features, batch_size, sequence_outputs=()):
       dict of numpy arrays `[N, ...]`.
     """
     inputs = {k: features[k] for k in ("input_word_ids", "input_mask", "input_type_ids")}
-    lengths = inputs["input_mask"].sum(axis=1)
-    seq = inputs["input_word_ids"].shape[1]
-    spec = {k: tf.TensorSpec([None, None], tf.int32) for k in inputs}
+    lengths = inputs["input_mask"].sum(axis=-1)  # [N] (or [N, C]: a batch is cut to its longest choice).
+    seq = inputs["input_word_ids"].shape[-1]
+    spec = {k: tf.TensorSpec([None] * v.ndim, tf.int32) for k, v in inputs.items()}
     forward = tf.function(lambda batch: model(batch, training=False), input_signature=[spec])
     outputs = {}
     for start in range(0, len(lengths), batch_size):
         stop = min(start + batch_size, len(lengths))
         width = max(int(lengths[start:stop].max()), 2)
-        batch = {k: tf.constant(v[start:stop, :width], tf.int32) for k, v in inputs.items()}
+        batch = {k: tf.constant(v[start:stop, ..., :width], tf.int32) for k, v in inputs.items()}
         for key, value in forward(batch).items():
             value = value.numpy()
             if key in sequence_outputs:
@@ -235,7 +302,30 @@ def predict(model, features, batch_size, sequence_outputs=()):
 
 
 SEQUENCE_OUTPUTS = {"classification": (), "regression": (), "tagging": ("logits",),
-                    "squad": ("start_logits", "end_logits")}
+                    "squad": ("start_logits", "end_logits"), "multiple_choice": ()}
+
+
+def predict_examples(model, task, inputs, batch_size):
+    """`predict` on `inputs["features"]`, one output row per example.
+
+    Args:
+      model: the task model.
+      task: str, one of `TASKS`.
+      inputs: dict with `features` and `extras` (as `make_features` gives
+        them); with long-text windows (`extras["window_example"]`) the
+        window outputs are pooled per example (`extras["pooling"]`).
+      batch_size: int.
+
+    Returns:
+      dict of numpy arrays `[N, ...]`.
+    """
+    outputs = predict(model, inputs["features"], batch_size, SEQUENCE_OUTPUTS[task])
+    extras = inputs["extras"]
+    if "window_example" in extras:
+        num_examples = int(extras["window_example"].max()) + 1 if len(extras["window_example"]) else 0
+        outputs = {key: long_text.pool_windows(value, extras["window_example"], num_examples, extras["pooling"])
+                   for key, value in outputs.items()}
+    return outputs
 
 
 def _log_softmax(x):
@@ -276,6 +366,10 @@ def score(task, outputs, features, task_info, extras, options=None):
             "spearman": metrics_lib.spearman_correlation(labels, score_),
         }
     logits = outputs["logits"].astype(np.float64)
+    if task == "multiple_choice":  # logits [N, num_choices], labels [N]: the right choice.
+        labels = features["labels"]
+        loss = -np.take_along_axis(_log_softmax(logits), labels[:, None], -1).mean()
+        return {"loss": float(loss), "accuracy": metrics_lib.accuracy(labels, logits.argmax(-1))}
     if task == "classification":
         labels = features["labels"]
         predictions = logits.argmax(-1)
@@ -298,6 +392,18 @@ def score(task, outputs, features, task_info, extras, options=None):
     return results
 
 
+@contextlib.contextmanager
+def _new_file(path):
+    """Opens `path` for writing (UTF-8); removes it if the block fails."""
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            yield f
+    except BaseException:
+        if os.path.exists(path):
+            os.remove(path)
+        raise
+
+
 def write_predictions(path, task, data, outputs, task_info, extras, prediction_format):
     """`predictions.tsv` / `.jsonl`: one line per example (written atomically)."""
     rows = []
@@ -309,14 +415,14 @@ def write_predictions(path, task, data, outputs, task_info, extras, prediction_f
     elif task == "regression":
         for example, value in zip(data, outputs["score"]):
             rows.append({"guid": example.guid, "score": float(value)})
-    else:
+    else:  # Classification: the label; multiple choice: the index of the choice; and probabilities.
         logits = outputs["logits"].astype(np.float64)
         probabilities = np.exp(_log_softmax(logits))
         for example, p in zip(data, probabilities):
-            rows.append({"guid": example.guid, "label": task_info["label_list"][int(p.argmax())],
-                         "probabilities": [float(x) for x in p]})
+            label = int(p.argmax()) if task == "multiple_choice" else task_info["label_list"][int(p.argmax())]
+            rows.append({"guid": example.guid, "label": label, "probabilities": [float(x) for x in p]})
     temp = f"{path}.tmp-{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as f:
+    with _new_file(temp) as f:
         for row in rows:
             if prediction_format == "jsonl":
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -325,9 +431,82 @@ def write_predictions(path, task, data, outputs, task_info, extras, prediction_f
             elif task == "regression":
                 f.write(f"{row['guid']}\t{row['score']}\n")
             else:
-                f.write("\t".join([row["guid"], row["label"]] + [f"{x:.6f}" for x in row["probabilities"]]) + "\n")
+                f.write("\t".join([row["guid"], str(row["label"])] + [f"{x:.6f}" for x in row["probabilities"]]) + "\n")
     os.replace(temp, path)
     return len(rows)
+
+
+# ------------------------------------------------------------- prediction
+
+# The settings of a run that `keras-bert predict` takes from task.json (its
+# flags override them); `max_seq_length` and `lowercase` are there too.
+PREDICTION_SETTINGS = ("text_a_column", "text_b_column", "choice_columns", "doc_stride", "max_query_length",
+                       "n_best_size", "max_answer_length", "version_2_with_negative", "null_score_diff_threshold",
+                       "long_text_stride", "long_text_pooling")
+
+
+def prediction_inputs(options, preprocessor, task_info):
+    """`options.predict_file` read and made into features.
+
+    Returns:
+      dict `data` (the examples), `features`, `extras` (`make_features`).
+
+    Raises:
+      ValueError: "path:line: ..." for a malformed row, as `read_data`.
+    """
+    data = read_data(options, options.predict_file, task_info, with_labels=False)
+    features, extras = make_features(options.task, data, preprocessor, task_info, False, options)
+    if options.task == "tagging":
+        extras["label_weights"] = features["label_weights"]
+    return {"data": data, "features": features, "extras": extras}
+
+
+def prediction_path(options, output_file=None):
+    """Where the predictions go: `output_file`, else `output_dir/predictions.tsv|.jsonl`
+    (SQuAD: `predictions.json`; its `nbest_predictions.json` and `null_odds.json`
+    beside it, with the same prefix as `output_file` has before `predictions.json`)."""
+    if options.task == "squad":
+        path = output_file or os.path.join(options.output_dir, squad_postprocess.PREDICTIONS_FILE)
+        if not os.path.basename(path).endswith(squad_postprocess.PREDICTIONS_FILE):
+            raise ValueError(f"--output_file={output_file}: a SQuAD predictions file must be named "
+                             f"*{squad_postprocess.PREDICTIONS_FILE} (n-best and null odds go beside it)")
+        return path
+    return output_file or os.path.join(options.output_dir, f"predictions.{options.prediction_format}")
+
+
+def run_prediction(model, inputs, task_info, options, output_file=None, write=True):
+    """Predicts `inputs` with `model` and writes the predictions.
+
+    `keras-bert finetune --do_predict` and `keras-bert predict` both run
+    this. Every file is written under a temporary name in its directory and
+    renamed: there is never a half-written predictions file.
+
+    Args:
+      model: the task model, weights loaded.
+      inputs: from `prediction_inputs`.
+      task_info: the contents of task.json (labels).
+      options: `FinetuningOptions` (task, batch size, format, SQuAD settings).
+      output_file: see `prediction_path`.
+      write: False computes without writing (non-chief workers).
+
+    Returns:
+      str, the path of the predictions file.
+    """
+    path = prediction_path(options, output_file)
+    outputs = predict_examples(model, options.task, inputs, options.predict_batch_size)
+    if not write:
+        return path
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if options.task == "squad":  # SQuAD's own files: predictions.json, null_odds.json, nbest.
+        directory, name = os.path.split(os.path.abspath(path))
+        squad_postprocess.write_prediction_files(squad_answers(outputs, inputs["extras"], options), directory,
+                                                 prefix=name[:-len(squad_postprocess.PREDICTIONS_FILE)])
+        print(f"wrote {len(inputs['data'])} answers to {path}", flush=True)
+    else:
+        count = write_predictions(path, options.task, inputs["data"], outputs, task_info, inputs["extras"],
+                                  options.prediction_format)
+        print(f"wrote {count} predictions to {path}", flush=True)
+    return path
 
 
 # ------------------------------------------------------------------ program
@@ -344,9 +523,12 @@ def check_options(options):
                          ("predict_file", options.do_predict)):
         if needed and not getattr(options, flag):
             raise ValueError(f"--do_{flag.split('_')[0]} needs --{flag}")
-    columns = options.task in ("classification", "regression")
+    columns = options.task in ("classification", "regression", "multiple_choice")
     if columns and options.text_a_column is None:
         raise ValueError(f"--task={options.task} needs --text_a_column (a header name or a 0-based index)")
+    if options.task == "multiple_choice" and not options.choice_columns:
+        raise ValueError("--task=multiple_choice needs --choice_columns (comma-separated, one column per choice, "
+                         "e.g. ending0,ending1,ending2,ending3; or, for JSON Lines, one column holding a list)")
     if columns and (options.do_train or options.do_eval) and options.label_column is None:
         raise ValueError("--do_train/--do_eval need --label_column")
     if options.num_train_epochs <= 0:
@@ -359,8 +541,22 @@ def check_options(options):
         raise ValueError(f"--prediction_format={options.prediction_format!r}: tsv or jsonl")
     if options.max_seq_length < 2:
         raise ValueError(f"--max_seq_length={options.max_seq_length}: must be >= 2")
+    check_long_text_options(options)
     if not options.init_checkpoint:
         print("warning: no --init_checkpoint: the encoder starts from random weights", flush=True)
+
+
+def check_long_text_options(options):
+    stride = options.long_text_stride
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 0:
+        raise ValueError(f"--long_text_stride={stride!r}: must be an int >= 0 (wordpieces between window starts; "
+                         "0 = truncate)")
+    if options.long_text_pooling not in long_text.POOLINGS:
+        raise ValueError(f"--long_text_pooling={options.long_text_pooling!r}: must be one of "
+                         f"{', '.join(long_text.POOLINGS)}")
+    if stride and options.task not in ("classification", "regression"):
+        raise ValueError(f"--long_text_stride={stride}: windows are for classification and regression, not "
+                         f"{options.task}" + (" (SQuAD windows with --doc_stride)" if options.task == "squad" else ""))
 
 
 def _vocabulary(options):
@@ -391,7 +587,7 @@ def _vocabulary(options):
 
 
 def _evaluate_and_keep_best(model, dev, task, task_info, options, best, step):
-    results = score(task, predict(model, dev["features"], options.eval_batch_size, SEQUENCE_OUTPUTS[task]),
+    results = score(task, predict_examples(model, task, dev, options.eval_batch_size),
                     dev["features"], task_info, dev["extras"], options)
     metric = task_info["best_metric"]
     if metric not in results:
@@ -445,6 +641,9 @@ def run_finetuning(options):
         }
     if task_info["task"] != options.task:
         raise ValueError(f"--output_dir={options.output_dir} holds a {task_info['task']} model, not {options.task}")
+    for key in PREDICTION_SETTINGS:  # What `keras-bert predict` uses: this training run's.
+        if options.do_train or key not in task_info:
+            task_info[key] = getattr(options, key)
 
     # Read everything first: bad data fails before any training.
     train = dev = test = None
@@ -467,11 +666,7 @@ def run_finetuning(options):
         features, extras = make_features(options.task, dev_data, preprocessor, task_info, True, options)
         dev = {"data": dev_data, "features": features, "extras": extras}
     if options.do_predict:
-        test_data = read_data(options, options.predict_file, task_info, with_labels=False)
-        features, extras = make_features(options.task, test_data, preprocessor, task_info, False, options)
-        if options.task == "tagging":
-            extras["label_weights"] = features["label_weights"]
-        test = {"data": test_data, "features": features, "extras": extras}
+        test = prediction_inputs(options, preprocessor, task_info)
 
     strategy = distribution.get_strategy(options.distribution_strategy, tpu_address=options.tpu,
                                          num_gpus=options.num_gpus)
@@ -550,7 +745,7 @@ def run_finetuning(options):
     if options.do_train and os.path.exists(os.path.join(best_path, "model.index")):
         tf.train.Checkpoint(model=model).read(os.path.join(best_path, "model")).expect_partial()
     if options.do_eval:
-        outputs = predict(model, dev["features"], options.eval_batch_size, SEQUENCE_OUTPUTS[options.task])
+        outputs = predict_examples(model, options.task, dev, options.eval_batch_size)
         scores = score(options.task, outputs, dev["features"], task_info, dev["extras"], options)
         step = best["step"] if best else int(trainer.global_step.numpy())
         results["eval"] = {"global_step": step, **scores}
@@ -560,19 +755,7 @@ def run_finetuning(options):
                 {"global_step": step, **{f"eval_{k}": v for k, v in scores.items()}},
             )
     if options.do_predict:
-        outputs = predict(model, test["features"], options.predict_batch_size, SEQUENCE_OUTPUTS[options.task])
-        path = os.path.join(options.output_dir, f"predictions.{options.prediction_format}")
-        if options.task == "squad":  # SQuAD's own files: predictions.json, null_odds.json, nbest.
-            path = os.path.join(options.output_dir, "predictions.json")
-            if chief:
-                squad_postprocess.write_prediction_files(squad_answers(outputs, test["extras"], options),
-                                                         options.output_dir)
-                print(f"wrote {len(test['data'])} answers to {path}", flush=True)
-        elif chief:
-            count = write_predictions(path, options.task, test["data"], outputs, task_info, test["extras"],
-                                      options.prediction_format)
-            print(f"wrote {count} predictions to {path}", flush=True)
-        results["predict"] = path
+        results["predict"] = run_prediction(model, test, task_info, options, write=chief)
     if options.do_train and chief:
         model.save(os.path.join(options.output_dir, KERAS_FILE))
     return results

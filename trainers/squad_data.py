@@ -384,8 +384,17 @@ def _batched(fn, texts):
     return out
 
 
-def _tokenize(preprocessor, texts):
-    """Wordpiece ids of each text (lists of int), in batches."""
+def tokenize_texts(preprocessor, texts):
+    """Wordpiece ids of each text (lists of int), in batches.
+
+    Args:
+        preprocessor: a `keras_bert.BertPreprocessor`.
+        texts: list of str.
+
+    Returns:
+        list (one per text) of lists of int: the text's wordpiece ids, no
+        `[CLS]`/`[SEP]` (`preprocessor.tokenize`).
+    """
 
     def run(batch):
         return preprocessor.tokenize(batch).merge_dims(1, 2).to_list()
@@ -519,9 +528,9 @@ def convert_examples_to_features(
     context_index = {c: i for i, c in enumerate(contexts)}
     context_pieces = _tokenize_with_offsets(preprocessor, contexts)
     doc = {}
-    query_ids = _tokenize(preprocessor, [e.question_text for e in examples])
+    query_ids = tokenize_texts(preprocessor, [e.question_text for e in examples])
     labeled = [e for e in examples if e.has_label and not e.is_impossible]
-    answer_pieces = _tokenize(preprocessor, [e.orig_answer_text for e in labeled])
+    answer_pieces = tokenize_texts(preprocessor, [e.orig_answer_text for e in labeled])
     answer_ids = {e.qas_id: ids for e, ids in zip(labeled, answer_pieces)}
 
     rows = {name: [] for name in FEATURE_NAMES + LABEL_NAMES}

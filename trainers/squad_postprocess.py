@@ -332,12 +332,24 @@ def postprocess(
 
 
 def write_json(records, path):
-    """Writes `records` as JSON (indent 4, as the original) to `path`; returns the path."""
+    """Writes `records` as JSON (indent 4, as the original) to `path`; returns the path.
+
+    The file appears whole or not at all (written to a temporary name in the
+    same directory, then renamed).
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(json.dumps(records, indent=4) + "\n")
+    text = json.dumps(records, indent=4) + "\n"
+    temp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(temp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
     return path
 
 

@@ -1,7 +1,7 @@
 """Dynamic padding: batch shapes (longest member / bucket boundary), bucket
 membership, every example once, padding values, static shapes for TPU
-(drop_remainder, few shapes, too-long examples), tagging and classification
-element layouts, and cutting padding off fixed-length features."""
+(drop_remainder, few shapes, too-long examples), tagging, classification and
+multiple choice element layouts, and cutting padding off fixed-length features."""
 
 import collections
 
@@ -154,6 +154,34 @@ def test_unpadded_dataset_cuts_fixed_length_features():
     with pytest.raises(ValueError, match="mask_key='mask'"):
         dp.unpadded_dataset(features, mask_key="mask")
 
+
+
+def test_multiple_choice_examples_cut_and_pad_the_last_axis():
+    n, c, s = 5, 3, 12
+    longest = [12, 2, 5, 7, 3]  # Per example, the longest of its choices.
+    mask = np.zeros((n, c, s), np.int32)
+    for i, k in enumerate(longest):
+        for j in range(c):
+            mask[i, j, : max(1, k - j)] = 1
+    ids = np.where(mask == 1, np.arange(1, s + 1), 0).astype(np.int32)
+    features = {"input_word_ids": ids, "input_mask": mask, "input_type_ids": np.zeros_like(mask),
+                "labels": np.arange(n, dtype=np.int32)}
+    dataset = dp.unpadded_dataset(features)
+    assert dataset.element_spec["input_word_ids"].shape.as_list() == [c, None]
+    assert dataset.element_spec["labels"].shape.as_list() == []
+    rows = list(dataset)
+    assert [tuple(r["input_mask"].shape) for r in rows] == [(c, k) for k in longest]
+    for r, i in zip(rows, range(n)):
+        np.testing.assert_array_equal(r["input_word_ids"].numpy(), ids[i, :, : longest[i]])
+    dynamic = list(dp.bucket_by_length(dataset, 2, [4, 8, 12], padding_values={"input_word_ids": -1}))
+    assert sorted(tuple(b["input_word_ids"].shape) for b in dynamic) == [(1, c, 12), (2, c, 3), (2, c, 7)]
+    for b in dynamic:  # Padded beyond the cut with -1; the labels stay [batch].
+        for row, label in zip(b["input_word_ids"].numpy(), b["labels"].numpy()):
+            assert (row[:, longest[label]:] == -1).all() and (row[:, :longest[label]] != -1).all()
+    static = list(dp.bucket_by_length(dataset, 1, [4, 8, 12], static=True))
+    assert sorted(tuple(b["input_mask"].shape) for b in static) == [(1, c, 4)] * 2 + [(1, c, 8)] * 2 + [(1, c, 12)]
+    with pytest.raises(ValueError, match=r"must be \[N, S\] or \[N, C, S\]"):
+        dp.unpadded_dataset({"input_mask": np.zeros((2, 2, 2, 2), np.int32)})
 
 def test_default_bucket_boundaries():
     assert dp.default_bucket_boundaries(128) == (16, 32, 64, 128)
