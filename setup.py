@@ -17,6 +17,9 @@ INSTALL_REQUIRES = [
     "absl-py>=1.4",
     "numpy>=1.26",
     "safetensors>=0.4",
+    # TF Serving's request protos (PredictionLog ...) for the warmup records
+    # of export/; it needs only tensorflow, grpcio and protobuf.
+    "tensorflow-serving-api==2.20.0",
     # Entity-level (CoNLL) precision/recall/F1 in trainers/metrics.py.
     "seqeval>=1.2.2",
     # TF 2.20 accepts protobuf>=5.28; googleapis-common-protos (via

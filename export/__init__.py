@@ -1,2 +1,22 @@
-"""SavedModel export for TF Serving (task models with in-graph preprocessing,
-signatures, warmup records, op audit). Arrives with the export issue."""
+"""SavedModel export for TF Serving: task models with in-graph preprocessing,
+their signatures, warmup records and the op audit; the encoder and the
+preprocessor as TF Hub-style SavedModels.
+
+    export_saved_model(model_or_finetune_output_dir, export_dir)  # -> export_dir/<version>/
+    export_encoder(encoder, export_dir); export_preprocessor(preprocessor, export_dir)
+    audit_saved_model(saved_model_dir)  # which ops TF Serving 2.20 could not run
+
+`keras-bert export` (trainers/export_main.py) runs `export_saved_model`. See
+README.md (Export for TF Serving) for the signatures and REST requests.
+"""
+
+from export.hub import export_encoder
+from export.hub import export_preprocessor
+from export.op_audit import audit_saved_model
+from export.op_audit import check_saved_model
+from export.saved_model import export_saved_model
+from export.saved_model import load_finetuned
+from export.saved_model import next_version
+from export.serving import SERVE_EXAMPLES
+from export.serving import SERVE_TOKEN_IDS
+from export.serving import SERVING_DEFAULT

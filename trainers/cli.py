@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "finetune": ("trainers.finetune_main", "fine-tune: classification, regression, tagging, SQuAD, multiple choice"),
     "predict": ("trainers.predict_main", "predict with a fine-tuned model (a `finetune` output_dir)"),
     "convert": ("trainers.convert_main", "convert a pretrained checkpoint: original TF1 <-> Hugging Face"),
+    "export": ("trainers.export_main", "export a fine-tuned model (a `finetune` output_dir) for TF Serving, raw text in"),
 }
 
 

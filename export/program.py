@@ -1,0 +1,39 @@
+"""`keras-bert export`'s program: a `keras-bert finetune` output_dir to TF Serving.
+
+`trainers/export_main.py` holds the flags and calls `run_export`.
+"""
+
+import json
+import os
+
+from export import hub
+from export import op_audit
+from export import saved_model
+
+
+def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None, encoder_export_dir=None,
+               preprocessor_export_dir=None, **squad_settings):
+    """Runs `keras-bert export`; returns the path of the version written.
+
+    Prints what was written: the version directory, its signatures, the op
+    audit, and the TF Serving command that serves it.
+    """
+    model, preprocessor, settings = saved_model.load_finetuned(model_dir)
+    settings.update({key: value for key, value in squad_settings.items() if value is not None})
+    path = saved_model.export_saved_model(model, export_dir, version, preprocessor=preprocessor, warmup=warmup,
+                                          model_name=model_name, **settings)
+    with open(os.path.join(path, saved_model.ASSETS_EXTRA, saved_model.EXPORT_INFO_FILE), encoding="utf-8") as f:
+        info = json.load(f)
+    print(f"exported the {info['task']} model of {model_dir} to {path}", flush=True)
+    for name, signature in info["signatures"].items():
+        print(f"  {name} ({signature['method_name'].rsplit('/', 1)[-1]}): {', '.join(signature['inputs'])} -> "
+              f"{', '.join(signature['outputs'])}")
+    print(f"  op audit: {op_audit.audit_saved_model(path).summary()}")
+    if encoder_export_dir:
+        print(f"encoder (TF Hub style): {hub.export_encoder(model.encoder, encoder_export_dir)}")
+    if preprocessor_export_dir:
+        print(f"preprocessor (TF Hub style): {hub.export_preprocessor(preprocessor, preprocessor_export_dir)}")
+    base = os.path.dirname(path)
+    name = model_name or os.path.basename(base)
+    print(f"serve it: docker run -p 8501:8501 -v {base}:/models/{name} -e MODEL_NAME={name} tensorflow/serving")
+    return path

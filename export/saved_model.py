@@ -1,0 +1,381 @@
+"""`export_saved_model`: a task model as a TF Serving SavedModel, raw text in.
+
+Layout (TF Serving's): `export_dir/<version>/` holding `saved_model.pb`,
+`variables/`, `assets.extra/tf_serving_warmup_requests` (warmup records,
+`export.warmup`) and `assets.extra/keras_bert_export.json` (task, labels,
+inputs and outputs of each signature, settings). The signatures are those of
+`export.serving`.
+
+Versions: the next free one by default (1 + the highest integer directory
+in `export_dir`, 1 for none); an existing version is an error, never
+overwritten. The SavedModel is written to a temporary directory inside
+`export_dir` (`.tmp-<version>-*`: not an integer, so TF Serving ignores it)
+and renamed to its version only when complete, so a crash never leaves a
+half-written version that TF Serving would load. Nothing is written
+outside `export_dir`.
+
+Before the rename, every op of every graph and function is audited
+(`export.op_audit`): only core TensorFlow ops and the tensorflow-text ops TF
+Serving links. An export that fails the audit is not kept.
+"""
+
+import json
+import os
+import re
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from export import op_audit
+from export import serving
+from export import warmup as warmup_lib
+from keras_bert.config import BertConfig
+from keras_bert.text.bert_preprocessor import BertPreprocessor
+
+ASSETS_EXTRA = "assets.extra"
+EXPORT_INFO_FILE = "keras_bert_export.json"
+_VERSION = re.compile(r"^[0-9]+$")
+
+# A `keras-bert finetune` output_dir (trainers.finetuning).
+TASK_FILE = "task.json"
+MODEL_CONFIG_FILE = "model_config.json"
+VOCAB_FILE = "vocab.txt"
+BEST_DIR = "best"
+KERAS_FILE = "model.keras"
+# task.json's task name -> the serving task.
+_FINETUNING_TASKS = {"classification": "classification", "regression": "regression", "tagging": "tagging",
+                     "squad": "squad"}
+
+
+# ------------------------------------------------------------- versions
+
+
+def existing_versions(export_dir):
+    """Sorted int versions (integer-named subdirectories) in `export_dir`."""
+    if not os.path.isdir(export_dir):
+        return []
+    return sorted(
+        int(name) for name in os.listdir(export_dir)
+        if _VERSION.match(name) and os.path.isdir(os.path.join(export_dir, name))
+    )
+
+
+def next_version(export_dir):
+    """1 + the highest existing version of `export_dir`, or 1."""
+    versions = existing_versions(export_dir)
+    return versions[-1] + 1 if versions else 1
+
+
+def _check_version(version):
+    if isinstance(version, str) and _VERSION.match(version.strip()):
+        version = int(version.strip())
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(
+            f"version must be a positive integer (TF Serving's version directory name), got {version!r}"
+        )
+    return version
+
+
+def _prepare_export_dir(export_dir):
+    if not isinstance(export_dir, (str, os.PathLike)) or not os.fspath(export_dir):
+        raise ValueError(f"export_dir must be a directory path, got {export_dir!r}")
+    export_dir = os.path.abspath(os.fspath(export_dir))
+    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise ValueError(f"export_dir={export_dir}: exists and is not a directory")
+    os.makedirs(export_dir, exist_ok=True)
+    return export_dir
+
+
+# ------------------------------------------------- a finetune output_dir
+
+
+def _read_json(path, what):
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: not found ({what}); model_dir must be a `keras-bert finetune` output directory")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: cannot read it ({e})") from None
+
+
+def _squad_v2_from_results(model_dir):
+    """SQuAD 2.0 when the kept model's dev scores have 2.0's keys (task.json
+    holds None when the training run detected the version from the data)."""
+    path = os.path.join(model_dir, BEST_DIR, "results.json")
+    if not os.path.exists(path):
+        return False
+    try:
+        with open(path, encoding="utf-8") as f:
+            results = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return any(key.startswith(("HasAns_", "NoAns_")) for key in results)
+
+
+def load_finetuned(model_dir):
+    """The model, preprocessor and settings of a `keras-bert finetune` output_dir.
+
+    Reads `task.json` (task, labels, `max_seq_length`, casing, SQuAD
+    settings), `model_config.json`, `vocab.txt`, and the kept model:
+    `best/model` (a `tf.train.Checkpoint`), else `model.keras`.
+
+    Returns:
+      `(model, preprocessor, settings)`; settings: dict of `make_spec`
+      keyword arguments (`labels`, `pairs`, SQuAD settings).
+
+    Raises:
+      ValueError: naming the missing or unreadable file, or an unsupported task.
+    """
+    if not isinstance(model_dir, (str, os.PathLike)) or not os.path.isdir(model_dir):
+        raise ValueError(f"model_dir={model_dir!r}: no such directory (a `keras-bert finetune` output_dir)")
+    model_dir = os.fspath(model_dir)
+    task_info = _read_json(os.path.join(model_dir, TASK_FILE), "the task, labels and settings")
+    task = task_info.get("task") if isinstance(task_info, dict) else None
+    if task not in _FINETUNING_TASKS:
+        raise ValueError(
+            f"{os.path.join(model_dir, TASK_FILE)}: task {task!r} cannot be exported for serving "
+            f"(supported: {', '.join(_FINETUNING_TASKS)})"
+        )
+    config_path = os.path.join(model_dir, MODEL_CONFIG_FILE)
+    if not os.path.exists(config_path):
+        raise ValueError(f"{config_path}: not found (the model's BertConfig)")
+    config = BertConfig.load(config_path)
+    vocab_file = os.path.join(model_dir, VOCAB_FILE)
+    if not os.path.exists(vocab_file):
+        raise ValueError(f"{vocab_file}: not found (the vocabulary)")
+    preprocessor = BertPreprocessor(
+        vocab_file, lowercase=bool(task_info.get("lowercase", True)),
+        seq_length=int(task_info.get("max_seq_length", 128)),
+    )
+    model = _load_model(model_dir, task, config, task_info)
+    settings = {}
+    if task in ("classification", "tagging"):
+        settings["labels"] = task_info.get("label_list")
+    if task in ("classification", "regression"):
+        settings["pairs"] = task_info.get("text_b_column") is not None
+    if task == "squad":
+        for key, default in (("max_query_length", 64), ("max_answer_length", 30),
+                             ("null_score_diff_threshold", 0.0)):
+            value = task_info.get(key)
+            settings[key] = default if value is None else value
+        v2 = task_info.get("version_2_with_negative")
+        settings["version_2_with_negative"] = _squad_v2_from_results(model_dir) if v2 is None else bool(v2)
+    return model, preprocessor, settings
+
+
+def _load_model(model_dir, task, config, task_info):
+    from trainers import finetuning  # The model builder of the training run.
+
+    prefix = os.path.join(model_dir, BEST_DIR, "model")
+    keras_file = os.path.join(model_dir, KERAS_FILE)
+    if os.path.exists(prefix + ".index"):
+        options = finetuning.FinetuningOptions(task=task, output_dir=model_dir)
+        model = finetuning.build_model(task, config, task_info, options)
+        status = tf.train.Checkpoint(model=model).read(prefix)
+        status.assert_existing_objects_matched()
+        status.expect_partial()
+        return model
+    if os.path.exists(keras_file):
+        import keras
+
+        return keras.saving.load_model(keras_file, compile=False)
+    raise ValueError(
+        f"no model in model_dir={model_dir}: neither {prefix}.index nor {keras_file} exists "
+        "(was it trained with --do_train?)"
+    )
+
+
+# --------------------------------------------------------------- writing
+
+
+def _set_method_names(saved_model_dir, method_names):
+    """Sets signature method names (TF2's saver writes predict for all) and
+    rewrites the fingerprint of the changed saved_model.pb."""
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow.python.saved_model import fingerprinting_utils
+
+    path = os.path.join(saved_model_dir, "saved_model.pb")
+    proto = saved_model_pb2.SavedModel()
+    with open(path, "rb") as f:
+        proto.ParseFromString(f.read())
+    changed = False
+    for meta_graph in proto.meta_graphs:
+        for name, method in method_names.items():
+            if name in meta_graph.signature_def and meta_graph.signature_def[name].method_name != method:
+                meta_graph.signature_def[name].method_name = method
+                changed = True
+    if changed:
+        with open(path, "wb") as f:
+            f.write(proto.SerializeToString(deterministic=True))
+        fingerprinting_utils.write_fingerprint(saved_model_dir)
+
+
+def tf_variables(variables):
+    """The `tf.Variable`s behind Keras variables.
+
+    Keras 3 saves a Keras variable as a second `tf.Variable` copied from the
+    first, while the traced functions read the first: a session-based
+    loader (TF Serving, `saved_model_cli run`) restores the copy and then
+    fails with "Could not find variable ...". Tracking the `tf.Variable`s
+    themselves gives one variable, restored where it is read.
+    """
+    result = []
+    for variable in variables:
+        value = getattr(variable, "value", variable)
+        if not isinstance(value, tf.Variable):
+            raise ValueError(f"variable {getattr(variable, 'path', variable)!r} is not backed by a tf.Variable")
+        result.append(value)
+    return result
+
+
+def save_with_signatures(variables, functions, saved_model_dir, assets=None):
+    """`tf.saved_model.save` of a bare trackable holding `variables` (and
+    `assets`, tracked as attributes), with `functions` `{name: (concrete
+    function, method name)}` as signatures."""
+    root = tf.__internal__.tracking.AutoTrackable()
+    root.model_variables = tf_variables(variables)
+    for key, value in (assets or {}).items():
+        setattr(root, key, value)
+    tf.saved_model.save(root, saved_model_dir, signatures={name: fn for name, (fn, _) in functions.items()})
+    _set_method_names(saved_model_dir, {name: method for name, (_, method) in functions.items()})
+
+
+def _signature_info(functions):
+    info = {}
+    for name, (fn, method) in functions.items():
+        specs = tf.nest.flatten(fn.structured_input_signature)  # Positional, named TensorSpecs.
+        info[name] = {
+            "method_name": method,
+            "inputs": {spec.name: {"dtype": spec.dtype.name, "shape": spec.shape.as_list()} for spec in specs},
+            "outputs": {
+                key: {"dtype": spec.dtype.name, "shape": spec.shape.as_list()}
+                for key, spec in fn.structured_outputs.items()
+            },
+        }
+    return info
+
+
+def export_saved_model(model_or_output_dir, export_dir, version=None, *, preprocessor=None, labels=None,
+                       pairs=None, fill_tag=None, max_query_length=None, max_answer_length=None,
+                       version_2_with_negative=None, null_score_diff_threshold=None, warmup=True,
+                       audit=True, model_name=None):
+    """Exports a task model for TF Serving: `export_dir/<version>/`.
+
+    Args:
+      model_or_output_dir: a task model (`BertClassifier`, `BertRegressor`,
+        `BertTokenClassifier`, `BertQuestionAnswerer`), or the `output_dir`
+        of `keras-bert finetune` (its task.json gives the labels, pairs,
+        `max_seq_length`, casing and SQuAD settings; the arguments below
+        override them).
+      export_dir: the model's base directory for TF Serving (created if
+        missing).
+      version: positive int; None: the next free version.
+      preprocessor: the model's `keras_bert.BertPreprocessor` (required
+        with a model; its `seq_length` is the `max_seq_length` served).
+      labels: class (tag) names, index = class id. Default for a
+        classifier: "0", "1", ...; a tagger needs them.
+      pairs: classification/regression of text pairs (`text_a`, `text_b`).
+      fill_tag: tagging: the tag of a word without a wordpiece (default "O").
+      max_query_length, max_answer_length, version_2_with_negative,
+      null_score_diff_threshold: SQuAD (defaults 64, 30, False, 0.0).
+      warmup: write `assets.extra/tf_serving_warmup_requests`.
+      audit: check the ops (`export.op_audit`) before keeping the export.
+      model_name: the model name in the warmup requests (default: the
+        base name of `export_dir`).
+
+    Returns:
+      str, the path of the version directory written.
+
+    Raises:
+      ValueError: naming the argument (an existing version, a bad version,
+        a model that is not a task model, ...), or listing the ops that
+        fail the audit. Nothing is left in `export_dir` then.
+    """
+    if isinstance(model_or_output_dir, (str, os.PathLike)):
+        model, loaded_preprocessor, settings = load_finetuned(model_or_output_dir)
+        preprocessor = preprocessor or loaded_preprocessor
+    else:
+        model, settings = model_or_output_dir, {}
+        if preprocessor is None:
+            raise ValueError("preprocessor: required when exporting a model (the BertPreprocessor it was trained with)")
+    overrides = dict(labels=labels, pairs=pairs, fill_tag=fill_tag, max_query_length=max_query_length,
+                     max_answer_length=max_answer_length, version_2_with_negative=version_2_with_negative,
+                     null_score_diff_threshold=null_score_diff_threshold)
+    settings.update({key: value for key, value in overrides.items() if value is not None})
+    spec = serving.make_spec(model, preprocessor, **settings)
+
+    export_dir = _prepare_export_dir(export_dir)
+    version = next_version(export_dir) if version is None else _check_version(version)
+    target = os.path.join(export_dir, str(version))
+    if os.path.exists(target) or version in existing_versions(export_dir):  # ("0007" is version 7 too.)
+        raise ValueError(
+            f"version={version}: exists in {export_dir}; an exported version is never overwritten "
+            f"(give another version, or none for the next free one, {next_version(export_dir)})"
+        )
+    temp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
+    try:
+        functions = serving.build_serving_functions(model, preprocessor, spec)
+        save_with_signatures(model.weights, functions, temp)
+        extra = os.path.join(temp, ASSETS_EXTRA)
+        os.makedirs(extra, exist_ok=True)
+        if warmup:
+            warmup_lib.write_warmup_file(
+                os.path.join(extra, warmup_lib.WARMUP_FILE),
+                warmup_lib.warmup_requests(spec, preprocessor, model_name or os.path.basename(export_dir)),
+            )
+        info = {
+            "task": spec.task,
+            "labels": list(spec.labels) if spec.labels else None,
+            "text_inputs": list(spec.text_inputs),
+            "max_seq_length": preprocessor.seq_length,
+            "lowercase": preprocessor.lowercase,
+            "signatures": _signature_info(functions),
+        }
+        if spec.task == "tagging":
+            info["fill_tag"] = spec.fill_tag
+        if spec.task == "squad":
+            info.update(max_query_length=spec.max_query_length, max_answer_length=spec.max_answer_length,
+                        version_2_with_negative=spec.version_2_with_negative,
+                        null_score_diff_threshold=spec.null_score_diff_threshold)
+        with open(os.path.join(extra, EXPORT_INFO_FILE), "w", encoding="utf-8") as f:
+            json.dump(info, f, indent=1)
+        if audit:
+            op_audit.check_saved_model(temp)
+        try:
+            os.rename(temp, target)  # Fails if another export took the version meanwhile (non-empty).
+        except OSError as e:
+            raise ValueError(f"version={version}: cannot create {target} ({e.strerror}); nothing was written") from None
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return target
+
+
+def write_saved_model_dir(export_dir, write):
+    """Writes a (non-versioned) SavedModel directory atomically.
+
+    `write(temp_dir)` fills a temporary sibling of `export_dir`, which is
+    then renamed to it. `export_dir` must not exist or be an empty directory.
+
+    Returns:
+      str, `export_dir` (absolute).
+    """
+    if not isinstance(export_dir, (str, os.PathLike)) or not os.fspath(export_dir):
+        raise ValueError(f"export_dir must be a directory path, got {export_dir!r}")
+    export_dir = os.path.abspath(os.fspath(export_dir))
+    if os.path.exists(export_dir) and (not os.path.isdir(export_dir) or os.listdir(export_dir)):
+        raise ValueError(f"export_dir={export_dir}: exists and is not an empty directory; it is never overwritten")
+    parent = os.path.dirname(export_dir)
+    os.makedirs(parent, exist_ok=True)
+    temp = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
+    try:
+        write(temp)
+        if os.path.isdir(export_dir):
+            os.rmdir(export_dir)  # Empty (checked above).
+        os.rename(temp, export_dir)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return export_dir

@@ -1,0 +1,121 @@
+"""`keras-bert export` on a `keras-bert finetune` output_dir."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export import program
+from export import saved_model as saved_model_lib
+
+from tests.export.conftest import build_model
+from tests.export.conftest import tiny_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def finetune_dir(path, exports, name, task_info, keep="checkpoint", results=None):
+    """A directory laid out as `keras-bert finetune` leaves it (trainers/finetuning.py)."""
+    os.makedirs(path)
+    tiny_config().save(os.path.join(path, "model_config.json"))
+    shutil.copyfile(exports.vocab_file, os.path.join(path, "vocab.txt"))
+    info = {"max_seq_length": exports.preprocessor.seq_length, "lowercase": True, "label_list": None,
+            "text_a_column": "a", "text_b_column": None}
+    info.update(task_info)
+    with open(os.path.join(path, "task.json"), "w") as f:
+        json.dump(info, f)
+    model = build_model(name, seed=7)
+    if keep == "checkpoint":
+        tf.train.Checkpoint(model=model).write(os.path.join(path, "best", "model"))
+    else:
+        model.save(os.path.join(path, "model.keras"))
+    if results is not None:
+        os.makedirs(os.path.join(path, "best"), exist_ok=True)
+        with open(os.path.join(path, "best", "results.json"), "w") as f:
+            json.dump(results, f)
+    return model
+
+
+@pytest.fixture(scope="module")
+def mrpc_dir(exports, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("finetune") / "mrpc_out")
+    model = finetune_dir(path, exports, "mrpc", {"task": "classification", "label_list": ["no", "yes", "maybe"],
+                                                 "text_b_column": "b"})
+    return path, model
+
+
+def test_run_export(exports, mrpc_dir, tmp_path, capsys):
+    model_dir, model = mrpc_dir
+    export_dir = str(tmp_path / "serving" / "mrpc")
+    path = program.run_export(model_dir, export_dir, encoder_export_dir=str(tmp_path / "hub" / "encoder"),
+                              preprocessor_export_dir=str(tmp_path / "hub" / "preprocessor"))
+    assert path == os.path.join(export_dir, "1")
+    out = capsys.readouterr().out
+    assert f"exported the classification model of {model_dir} to {path}" in out
+    assert "serving_default (predict): text_a, text_b -> " in out
+    assert "serve_examples (classify): inputs -> classes, scores" in out
+    assert "all servable" in out and "tensorflow/serving" in out
+    assert os.path.exists(str(tmp_path / "hub" / "encoder" / "saved_model.pb"))
+    assert os.path.exists(str(tmp_path / "hub" / "preprocessor" / "saved_model.pb"))
+
+    loaded = tf.saved_model.load(path)
+    a, b = ["He left early.", "a"], ["He did not stay long.", ""]
+    outputs = loaded.signatures["serving_default"](text_a=tf.constant(a), text_b=tf.constant(b))
+    expected = model(exports.preprocessor((tf.constant(a), tf.constant(b))))["logits"].numpy()
+    np.testing.assert_allclose(outputs["logits"].numpy(), expected, atol=1e-5, rtol=0)
+    labels = np.array(["no", "yes", "maybe"])[expected.argmax(-1)].tolist()
+    assert [x.decode() for x in outputs["labels"].numpy()] == labels
+
+    with pytest.raises(ValueError, match="never overwritten"):
+        program.run_export(model_dir, export_dir, version=1)
+
+
+def test_load_finetuned(exports, tmp_path):
+    # model.keras when there is no best/ checkpoint.
+    path = str(tmp_path / "stsb_out")
+    finetune_dir(path, exports, "stsb", {"task": "regression", "text_b_column": "b"}, keep="keras")
+    model, preprocessor, settings = saved_model_lib.load_finetuned(path)
+    assert type(model).__name__ == "BertRegressor" and settings == {"pairs": True}
+    assert preprocessor.seq_length == exports.preprocessor.seq_length
+
+    # SQuAD: the settings of the training run; 2.0 found from the dev scores
+    # when task.json leaves it to the data (None).
+    path = str(tmp_path / "squad_out")
+    finetune_dir(path, exports, "squad", {"task": "squad", "max_query_length": 6, "max_answer_length": 9,
+                                          "version_2_with_negative": None, "null_score_diff_threshold": 1.5},
+                 results={"exact": 1.0, "f1": 2.0, "HasAns_f1": 3.0, "NoAns_f1": 1.0})
+    _, _, settings = saved_model_lib.load_finetuned(path)
+    assert settings == {"max_query_length": 6, "max_answer_length": 9, "null_score_diff_threshold": 1.5,
+                        "version_2_with_negative": True}
+
+    with pytest.raises(ValueError, match="no such directory"):
+        saved_model_lib.load_finetuned(str(tmp_path / "missing"))
+    os.makedirs(tmp_path / "empty")
+    with pytest.raises(ValueError, match="task.json: not found"):
+        saved_model_lib.load_finetuned(str(tmp_path / "empty"))
+    (tmp_path / "empty" / "task.json").write_text('{"task": "multiple_choice"}')
+    with pytest.raises(ValueError, match="task 'multiple_choice' cannot be exported"):
+        saved_model_lib.load_finetuned(str(tmp_path / "empty"))
+    os.remove(os.path.join(path, "best", "model.index"))
+    with pytest.raises(ValueError, match="no model in model_dir"):
+        saved_model_lib.load_finetuned(path)
+
+
+def test_keras_bert_export_command(mrpc_dir, tmp_path):
+    model_dir, _ = mrpc_dir
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    export_dir = str(tmp_path / "models" / "mrpc")
+    result = subprocess.run(
+        [sys.executable, "-m", "trainers.cli", "export", f"--model_dir={model_dir}", f"--export_dir={export_dir}",
+         "--version=3", "--nowarmup"],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert os.listdir(export_dir) == ["3"]
+    assert not os.path.exists(os.path.join(export_dir, "3", "assets.extra", "tf_serving_warmup_requests"))
+    assert f"to {os.path.join(export_dir, '3')}" in result.stdout

@@ -1,0 +1,66 @@
+"""`keras-bert export`: a fine-tuned model as a SavedModel TF Serving feeds raw text.
+
+    keras-bert export --model_dir=sst2_out --export_dir=/models/sst2
+        # -> /models/sst2/1/ (the next free version; never overwrites one)
+    keras-bert export --model_dir=sst2_out --export_dir=/models/sst2 --version=7 \
+        --encoder_export_dir=hub/encoder --preprocessor_export_dir=hub/preprocessor
+
+`--model_dir` is the `--output_dir` of `keras-bert finetune` (task.json,
+model_config.json, vocab.txt, best/ or model.keras). The version directory
+holds the signatures `serving_default` (raw text), `serve_token_ids` and
+`serve_examples` (TF Serving's classify/regress APIs), warmup records, and
+passes the op audit. The program is `export.program.run_export`; see
+README.md (Export for TF Serving).
+"""
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("model_dir", None, "The output directory of `keras-bert finetune` (task.json, best/ ...).")
+flags.DEFINE_string("export_dir", None, "The model's base directory for TF Serving; the export goes to "
+                    "<export_dir>/<version>/.")
+flags.DEFINE_integer("version", None, "Version number (a positive integer; default: the next free one). "
+                     "An existing version is an error.")
+flags.DEFINE_bool("warmup", True, "Write assets.extra/tf_serving_warmup_requests.")
+flags.DEFINE_string("model_name", None, "Model name in the warmup requests (default: the base name of "
+                    "--export_dir).")
+flags.DEFINE_integer("max_answer_length", None, "SQuAD: longest answer, in pieces (default: the training run's).")
+flags.DEFINE_integer("max_query_length", None, "SQuAD: questions keep this many pieces (default: the training "
+                     "run's).")
+flags.DEFINE_bool("version_2_with_negative", None, "SQuAD 2.0: the null answer competes (default: the training "
+                  "run's).")
+flags.DEFINE_float("null_score_diff_threshold", None, "SQuAD 2.0: answer nothing above this null score margin.")
+flags.DEFINE_string("encoder_export_dir", None, "Also write the encoder as a TF Hub-style SavedModel here.")
+flags.DEFINE_string("preprocessor_export_dir", None, "Also write the preprocessor as a TF Hub-style SavedModel here.")
+
+
+def main(argv):
+    name = "keras-bert export"
+    if len(argv) > 1:
+        raise SystemExit(f"{name}: unexpected arguments {argv[1:]}")
+    from absl import logging
+
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+    if not FLAGS.model_dir or not FLAGS.export_dir:
+        raise SystemExit(f"{name}: --model_dir and --export_dir are required")
+    try:
+        from export import program
+
+        program.run_export(
+            FLAGS.model_dir, FLAGS.export_dir, FLAGS.version, warmup=FLAGS.warmup, model_name=FLAGS.model_name,
+            encoder_export_dir=FLAGS.encoder_export_dir, preprocessor_export_dir=FLAGS.preprocessor_export_dir,
+            max_answer_length=FLAGS.max_answer_length, max_query_length=FLAGS.max_query_length,
+            version_2_with_negative=FLAGS.version_2_with_negative,
+            null_score_diff_threshold=FLAGS.null_score_diff_threshold,
+        )
+    except ValueError as e:
+        raise SystemExit(f"{name}: {e}")
+    return 0
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    app.run(main)
