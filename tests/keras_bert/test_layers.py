@@ -177,3 +177,23 @@ def test_uint16_dropout_statistics_gradient_and_seeds(rate):
     grad = tape.gradient(z, x).numpy()
     np.testing.assert_array_equal(grad == 0, z.numpy() == 0)
     np.testing.assert_allclose(grad[grad != 0], 1 / (1 - rate), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,torch_approximate", [("gelu", "none"), ("gelu_approximate", "tanh")])
+def test_gelu_values_and_gradients_match_torch(name, torch_approximate):
+    """Our GELUs carry closed-form derivatives; values and gradients against
+    torch's `gelu` and its autograd, over [-12, 12] and random points."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(-12.0, 12.0, 4001), rng.normal(size=4000) * 3]).astype("float32")
+    upstream = rng.uniform(0.5, 2.0, size=x.shape).astype("float32")
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.gelu(xt, approximate=torch_approximate)
+    (yt * torch.tensor(upstream)).sum().backward()
+    xs = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xs)
+        y = activations.get_activation(name)(xs)
+    grad = tape.gradient(y, xs, output_gradients=tf.constant(upstream))
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), atol=2e-6)
+    np.testing.assert_allclose(grad.numpy(), xt.grad.numpy(), atol=1e-5)
