@@ -120,12 +120,13 @@ def sparse_cross_entropy(logits, labels):
     """float32 per-item cross-entropy and correctness for int labels.
 
     The same values as `tf.nn.sparse_softmax_cross_entropy_with_logits` and
-    `argmax(logits) == labels`, computed from one softmax pass: with
-    `p = softmax(logits)` and `m = max(logits)`, `logsumexp(logits) =
-    m - log(max(p))` (max(p) >= 1/num_classes, so the log never sees 0), the
-    loss is `logsumexp - logits[label]`, the gradient `p - onehot(label)`
-    reuses `p`, and the item is correct when `logits[label] == m` (a tie for
-    the maximum counts as correct). Over BERT's 30522-word vocabulary this
+    `argmax(logits) == labels`, computed from one softmax pass `p =
+    softmax(logits)`: the loss is `-log(p[label])`, the gradient `p -
+    onehot(label)` reuses `p`, and the item is correct when `p[label] ==
+    max(p)` (a tie for the maximum counts as correct). When some `p[label]`
+    is below 1e-30 (a loss above 69, where float32 starts to lose it), the
+    batch's losses come from the logits instead: `max(logits) - log(max(p))
+    - logits[label]` (max(p) >= 1/num_classes never underflows). Over BERT's 30522-word vocabulary this
     is about half the time of the fused TF op plus a separate argmax on CPU.
 
     Args:
@@ -146,21 +147,35 @@ def sparse_cross_entropy(logits, labels):
     return tf.reshape(loss, item_shape), tf.reshape(correct, item_shape)
 
 
+_SMALLEST_EXACT_PROB = 1e-30
+
+
 def _softmax_cross_entropy(logits, labels):
     """(loss, correct) for float32 logits `[n, C]` and int32 labels `[n]`."""
 
     @tf.custom_gradient
     def cross_entropy(logits):
         probs = tf.nn.softmax(logits)
-        top = tf.reduce_max(logits, axis=-1)
-        target = tf.gather(logits, labels, batch_dims=1)
-        loss = top - tf.math.log(tf.reduce_max(probs, axis=-1)) - target
-        correct = tf.cast(target >= top, tf.float32)
+        top_prob = tf.reduce_max(probs, axis=-1)
+        target_prob = tf.gather(probs, labels, batch_dims=1)
+        correct = tf.cast(target_prob >= top_prob, tf.float32)
+
+        def from_logits():  # Exact however small the label's probability.
+            top = tf.reduce_max(logits, axis=-1)
+            return top - tf.math.log(top_prob) - tf.gather(logits, labels, batch_dims=1)
+
+        # -log(p) is exact while p is a normal float (loss < 87); below, the
+        # logits give it (one more pass over them, only for such batches).
+        loss = tf.cond(
+            tf.reduce_any(target_prob < _SMALLEST_EXACT_PROB),
+            from_logits,
+            lambda: -tf.math.log(target_prob),
+        )
 
         def grad(loss_grad, unused_correct_grad):
             rows = tf.range(tf.shape(labels)[0])
             at_labels = tf.stack([rows, labels], axis=1)
-            grad = tf.tensor_scatter_nd_sub(probs, at_labels, tf.ones_like(target))
+            grad = tf.tensor_scatter_nd_sub(probs, at_labels, tf.ones_like(target_prob))
             return grad * loss_grad[:, None]
 
         return (loss, correct), grad
