@@ -43,6 +43,9 @@ setuptools.setup(
     license="Apache-2.0",
     python_requires=">=3.10,<3.13",
     packages=setuptools.find_packages(include=["keras_bert*", "trainers*", "export*"]),
+    # The labelled set `keras-bert quickstart` fine-tunes on (MANIFEST.in
+    # puts it in the sdist too).
+    package_data={"trainers": ["quickstart_data/*.tsv"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},
     entry_points={"console_scripts": ["keras-bert=trainers.cli:main"]},

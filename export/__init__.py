@@ -5,6 +5,7 @@ preprocessor as TF Hub-style SavedModels.
     export_saved_model(model_or_finetune_output_dir, export_dir)  # -> export_dir/<version>/
     export_encoder(encoder, export_dir); export_preprocessor(preprocessor, export_dir)
     audit_saved_model(saved_model_dir)  # which ops TF Serving 2.20 could not run
+    fresh_process_load.classify(version_dir, texts)  # in a process with only tensorflow(_text)
 
 `keras-bert export` (trainers/export_main.py) runs `export_saved_model`. See
 README.md (Export for TF Serving) for the signatures and REST requests.

@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "predict": ("trainers.predict_main", "predict with a fine-tuned model (a `finetune` output_dir)"),
     "convert": ("trainers.convert_main", "convert a pretrained checkpoint: original TF1 <-> Hugging Face"),
     "export": ("trainers.export_main", "export a fine-tuned model (a `finetune` output_dir) for TF Serving, raw text in"),
+    "quickstart": ("trainers.quickstart_main", "vocab, pretrain, fine-tune, export and serve a tiny BERT, offline, in minutes"),
 }
 
 

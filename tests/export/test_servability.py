@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from export import fresh_process_load
 from export import serving
 from export import warmup as warmup_lib
 from export.warmup import text_example
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 TASKS = ("sst2", "mrpc", "stsb", "conll", "squad")
 TOLERANCE = 1e-5
 
@@ -94,7 +94,7 @@ def run_fresh_process(exports, hub_exports, tmp_path, session_tasks):
     cases_file = tmp_path / "cases.json"
     cases_file.write_text(json.dumps(cases))
     result = subprocess.run(
-        [sys.executable, os.path.join(HERE, "fresh_process_load.py"), str(cases_file)],
+        [sys.executable, fresh_process_load.SCRIPT, str(cases_file)],
         capture_output=True, text=True, env=clean_env(), cwd=str(tmp_path), timeout=600,
     )
     assert result.returncode == 0, result.stderr[-5000:]
