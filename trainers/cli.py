@@ -40,8 +40,14 @@ def main(argv=None):
         sys.stderr.write(f"keras-bert: unknown subcommand {name!r}\n\n" + usage())
         return 2
     from absl import app
+    from absl import flags
 
     module = importlib.import_module(SUBCOMMANDS[name][0])
+    if any(arg in ("-h", "--help", "-help", "--helpshort") for arg in argv[2:]):
+        # absl's own --help describes the `__main__` module (this file);
+        # the user asked about the subcommand: its docstring and its flags.
+        sys.stdout.write(f"{(module.__doc__ or '').strip()}\n\nflags:\n{flags.FLAGS.module_help(module)}\n")
+        return 0
     app.run(module.main, argv=[f"keras-bert {name}"] + argv[2:])
     return 0
 

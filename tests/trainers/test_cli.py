@@ -89,3 +89,12 @@ def test_console_script_installed():
     result = subprocess.run(["keras-bert", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "encode" in result.stdout
+
+
+def test_subcommand_help_shows_its_own_doc_and_flags():
+    result = run_cli("finetune", "--help")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "`keras-bert finetune`" in result.stdout
+    for flag in ("--task", "--train_file", "--long_text_stride", "--choice_columns"):
+        assert flag in result.stdout
+    assert "--input_file" not in result.stdout  # Not another subcommand's flags.
