@@ -45,7 +45,7 @@ BEST_DIR = "best"
 KERAS_FILE = "model.keras"
 # task.json's task name -> the serving task.
 _FINETUNING_TASKS = {"classification": "classification", "regression": "regression", "tagging": "tagging",
-                     "squad": "squad"}
+                     "squad": "squad", "multiple_choice": "multiple_choice"}
 
 
 # ------------------------------------------------------------- versions
@@ -265,7 +265,8 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
 
     Args:
       model_or_output_dir: a task model (`BertClassifier`, `BertRegressor`,
-        `BertTokenClassifier`, `BertQuestionAnswerer`), or the `output_dir`
+        `BertTokenClassifier`, `BertQuestionAnswerer`, `BertMultipleChoice`),
+        or the `output_dir`
         of `keras-bert finetune` (its task.json gives the labels, pairs,
         `max_seq_length`, casing and SQuAD settings; the arguments below
         override them).

@@ -8,7 +8,11 @@ TF Serving runs them. Three signatures per task:
 `serving_default` -- raw text, preprocessing in the graph. Inputs, string
 `[batch]` (UTF-8; invalid bytes become U+FFFD first, which tokenization
 drops): `text` (one segment), `text_a` and `text_b` (pairs), `question` and
-`context` (SQuAD). Outputs by task:
+`context` (SQuAD); multiple choice: `context` string `[batch]` and `choices`
+string `[batch, num_choices]` (any number of choices, the same for every
+row of a request; each pair packed `[CLS] context [SEP] choice [SEP]` as
+`trainers.multiple_choice_data` packs it for training -- a choice is the
+full second segment, any prefix included). Outputs by task:
 
   classification  `logits` float32 `[batch, num_labels]`, `probabilities`
                   float32 `[batch, num_labels]` (softmax), `labels` string
@@ -42,13 +46,17 @@ drops): `text` (one segment), `text_a` and `text_b` (pairs), `question` and
                   `null_score_diff` float32 `[batch]` (null score - best
                   span score, what null_odds.json holds) and answer "" when
                   it exceeds `null_score_diff_threshold`.
+  multiple_choice `logits` float32 `[batch, num_choices]`, `probabilities`
+                  float32 `[batch, num_choices]` (softmax over the choices),
+                  `choice` int32 `[batch]` (the argmax; -1 with no choices).
 
 `serve_token_ids` -- for clients that tokenize themselves (the TF Hub /
 Model Garden convention): `input_word_ids`, `input_mask`, `input_type_ids`
 int32 `[batch, seq]` -> classification `logits`, `probabilities`, `labels`;
 regression `score`; tagging `logits` `[batch, seq, num_tags]`, `tags` string
 and `tag_probabilities` float32 `[batch, seq]` (every position);
-squad `start_logits`, `end_logits` `[batch, seq]`.
+squad `start_logits`, `end_logits` `[batch, seq]`; multiple choice takes
+them int32 `[batch, num_choices, seq]` -> `logits`, `probabilities`, `choice`.
 
 `serve_examples` -- serialized `tf.Example`s (`inputs`, string `[batch]`)
 whose bytes features hold the text inputs above (a missing one counts as
@@ -56,7 +64,10 @@ whose bytes features hold the text inputs above (a missing one counts as
 `scores` float32 `[batch, num_labels]`: every label name and its
 probability), its regress method for regression (`outputs` float32
 `[batch]`), and the predict method with the `serving_default` outputs for
-tagging and squad (TF Serving's classify and regress APIs do not fit them).
+tagging, squad and multiple choice (TF Serving's classify and regress APIs
+do not fit them). Multiple choice examples hold a bytes feature `context`
+and a bytes list feature `choices`; an example with fewer choices than the
+batch's most gets "" choices up to that number.
 
 Text is padded only to the longest sequence of the batch, not to
 `max_seq_length`; the results are those of the Keras model on fully padded
@@ -70,6 +81,7 @@ import tensorflow_text as tf_text
 
 from keras_bert.models.bert_classifier import BertClassifier
 from keras_bert.models.bert_encoder import INPUT_NAMES
+from keras_bert.models.bert_multiple_choice import BertMultipleChoice
 from keras_bert.models.bert_question_answerer import BertQuestionAnswerer
 from keras_bert.models.bert_regressor import BertRegressor
 from keras_bert.models.bert_token_classifier import BertTokenClassifier
@@ -85,12 +97,13 @@ PREDICT_METHOD = "tensorflow/serving/predict"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
 
-TASKS = ("classification", "regression", "tagging", "squad")
+TASKS = ("classification", "regression", "tagging", "squad", "multiple_choice")
 MODEL_TASKS = (
     (BertClassifier, "classification"),
     (BertRegressor, "regression"),
     (BertTokenClassifier, "tagging"),
     (BertQuestionAnswerer, "squad"),
+    (BertMultipleChoice, "multiple_choice"),
 )
 
 # RegexSplitWithOffsets stops at U+0000: it becomes U+0001 for the split
@@ -119,7 +132,8 @@ class ServingSpec:
       task: one of `TASKS`.
       text_inputs: names of the string inputs of `serving_default`:
         `("text",)`, `("text_a", "text_b")` (classification and regression
-        of pairs) or `("question", "context")` (squad; set by `make_spec`).
+        of pairs), `("question", "context")` (squad) or `("context",
+        "choices")` (multiple_choice; both set by `make_spec`).
       labels: label (tag) names, index = class id: classification, tagging.
       fill_tag: tagging: the tag of a word without a wordpiece.
       max_query_length: squad: the question keeps this many pieces.
@@ -154,8 +168,8 @@ def make_spec(model, preprocessor, labels=None, pairs=False, fill_tag=None, max_
     """A checked `ServingSpec` for `model` (its task from its class).
 
     Args:
-      model: a `BertClassifier`, `BertRegressor`, `BertTokenClassifier` or
-        `BertQuestionAnswerer`.
+      model: a `BertClassifier`, `BertRegressor`, `BertTokenClassifier`,
+        `BertQuestionAnswerer` or `BertMultipleChoice`.
       preprocessor: the `keras_bert.BertPreprocessor` it was trained with.
       labels: list of str, one per class (classification, tagging); None:
         "0", "1", ... (classification) -- tagging needs its tags.
@@ -209,6 +223,10 @@ def make_spec(model, preprocessor, labels=None, pairs=False, fill_tag=None, max_
         if isinstance(null_score_diff_threshold, bool) or not isinstance(null_score_diff_threshold, (int, float)):
             raise ValueError(f"null_score_diff_threshold must be a number, got {null_score_diff_threshold!r}")
         text_inputs = ("question", "context")
+    elif task == "multiple_choice":
+        if pairs:
+            raise ValueError("pairs: a multiple_choice model takes a context and its choices")
+        text_inputs = ("context", "choices")
     elif pairs and task in ("classification", "regression"):
         text_inputs = ("text_a", "text_b")
     elif pairs:
@@ -245,8 +263,8 @@ def _char_offsets(text, rows, byte_offsets):
     return tf.strings.length(prefix, unit="UTF8_CHAR")
 
 
-def _token_id_specs():
-    return {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in INPUT_NAMES}
+def _token_id_specs(rank=2):
+    return {name: tf.TensorSpec([None] * rank, tf.int32, name=name) for name in INPUT_NAMES}
 
 
 def _classification_outputs(logits, labels):
@@ -431,8 +449,31 @@ class _Squad(_Task):
         return outputs
 
 
+class _MultipleChoice(_Task):
+    def token_outputs(self, features):
+        logits = tf.cast(self.run_model(features)["logits"], tf.float32)  # [batch, num_choices]
+        num_choices = tf.shape(logits)[1]
+        # argmax of an empty axis fails: a column of -inf makes it 0, then -1.
+        padded = tf.concat([logits, tf.fill([tf.shape(logits)[0], 1], float("-inf"))], axis=1)
+        best = tf.argmax(padded, axis=-1, output_type=tf.int32)
+        return {
+            "logits": logits,
+            "probabilities": tf.nn.softmax(logits),
+            "choice": tf.where(num_choices > 0, best, -1),
+        }
+
+    def text_outputs(self, texts):
+        context, choices = texts["context"], texts["choices"]  # [batch], [batch, num_choices]
+        shape = tf.shape(choices)
+        contexts = tf.reshape(tf.tile(tf.expand_dims(context, 1), [1, shape[1]]), [-1])
+        flat = _trim_padding(self.preprocessor((contexts, tf.reshape(choices, [-1]))))  # [batch * C, width]
+        features = {name: tf.reshape(value, [shape[0], shape[1], tf.shape(value)[1]])
+                    for name, value in flat.items()}
+        return self.token_outputs(features)
+
+
 _TASK_CLASSES = {"classification": _Classification, "regression": _Regression, "tagging": _Tagging,
-                 "squad": _Squad}
+                 "squad": _Squad, "multiple_choice": _MultipleChoice}
 
 
 def build_serving_functions(model, preprocessor, spec):
@@ -449,7 +490,8 @@ def build_serving_functions(model, preprocessor, spec):
     """
     task = _TASK_CLASSES[spec.task](model, preprocessor, spec)
     names = spec.text_inputs
-    text_specs = [tf.TensorSpec([None], tf.string, name=name) for name in names]
+    text_specs = [tf.TensorSpec([None, None] if name == "choices" else [None], tf.string, name=name)
+                  for name in names]
 
     # A signature's input names are its function's argument names.
     if names == ("text",):
@@ -461,6 +503,9 @@ def build_serving_functions(model, preprocessor, spec):
     elif names == ("question", "context"):
         def serve_text(question, context):
             return task.text_outputs({"question": sanitize_text(question), "context": sanitize_text(context)})
+    elif names == ("context", "choices"):
+        def serve_text(context, choices):
+            return task.text_outputs({"context": sanitize_text(context), "choices": sanitize_text(choices)})
     else:
         raise ValueError(f"spec.text_inputs={names!r}: not one of the supported input sets")
     text_fn = tf.function(serve_text, input_signature=text_specs)
@@ -471,13 +516,17 @@ def build_serving_functions(model, preprocessor, spec):
         )
 
     def serve_examples(inputs):
-        parsed = tf.io.parse_example(
-            inputs, {name: tf.io.FixedLenFeature([], tf.string, default_value="") for name in names}
-        )
+        parsed = tf.io.parse_example(inputs, {
+            name: tf.io.VarLenFeature(tf.string) if name == "choices"
+            else tf.io.FixedLenFeature([], tf.string, default_value="")
+            for name in names
+        })
+        values = [tf.sparse.to_dense(parsed[name], default_value="") if isinstance(parsed[name], tf.SparseTensor)
+                  else parsed[name] for name in names]
         # A call of serving_default's function (traced once, stored once).
-        return task.examples_outputs(text_fn(*[parsed[name] for name in names]))
+        return task.examples_outputs(text_fn(*values))
 
-    token_specs = _token_id_specs()
+    token_specs = _token_id_specs(3 if spec.task == "multiple_choice" else 2)
     token_fn = tf.function(serve_token_ids, input_signature=[token_specs[n] for n in INPUT_NAMES])
     examples_fn = tf.function(serve_examples, input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
     return {

@@ -5,7 +5,8 @@ A TFRecord file of `tensorflow.serving.PredictionLog` protos (from the
 that TF Serving replays when it loads a version, before it takes traffic,
 so the first real request does not pay for graph initialization. One record
 per signature: `serving_default` (a few texts, one of them empty),
-`serve_token_ids` (one `[CLS] [SEP]` sequence padded to `max_seq_length`),
+`serve_token_ids` (one `[CLS] [SEP]` sequence padded to `max_seq_length`;
+multiple choice: one row of two such choices),
 `serve_examples` (a `ClassifyLog`, `RegressLog` or `PredictLog` as its
 method name says).
 
@@ -24,6 +25,10 @@ SAMPLE_PAIRS = (("A man is playing a guitar.", "Someone plays music."), ("", "")
 SAMPLE_SQUAD = (
     ("Who jumps over the dog?", "The quick brown fox jumps over the lazy dog."),
     ("", ""),
+)
+SAMPLE_CHOICES = (
+    ("A man is playing a guitar.", ("He sings.", "The dog jumps over the fox.")),
+    ("", ("", "")),
 )
 
 
@@ -47,6 +52,8 @@ def _apis():
 def sample_texts(spec):
     """`{input name: list of str}`: the warmup texts for `spec.text_inputs`."""
     names = spec.text_inputs
+    if names == ("context", "choices"):
+        return {"context": [row[0] for row in SAMPLE_CHOICES], "choices": [list(row[1]) for row in SAMPLE_CHOICES]}
     if names == ("text",):
         return {"text": list(SAMPLE_TEXTS)}
     rows = SAMPLE_SQUAD if names == ("question", "context") else SAMPLE_PAIRS
@@ -54,9 +61,10 @@ def sample_texts(spec):
 
 
 def text_example(texts):
-    """A `tf.train.Example` with one bytes feature per `{name: str}`."""
+    """A `tf.train.Example` with one bytes feature per `{name: str or list of str}`."""
     return tf.train.Example(features=tf.train.Features(feature={
-        name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode("utf-8")]))
+        name: tf.train.Feature(bytes_list=tf.train.BytesList(
+            value=[v.encode("utf-8") for v in ([value] if isinstance(value, str) else value)]))
         for name, value in texts.items()
     }))
 
@@ -84,14 +92,17 @@ def warmup_requests(spec, preprocessor, model_name):
         logs.append(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request)))
 
     texts = sample_texts(spec)
-    predict(serving.SERVING_DEFAULT, {name: [v.encode("utf-8") for v in values] for name, values in texts.items()})
+    predict(serving.SERVING_DEFAULT, {name: tf.constant(values, tf.string) for name, values in texts.items()})
     seq = preprocessor.seq_length
     ids = [preprocessor.cls_id, preprocessor.sep_id] + [preprocessor.pad_id] * (seq - 2)
-    predict(serving.SERVE_TOKEN_IDS, {
+    token_ids = {
         "input_word_ids": tf.constant([ids], tf.int32),
         "input_mask": tf.constant([[1, 1] + [0] * (seq - 2)], tf.int32),
         "input_type_ids": tf.zeros([1, seq], tf.int32),
-    })
+    }
+    if spec.task == "multiple_choice":  # [1, 2 choices, seq].
+        token_ids = {name: tf.stack([value, value], axis=1) for name, value in token_ids.items()}
+    predict(serving.SERVE_TOKEN_IDS, token_ids)
     examples = [text_example({name: values[i] for name, values in texts.items()})
                 for i in range(len(next(iter(texts.values()))))]
     method = spec.examples_method

@@ -37,12 +37,14 @@ MODELS = {
     "stsb": ("regression", {}, {"pairs": True}),
     "conll": ("tagging", {"num_classes": len(TAGS)}, {"labels": list(TAGS)}),
     "squad": ("squad", {}, {"version_2_with_negative": True, "max_query_length": 8, "max_answer_length": 5}),
+    "swag": ("multiple_choice", {}, {}),
 }
 MODEL_CLASSES = {
     "classification": keras_bert.BertClassifier,
     "regression": keras_bert.BertRegressor,
     "tagging": keras_bert.BertTokenClassifier,
     "squad": keras_bert.BertQuestionAnswerer,
+    "multiple_choice": keras_bert.BertMultipleChoice,
 }
 
 

@@ -98,8 +98,8 @@ def test_load_finetuned(exports, tmp_path):
     os.makedirs(tmp_path / "empty")
     with pytest.raises(ValueError, match="task.json: not found"):
         saved_model_lib.load_finetuned(str(tmp_path / "empty"))
-    (tmp_path / "empty" / "task.json").write_text('{"task": "multiple_choice"}')
-    with pytest.raises(ValueError, match="task 'multiple_choice' cannot be exported"):
+    (tmp_path / "empty" / "task.json").write_text('{"task": "pretraining"}')
+    with pytest.raises(ValueError, match="task 'pretraining' cannot be exported"):
         saved_model_lib.load_finetuned(str(tmp_path / "empty"))
     os.remove(os.path.join(path, "best", "model.index"))
     with pytest.raises(ValueError, match="no model in model_dir"):
