@@ -42,7 +42,6 @@ TASK_FILE = "task.json"
 MODEL_CONFIG_FILE = "model_config.json"
 VOCAB_FILE = "vocab.txt"
 BEST_DIR = "best"
-KERAS_FILE = "model.keras"
 # task.json's task name -> the serving task.
 _FINETUNING_TASKS = {"classification": "classification", "regression": "regression", "tagging": "tagging",
                      "squad": "squad", "multiple_choice": "multiple_choice"}
@@ -166,25 +165,12 @@ def load_finetuned(model_dir):
 
 
 def _load_model(model_dir, task, config, task_info):
+    """The fine-tuned model, loaded as `keras-bert predict` loads it."""
     from trainers import finetuning  # The model builder of the training run.
+    from trainers import prediction
 
-    prefix = os.path.join(model_dir, BEST_DIR, "model")
-    keras_file = os.path.join(model_dir, KERAS_FILE)
-    if os.path.exists(prefix + ".index"):
-        options = finetuning.FinetuningOptions(task=task, output_dir=model_dir)
-        model = finetuning.build_model(task, config, task_info, options)
-        status = tf.train.Checkpoint(model=model).read(prefix)
-        status.assert_existing_objects_matched()
-        status.expect_partial()
-        return model
-    if os.path.exists(keras_file):
-        import keras
-
-        return keras.saving.load_model(keras_file, compile=False)
-    raise ValueError(
-        f"no model in model_dir={model_dir}: neither {prefix}.index nor {keras_file} exists "
-        "(was it trained with --do_train?)"
-    )
+    options = finetuning.FinetuningOptions(task=task, output_dir=model_dir)
+    return prediction.load_model(model_dir, dict(task_info, task=task), config, options)
 
 
 # --------------------------------------------------------------- writing

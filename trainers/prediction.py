@@ -141,7 +141,7 @@ def load_model(output_dir, task_info, config, options):
         return model
     if os.path.exists(keras_file):
         return keras.saving.load_model(keras_file, compile=False)
-    raise ValueError(f"no model in --output_dir={output_dir}: neither {prefix}.index nor {keras_file} exists "
+    raise ValueError(f"no model in {output_dir}: neither {prefix}.index nor {keras_file} exists "
                      "(was it trained with --do_train?)")
 
 
