@@ -24,6 +24,38 @@ SUBCOMMANDS = {
 }
 
 
+def start(name, argv, required=()):
+    """The common start of a subcommand's `main(argv)`: no positional
+    arguments, absl logging at WARNING unless `--verbosity` is given, and
+    the `required` flags set (else `SystemExit` naming them)."""
+    from absl import flags
+    from absl import logging
+
+    if len(argv) > 1:
+        raise SystemExit(f"{name}: unexpected arguments {argv[1:]}")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+    if not all(getattr(flags.FLAGS, flag) for flag in required):
+        raise SystemExit(f"{name}: {' and '.join('--' + flag for flag in required)} are required")
+
+
+def options_from_flags(options_class, **overrides):
+    """`options_class(...)` (a dataclass) from the parsed flags of the same names, then `overrides`."""
+    from absl import flags
+
+    values = {f: getattr(flags.FLAGS, f) for f in options_class.__dataclass_fields__ if f in flags.FLAGS}
+    values.update(overrides)
+    return options_class(**values)
+
+
+def run_or_exit(name, function, *args, errors=(ValueError,), **kwargs):
+    """`function(*args, **kwargs)`; an error of `errors` becomes `SystemExit("name: error")`."""
+    try:
+        return function(*args, **kwargs)
+    except errors as e:
+        raise SystemExit(f"{name}: {e}")
+
+
 def usage():
     lines = ["usage: keras-bert SUBCOMMAND [--flags]   (keras-bert SUBCOMMAND --help)", "", "subcommands:"]
     lines += [f"  {name:<24} {doc}" for name, (_, doc) in SUBCOMMANDS.items()]

@@ -15,6 +15,8 @@ README.md (Export for TF Serving).
 
 from absl import flags
 
+from trainers import cli
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model_dir", None, "The output directory of `keras-bert finetune` (task.json, best/ ...).")
@@ -37,26 +39,17 @@ flags.DEFINE_string("preprocessor_export_dir", None, "Also write the preprocesso
 
 def main(argv):
     name = "keras-bert export"
-    if len(argv) > 1:
-        raise SystemExit(f"{name}: unexpected arguments {argv[1:]}")
-    from absl import logging
+    cli.start(name, argv, required=("model_dir", "export_dir"))
+    from export import program
 
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-    if not FLAGS.model_dir or not FLAGS.export_dir:
-        raise SystemExit(f"{name}: --model_dir and --export_dir are required")
-    try:
-        from export import program
-
-        program.run_export(
-            FLAGS.model_dir, FLAGS.export_dir, FLAGS.version, warmup=FLAGS.warmup, model_name=FLAGS.model_name,
-            encoder_export_dir=FLAGS.encoder_export_dir, preprocessor_export_dir=FLAGS.preprocessor_export_dir,
-            max_answer_length=FLAGS.max_answer_length, max_query_length=FLAGS.max_query_length,
-            version_2_with_negative=FLAGS.version_2_with_negative,
-            null_score_diff_threshold=FLAGS.null_score_diff_threshold,
-        )
-    except ValueError as e:
-        raise SystemExit(f"{name}: {e}")
+    cli.run_or_exit(
+        name, program.run_export,
+        FLAGS.model_dir, FLAGS.export_dir, FLAGS.version, warmup=FLAGS.warmup, model_name=FLAGS.model_name,
+        encoder_export_dir=FLAGS.encoder_export_dir, preprocessor_export_dir=FLAGS.preprocessor_export_dir,
+        max_answer_length=FLAGS.max_answer_length, max_query_length=FLAGS.max_query_length,
+        version_2_with_negative=FLAGS.version_2_with_negative,
+        null_score_diff_threshold=FLAGS.null_score_diff_threshold,
+    )
     return 0
 
 

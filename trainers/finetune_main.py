@@ -26,6 +26,7 @@ import sys
 
 from absl import flags
 
+from trainers import cli
 from trainers import distribution
 from trainers import finetuning
 from trainers import optimization
@@ -95,21 +96,11 @@ flags.DEFINE_enum("long_text_pooling", "mean", ["mean", "max"], "How window logi
 
 def main(argv):
     name = "keras-bert finetune"
-    if len(argv) > 1:
-        raise SystemExit(f"{name}: unexpected arguments {argv[1:]}")
-    from absl import logging
-
+    cli.start(name, argv, required=("task", "output_dir"))
     from trainers import training_loop
 
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-    if not FLAGS.task or not FLAGS.output_dir:
-        raise SystemExit(f"{name}: --task and --output_dir are required")
-    values = {f: getattr(FLAGS, f) for f in finetuning.FinetuningOptions.__dataclass_fields__ if f in FLAGS}
-    try:
-        finetuning.run_finetuning(finetuning.FinetuningOptions(**values))
-    except (ValueError, training_loop.NonFiniteLossError) as e:
-        raise SystemExit(f"{name}: {e}")
+    cli.run_or_exit(name, finetuning.run_finetuning, cli.options_from_flags(finetuning.FinetuningOptions),
+                    errors=(ValueError, training_loop.NonFiniteLossError))
     return 0
 
 

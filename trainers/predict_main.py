@@ -17,6 +17,7 @@ import sys
 
 from absl import flags
 
+from trainers import cli
 from trainers import prediction
 
 FLAGS = flags.FLAGS
@@ -50,19 +51,8 @@ flags.DEFINE_float("null_score_diff_threshold", None, "SQuAD 2.0: predict no ans
 
 def main(argv):
     name = "keras-bert predict"
-    if len(argv) > 1:
-        raise SystemExit(f"{name}: unexpected arguments {argv[1:]}")
-    from absl import logging
-
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-    if not FLAGS.output_dir or not FLAGS.predict_file:
-        raise SystemExit(f"{name}: --output_dir and --predict_file are required")
-    values = {f: getattr(FLAGS, f) for f in prediction.PredictOptions.__dataclass_fields__}
-    try:
-        prediction.run_predict(prediction.PredictOptions(**values))
-    except ValueError as e:
-        raise SystemExit(f"{name}: {e}")
+    cli.start(name, argv, required=("output_dir", "predict_file"))
+    cli.run_or_exit(name, prediction.run_predict, cli.options_from_flags(prediction.PredictOptions))
     return 0
 
 

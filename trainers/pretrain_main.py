@@ -20,6 +20,7 @@ import sys
 
 from absl import flags
 
+from trainers import cli
 from trainers import distribution
 from trainers import optimization
 
@@ -82,12 +83,7 @@ flags.DEFINE_string(
 
 def main(argv):
     name = "keras-bert pretrain"
-    if len(argv) > 1:
-        raise SystemExit(f"{name}: unexpected arguments {argv[1:]}")
-    from absl import logging
-
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
+    cli.start(name, argv)
     from trainers import pretraining
     from trainers import training_loop
 

@@ -20,6 +20,8 @@ import sys
 
 from absl import flags
 
+from trainers import cli
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("output_dir", "keras_bert_quickstart", "Where everything goes (refused if not empty, unless "
@@ -62,24 +64,14 @@ flags.DEFINE_integer("random_seed", 12345, "Seed of the pretraining data and the
 
 def main(argv):
     name = "keras-bert quickstart"
-    if len(argv) > 1:
-        raise SystemExit(f"{name}: unexpected arguments {argv[1:]}")
+    cli.start(name, argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # Before TensorFlow loads: no CUDA probing chatter.
-    from absl import logging
-
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
     from trainers import quickstart
     from trainers import training_loop
 
-    values = {field: getattr(FLAGS, field) for field in quickstart.QuickstartOptions.__dataclass_fields__
-              if field in FLAGS}
-    if FLAGS.sentence:
-        values["sentences"] = tuple(FLAGS.sentence)
-    try:
-        quickstart.run_quickstart(quickstart.QuickstartOptions(**values))
-    except (ValueError, training_loop.NonFiniteLossError) as e:
-        raise SystemExit(f"{name}: {e}")
+    overrides = {"sentences": tuple(FLAGS.sentence)} if FLAGS.sentence else {}
+    cli.run_or_exit(name, quickstart.run_quickstart, cli.options_from_flags(quickstart.QuickstartOptions, **overrides),
+                    errors=(ValueError, training_loop.NonFiniteLossError))
     return 0
 
 
