@@ -127,7 +127,8 @@ class ColumnParser:
         return f"{role} (column {column!r})"
 
     def make(self, values, line_number):
-        raise NotImplementedError
+        """Abstract: the example of one row's column `values` (`InvalidRow` if malformed)."""
+        raise NotImplementedError(f"{type(self).__name__} must define make(values, line_number)")
 
     def _text(self, values, role):
         text = values[role]

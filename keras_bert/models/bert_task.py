@@ -76,10 +76,12 @@ class BertTask(keras.Model):
         return self.encoder({k: inputs[k] for k in INPUT_NAMES}, training=training and self.train_encoder)
 
     def loss_weights(self, features):
-        raise NotImplementedError
+        """Abstract: `{term: float32 weights}` from the labels in `features`."""
+        raise NotImplementedError(f"{type(self).__name__} must define loss_weights(features)")
 
     def item_losses(self, features, outputs):
-        raise NotImplementedError
+        """Abstract: `{term: (loss, correct)}` per item (see the class docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} must define item_losses(features, outputs)")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The task loss on one batch, for `fit()`; labels come from `x`."""
