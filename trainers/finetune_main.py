@@ -79,7 +79,11 @@ flags.DEFINE_string("tpu", None, "TPU address for --distribution_strategy=tpu.")
 flags.DEFINE_integer("num_gpus", None, "GPUs to use (default: all visible).")
 flags.DEFINE_enum("mixed_precision", "auto", list(distribution.PRECISIONS), "Precision policy.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
-flags.DEFINE_integer("random_seed", 12345, "Seed of the data order.")
+flags.DEFINE_integer("random_seed", 12345, "Seed of the new weights (task head), dropout and the data order.")
+flags.DEFINE_bool(
+    "deterministic", False,
+    "TensorFlow op determinism: reruns and resumed runs give bit-identical weights (slower on GPUs).",
+)
 flags.DEFINE_enum("prediction_format", "tsv", ["tsv", "jsonl"], "Format of predictions.* (SQuAD: always JSON).")
 # SQuAD: run_squad.py's flags.
 flags.DEFINE_integer("doc_stride", 128, "SQuAD: pieces between the starts of consecutive context windows.")

@@ -129,6 +129,7 @@ class FinetuningOptions:
     mixed_precision: str = "auto"
     jit_compile: bool = False
     random_seed: int = 12345
+    deterministic: bool = False
     prediction_format: str = "tsv"
     # SQuAD (run_squad.py's flags).
     doc_stride: int = 128
@@ -602,8 +603,13 @@ def _evaluate_and_keep_best(model, dev, task, task_info, options, best, step):
         tf.train.Checkpoint(model=model).write(os.path.join(temp, "model"))
         with open(os.path.join(temp, "results.json"), "w") as f:
             json.dump({"global_step": step, **results}, f, indent=1)
-        shutil.rmtree(best_dir, ignore_errors=True)
+        # Swapped by renames: a crash at any point leaves best/ or best.old/.
+        old = best_dir + ".old"
+        shutil.rmtree(old, ignore_errors=True)
+        if os.path.exists(best_dir):
+            os.replace(best_dir, old)
         os.replace(temp, best_dir)
+        shutil.rmtree(old, ignore_errors=True)
         best = {"step": step, "results": results}
     return best
 
@@ -668,6 +674,7 @@ def run_finetuning(options):
     if options.do_predict:
         test = prediction_inputs(options, preprocessor, task_info)
 
+    training_loop.make_reproducible(options.random_seed, options.deterministic)
     strategy = distribution.get_strategy(options.distribution_strategy, tpu_address=options.tpu,
                                          num_gpus=options.num_gpus)
     precision = distribution.resolve_precision(options.mixed_precision, strategy)
@@ -713,6 +720,8 @@ def run_finetuning(options):
     results = {}
     init_fn = initialization.make_init_fn(options.init_checkpoint, config)
     best_path = os.path.join(options.output_dir, BEST_DIR)
+    if not os.path.exists(best_path) and os.path.exists(best_path + ".old"):
+        os.replace(best_path + ".old", best_path)  # A run stopped while replacing best/.
     best = None
     if os.path.exists(os.path.join(best_path, "results.json")):
         saved = json.load(open(os.path.join(best_path, "results.json")))
@@ -757,7 +766,10 @@ def run_finetuning(options):
     if options.do_predict:
         results["predict"] = run_prediction(model, test, task_info, options, write=chief)
     if options.do_train and chief:
-        model.save(os.path.join(options.output_dir, KERAS_FILE))
+        keras_path = os.path.join(options.output_dir, KERAS_FILE)
+        temp = keras_path[: -len(".keras")] + ".tmp.keras"
+        model.save(temp)
+        os.replace(temp, keras_path)
     return results
 
 

@@ -72,7 +72,11 @@ flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (TPUs always
 flags.DEFINE_bool("dynamic_masking", False, "Re-draw the masked LM targets in tf.data, fresh every epoch.")
 flags.DEFINE_bool("do_whole_word_mask", False, "With --dynamic_masking: mask whole words.")
 flags.DEFINE_float("masked_lm_prob", 0.15, "With --dynamic_masking: fraction of wordpieces to predict.")
-flags.DEFINE_integer("random_seed", 12345, "Seed of the input order and of dynamic masks.")
+flags.DEFINE_integer("random_seed", 12345, "Seed of the initial weights, dropout, the input order and dynamic masks.")
+flags.DEFINE_bool(
+    "deterministic", False,
+    "TensorFlow op determinism: reruns and resumed runs give bit-identical weights (slower on GPUs).",
+)
 flags.DEFINE_integer("shuffle_buffer_size", 10000, "Examples in the shuffle buffer.")
 flags.DEFINE_string(
     "save_pretrained_format", "hf",

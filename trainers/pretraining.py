@@ -75,6 +75,7 @@ class PretrainingOptions:
     do_whole_word_mask: bool = False
     masked_lm_prob: float = 0.15
     random_seed: int = 12345
+    deterministic: bool = False
     shuffle_buffer_size: int = 10000
     save_pretrained_format: str = "hf"
 
@@ -223,6 +224,7 @@ def run_pretraining(options):
         eval_files = pretraining_input.scan_pretraining_files(
             options.eval_input_file, options.max_seq_length, options.max_predictions_per_seq
         )
+    training_loop.make_reproducible(options.random_seed, options.deterministic)
     init_fn = initialization.make_init_fn(options.init_checkpoint, config, heads=True)
     strategy = distribution.get_strategy(
         options.distribution_strategy, tpu_address=options.tpu, num_gpus=options.num_gpus

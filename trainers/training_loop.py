@@ -31,6 +31,7 @@ sum(weights)`, reported per term as `{term}_loss` (and `{term}_accuracy`).
 
 import math
 import os
+import re
 import shutil
 import signal
 import sys
@@ -325,7 +326,8 @@ class Trainer:
             raise ValueError(f"num_train_steps must be >= 1, got {num_train_steps}")
         stop_at = num_train_steps if stop_at is None else min(stop_at, num_train_steps)
         iterator, iterator_saved = self._make_iterator(dataset_fn)
-        state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step)
+        state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step,
+                     dropout_seeds=_seed_states(self.model))
         if iterator_saved:
             state["train_iterator"] = iterator
         checkpoint = tf.train.Checkpoint(**state)
@@ -339,8 +341,8 @@ class Trainer:
                 max_to_keep=self.keep_checkpoint_max,
                 checkpoint_name=CHECKPOINT_NAME,
             )
-        manager = self._checkpoint_manager(checkpoint)
         resumed_from = self.restore(checkpoint)
+        manager = self._checkpoint_manager(checkpoint)
         if resumed_from is not None and input_manager is not None:
             own = os.path.join(input_manager.directory, os.path.basename(resumed_from))
             if tf.io.gfile.exists(own + ".index"):
@@ -423,20 +425,62 @@ class Trainer:
         )
 
     def _save(self, manager, step):
+        if not bool(self._weights_are_finite()):
+            raise NonFiniteLossError(
+                f"the weights after step {step} are not finite (a non-finite gradient with a finite "
+                "loss); no checkpoint was written for it. Lower --learning_rate, set --clip_norm, "
+                "or check the input data."
+            )
         path = manager.save(checkpoint_number=step)
         if not self.is_chief:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
             os.makedirs(self._scratch_dir, exist_ok=True)
         return path
 
+    @tf.function
+    def _weights_are_finite(self):
+        variables = self.model.trainable_variables + self.optimizer.variables
+        checks = [tf.reduce_all(tf.math.is_finite(v)) for v in variables if tf.as_dtype(v.dtype).is_floating]
+        return tf.reduce_all(tf.stack(checks))
+
     def restore(self, checkpoint):
-        """Restores the newest checkpoint in `output_dir` (if any); returns its path."""
-        latest = tf.train.latest_checkpoint(self.output_dir)
-        if latest is None:
-            return None
-        checkpoint.restore(latest).expect_partial()
-        self.log_fn(f"resuming from {latest} at step {int(self.global_step.numpy())}")
-        return latest
+        """Restores the newest intact checkpoint in `output_dir`; returns its path.
+
+        Every tensor of a candidate is read (with its checksum) before
+        anything is restored. A damaged newest checkpoint (truncated,
+        corrupt, missing files) is reported and the next older one is used;
+        the chief moves the damaged files to `output_dir/damaged/` and
+        rewrites the checkpoint list without them. No checkpoint: returns
+        None. Checkpoints that are all damaged: an error naming them (the
+        run does not silently start over).
+        """
+        candidates = checkpoint_candidates(self.output_dir)
+        damaged = []
+        for path in candidates:
+            problem = checkpoint_problem(path)
+            if problem is None:
+                try:
+                    checkpoint.restore(path).expect_partial()
+                except (tf.errors.OpError, ValueError, AssertionError) as e:
+                    problem = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+            if problem is not None:
+                self.log_fn(f"checkpoint {path} is damaged ({problem}); trying the previous one")
+                damaged.append(path)
+                continue
+            if damaged:
+                self.log_fn(f"resuming from the previous intact checkpoint {path}, not from the damaged "
+                            f"{', '.join(damaged)}")
+                if self.is_chief:
+                    _set_aside(self.output_dir, damaged, [p for p in candidates if p not in damaged],
+                               self.log_fn)
+            self.log_fn(f"resuming from {path} at step {int(self.global_step.numpy())}")
+            return path
+        if damaged:
+            raise RuntimeError(
+                f"{self.output_dir}: every checkpoint is damaged ({', '.join(damaged)}); move them away "
+                "to start over, or restore them from a copy"
+            )
+        return None
 
     def _learning_rate(self):
         optimizer = self.optimizer
@@ -537,6 +581,77 @@ class Trainer:
                 return False
 
         return _Handler()
+
+
+def make_reproducible(seed, deterministic=False):
+    """Seeds Python, NumPy, TensorFlow and Keras (initial weights, dropout
+    seed generators) with `seed`; `deterministic` also turns on TensorFlow's
+    op determinism (a rerun or a resumed run computes bit-identical weights;
+    slower on GPUs, where some kernels then take deterministic paths)."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def checkpoint_candidates(directory):
+    """The checkpoint prefixes in `directory`, newest (highest step) first.
+
+    Those the `checkpoint` state file lists and those whose `.index` file is
+    on disk (a crash between writing a checkpoint and updating the list, or
+    a damaged list), by step number.
+    """
+    paths = set()
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+    except Exception:  # A damaged state file: the files on disk decide.
+        state = None
+    if state is not None:
+        paths.update(os.path.join(directory, os.path.basename(p)) for p in state.all_model_checkpoint_paths)
+    for index in tf.io.gfile.glob(os.path.join(directory, f"{CHECKPOINT_NAME}-*.index")):
+        paths.add(index[: -len(".index")])
+
+    def number(path):
+        suffix = path.rsplit("-", 1)[-1]
+        return int(suffix) if suffix.isdigit() else -1
+
+    return sorted(paths, key=number, reverse=True)
+
+
+def checkpoint_problem(path):
+    """None if every tensor of checkpoint `path` reads back (checksums
+    included), else what is wrong with it."""
+    if not tf.io.gfile.exists(path + ".index"):
+        return "no .index file"
+    try:
+        reader = tf.train.load_checkpoint(path)
+        for key, dtype in reader.get_variable_to_dtype_map().items():
+            # RestoreV2 reads any dtype (the input position is a variant).
+            tf.raw_ops.RestoreV2(prefix=path, tensor_names=[key], shape_and_slices=[""], dtypes=[dtype])
+    except Exception as e:  # DataLossError, OutOfRange, NotFound, ...: all mean damaged.
+        message = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", str(e).splitlines()[0])
+        return f"{type(e).__name__}: {message[:300]}"
+    return None
+
+
+def _set_aside(directory, damaged, intact, log_fn):
+    """Moves the damaged checkpoints' files to `directory/damaged/` and
+    writes the checkpoint list of the intact ones (oldest first)."""
+    aside = os.path.join(directory, "damaged")
+    tf.io.gfile.makedirs(aside)
+    for path in damaged:
+        for name in tf.io.gfile.glob(path + ".*"):
+            tf.io.gfile.rename(name, os.path.join(aside, os.path.basename(name)), overwrite=True)
+        log_fn(f"moved the files of {path} to {aside}/")
+    intact = list(reversed(intact))
+    tf.train.update_checkpoint_state(directory, intact[-1], all_model_checkpoint_paths=intact)
+
+
+def _seed_states(model):
+    """The model's dropout seed-generator states, by path: Keras keeps them
+    out of `weights` and out of the checkpoint graph, but a resumed run must
+    continue their sequence to draw the same dropout masks."""
+    weights = {id(v) for v in model.weights}
+    return {v.path.replace("/", "."): v for v in model.variables if id(v) not in weights}
 
 
 def write_eval_results(path, results):
