@@ -643,15 +643,17 @@ def _set_aside(directory, damaged, intact, log_fn):
             tf.io.gfile.rename(name, os.path.join(aside, os.path.basename(name)), overwrite=True)
         log_fn(f"moved the files of {path} to {aside}/")
     intact = list(reversed(intact))
-    tf.train.update_checkpoint_state(directory, intact[-1], all_model_checkpoint_paths=intact)
+    tf.compat.v1.train.update_checkpoint_state(directory, intact[-1], all_model_checkpoint_paths=intact)
 
 
 def _seed_states(model):
-    """The model's dropout seed-generator states, by path: Keras keeps them
-    out of `weights` and out of the checkpoint graph, but a resumed run must
-    continue their sequence to draw the same dropout masks."""
+    """The model's dropout seed-generator states, in layer order: Keras keeps
+    them out of `weights` and out of the checkpoint graph, but a resumed run
+    must continue their sequence to draw the same dropout masks. (A list, not
+    keyed by path: Keras numbers seed generators process-wide, so a second
+    model in one process has other paths.)"""
     weights = {id(v) for v in model.weights}
-    return {v.path.replace("/", "."): v for v in model.variables if id(v) not in weights}
+    return [v for v in model.variables if id(v) not in weights]
 
 
 def write_eval_results(path, results):
