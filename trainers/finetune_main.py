@@ -104,7 +104,7 @@ def main(argv):
     from trainers import training_loop
 
     cli.run_or_exit(name, finetuning.run_finetuning, cli.options_from_flags(finetuning.FinetuningOptions),
-                    errors=(ValueError, training_loop.NonFiniteLossError))
+                    errors=(ValueError, training_loop.TrainingError))
     return 0
 
 

@@ -617,6 +617,12 @@ def _evaluate_and_keep_best(model, dev, task, task_info, options, best, step):
 def run_finetuning(options):
     """Runs the program; returns a dict with `train`, `eval`, `predict` entries."""
     check_options(options)
+    # The strategy first: multi-worker collectives must be set up before any
+    # TensorFlow op (the tokenizer's tables) starts the runtime.
+    strategy = distribution.get_strategy(options.distribution_strategy, tpu_address=options.tpu,
+                                         num_gpus=options.num_gpus)
+    precision = distribution.resolve_precision(options.mixed_precision, strategy)
+    training_loop.make_reproducible(options.random_seed, options.deterministic)
     vocab_file, lowercase = _vocabulary(options)
     config = initialization.resolve_config(
         options.bert_config_file, options.bert_config_preset, vocab_file, options.init_checkpoint
@@ -674,10 +680,6 @@ def run_finetuning(options):
     if options.do_predict:
         test = prediction_inputs(options, preprocessor, task_info)
 
-    training_loop.make_reproducible(options.random_seed, options.deterministic)
-    strategy = distribution.get_strategy(options.distribution_strategy, tpu_address=options.tpu,
-                                         num_gpus=options.num_gpus)
-    precision = distribution.resolve_precision(options.mixed_precision, strategy)
     tf.io.gfile.makedirs(options.output_dir)
     chief = distribution.is_chief(strategy)
     if chief:

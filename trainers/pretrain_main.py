@@ -102,7 +102,7 @@ def main(argv):
         results = pretraining.run_pretraining(options)
     except ValueError as e:
         raise SystemExit(f"{name}: {e}")
-    except training_loop.NonFiniteLossError as e:
+    except training_loop.TrainingError as e:
         raise SystemExit(f"{name}: {e}")
     if results.get("train", {}).get("preempted"):
         print(f"{name}: stopped by SIGTERM after a checkpoint; run again to resume", flush=True)

@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras_bert.checkpoints import pretrained as pretrained_lib
 from keras_bert.models.bert_pretrainer import BertPretrainer
 from keras_bert.text.bert_preprocessor import BertPreprocessor
+from keras_bert.text.bert_preprocessor import read_vocabulary
 from trainers import distribution
 from trainers import initialization
 from trainers import optimization
@@ -136,7 +137,7 @@ def check_options(options, config):
                 f"list of {', '.join(SAVE_FORMATS)}, or 'none'"
             )
     if options.vocab_file:
-        vocab_size = len(BertPreprocessor(options.vocab_file, seq_length=8).vocabulary)
+        vocab_size = len(read_vocabulary(options.vocab_file))  # No TF op: see run_pretraining.
         if vocab_size != config.vocab_size:
             raise ValueError(
                 f"--vocab_file={options.vocab_file} has {vocab_size} entries but the model's "
@@ -210,12 +211,20 @@ def run_pretraining(options):
 
     Raises:
       ValueError: for bad options or input files, before any training.
-      trainers.training_loop.NonFiniteLossError: when the loss diverges.
+      trainers.training_loop.TrainingError: when the loss diverges (NonFiniteLossError),
+        every checkpoint is damaged, or a worker of the cluster is lost.
     """
     config = initialization.resolve_config(
         options.bert_config_file, options.bert_config_preset, options.vocab_file, options.init_checkpoint
     )
     check_options(options, config)
+    # The strategy first: multi-worker collectives must be set up before any
+    # TensorFlow op (reading the input files runs some) starts the runtime.
+    strategy = distribution.get_strategy(
+        options.distribution_strategy, tpu_address=options.tpu, num_gpus=options.num_gpus
+    )
+    precision = distribution.resolve_precision(options.mixed_precision, strategy)
+    training_loop.make_reproducible(options.random_seed, options.deterministic)
     train_files = pretraining_input.scan_pretraining_files(
         options.input_file, options.max_seq_length, options.max_predictions_per_seq
     )
@@ -224,12 +233,7 @@ def run_pretraining(options):
         eval_files = pretraining_input.scan_pretraining_files(
             options.eval_input_file, options.max_seq_length, options.max_predictions_per_seq
         )
-    training_loop.make_reproducible(options.random_seed, options.deterministic)
     init_fn = initialization.make_init_fn(options.init_checkpoint, config, heads=True)
-    strategy = distribution.get_strategy(
-        options.distribution_strategy, tpu_address=options.tpu, num_gpus=options.num_gpus
-    )
-    precision = distribution.resolve_precision(options.mixed_precision, strategy)
     tf.io.gfile.makedirs(options.output_dir)
     if distribution.is_chief(strategy):
         config.save(os.path.join(options.output_dir, initialization.MODEL_CONFIG_FILE))

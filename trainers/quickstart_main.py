@@ -71,7 +71,7 @@ def main(argv):
 
     overrides = {"sentences": tuple(FLAGS.sentence)} if FLAGS.sentence else {}
     cli.run_or_exit(name, quickstart.run_quickstart, cli.options_from_flags(quickstart.QuickstartOptions, **overrides),
-                    errors=(ValueError, training_loop.NonFiniteLossError))
+                    errors=(ValueError, training_loop.TrainingError))
     return 0
 
 

@@ -47,8 +47,32 @@ from trainers import distribution
 CHECKPOINT_NAME = "ckpt"
 
 
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
+class TrainingError(RuntimeError):
+    """Training stopped for a reason the message explains (the CLIs print it
+    and exit non-zero, without a traceback)."""
+
+
+class NonFiniteLossError(TrainingError):
+    """The training loss (or the weights) became NaN or infinite."""
+
+
+class DamagedCheckpointsError(TrainingError):
+    """Every checkpoint in the output directory is damaged."""
+
+
+class WorkerLostError(TrainingError):
+    """A worker of a multi-worker cluster died or stopped responding."""
+
+
+# What a collective op raises when a peer is gone (aborted by the
+# coordination service's heartbeat check, or unreachable).
+_LOST_PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.AbortedError,
+    tf.errors.CancelledError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.FailedPreconditionError,
+)
 
 
 class Trainer:
@@ -152,6 +176,7 @@ class Trainer:
         self._train_function = None
         self._eval_function = None
         self._stop_signal = None
+        self._vote = None
 
     # ------------------------------------------------------------------ steps
 
@@ -356,11 +381,38 @@ class Trainer:
         if self._train_function is None:
             self._train_function = self._build_train_function()
         step = int(self.global_step.numpy())
-        summary_writer = self._summary_writer("train")
         results = {"global_step": step, "preempted": False, "resumed_from": resumed_from}
         if step >= stop_at:
             self.log_fn(f"step {step} >= {stop_at}: nothing to train")
             return results
+        try:
+            step, preempted = self._train_loop(iterator, manager, input_manager, step, stop_at,
+                                               num_train_steps, results)
+        except _LOST_PEER_ERRORS as e:
+            if self.strategy.num_replicas_in_sync == _local_replicas(self.strategy):
+                raise  # One worker: not a lost peer.
+            raise WorkerLostError(self._lost_worker_message(e)) from None
+        results["global_step"] = step
+        results["preempted"] = preempted
+        if not self.is_chief:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+        return results
+
+    def _lost_worker_message(self, error):
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        cause = next((i for i, line in enumerate(lines) if "unhealthy" in line or "is down" in line
+                      or "aborted" in line.lower()), 0)
+        detail = " ".join(lines[cause: cause + 2])[:500]
+        latest = checkpoint_candidates(self.output_dir)
+        resume = f"the newest checkpoint is {latest[0]}" if latest else "there is no checkpoint yet"
+        return (f"a worker of the cluster was lost at step {int(self.global_step.numpy())} "
+                f"({type(error).__name__}: {detail}); {resume}. Restart every worker with the same "
+                "flags to resume from it.")
+
+    def _train_loop(self, iterator, manager, input_manager, step, stop_at, num_train_steps, results):
+        """Trains from `step` to `stop_at` (see `train`); returns (step, preempted)."""
+        summary_writer = self._summary_writer("train")
+        preempted = False
         window = None
         window_start, window_step = time.perf_counter(), step
         with self._catch_sigterm():
@@ -396,12 +448,9 @@ class Trainer:
                     path = self._save(manager, step)
                     if stop:
                         self.log_fn(f"SIGTERM: saved {path} at step {step}; stopping")
-                        results["preempted"] = True
+                        preempted = True
                         break
-        results["global_step"] = step
-        if not self.is_chief:
-            shutil.rmtree(self._scratch_dir, ignore_errors=True)
-        return results
+        return step, preempted
 
     def _agree_to_stop(self):
         """True when SIGTERM reached this process -- or, with several
@@ -410,8 +459,16 @@ class Trainer:
         stop = self._stop_signal is not None
         if self.strategy.num_replicas_in_sync == _local_replicas(self.strategy):
             return stop  # One worker.
-        votes = self.strategy.run(lambda: tf.constant(1.0 if stop else 0.0))
-        return float(self.strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)) > 0
+        if self._vote is None:  # Traced once: eager collectives are slow and noisy.
+            strategy = self.strategy
+
+            @tf.function
+            def vote(flag):
+                votes = strategy.run(lambda: tf.identity(flag))
+                return strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)
+
+            self._vote = vote
+        return float(self._vote(tf.constant(1.0 if stop else 0.0))) > 0
 
     def _checkpoint_manager(self, checkpoint):
         directory = self.output_dir
@@ -476,7 +533,7 @@ class Trainer:
             self.log_fn(f"resuming from {path} at step {int(self.global_step.numpy())}")
             return path
         if damaged:
-            raise RuntimeError(
+            raise DamagedCheckpointsError(
                 f"{self.output_dir}: every checkpoint is damaged ({', '.join(damaged)}); move them away "
                 "to start over, or restore them from a copy"
             )

@@ -28,6 +28,7 @@ from keras_bert.models.bert_pretrainer import BertPretrainer
 from tests.reliability.faults import checkpoint_tensors
 from tests.reliability.record import record
 from tests.trainers import distributed_run as fixtures
+from trainers.training_loop import DamagedCheckpointsError
 from trainers.training_loop import NonFiniteLossError
 from trainers.training_loop import Trainer
 
@@ -129,7 +130,7 @@ def test_every_checkpoint_damaged_is_an_error(tmp_path):
     for number in (1, 2):
         flip_byte(str(tmp_path / f"ckpt-{number}"))
     second = make_trainer(tmp_path)
-    with pytest.raises(RuntimeError, match=r"every checkpoint is damaged .*ckpt-2.*ckpt-1"):
+    with pytest.raises(DamagedCheckpointsError, match=r"every checkpoint is damaged .*ckpt-2.*ckpt-1"):
         second.train(fixtures.dataset_fn(DATA), STEPS)
     # Nothing was moved or overwritten: the files stay for the user to inspect.
     assert checkpoint_numbers(tmp_path) == [1, 2] and not (tmp_path / "damaged").exists()
