@@ -29,6 +29,8 @@ INSTALL_REQUIRES = [
 
 TEST_REQUIRES = [
     "pytest>=8",
+    # Generated adversarial text (tests/reliability/test_adversarial_text.py).
+    "hypothesis>=6.100",
     "torch==2.13.0",
     "transformers>=4.40",
     "safetensors>=0.4",

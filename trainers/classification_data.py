@@ -23,8 +23,8 @@ sorted); regression labels are finite floats.
 
 A malformed row -- wrong number of fields, a missing column, an empty text,
 an empty or unknown label, a label that is not a number (regression), bad
-JSON, bad UTF-8 -- raises `ValueError("path:line: ...")`, or with
-`skip_invalid=True` is skipped and counted: every reader returns
+or too deeply nested JSON, bad UTF-8 -- raises `ValueError("path:line: ...")`,
+or with `skip_invalid=True` is skipped and counted: every reader returns
 `(examples, num_skipped)`.
 
 `examples_to_features` runs `keras_bert.BertPreprocessor` over the examples
@@ -475,6 +475,10 @@ def _read_jsonl_rows(path, parser, skip_invalid):
                 value = json.loads(line)
             except json.JSONDecodeError as e:
                 raise InvalidRow(f"bad JSON ({e.msg} at column {e.colno})") from None
+            except RecursionError:
+                raise InvalidRow("bad JSON (nested too deeply to read)") from None
+            except ValueError as e:  # An integer of more digits than Python converts ...
+                raise InvalidRow(f"bad JSON ({e})") from None
             return parser.from_json(value, line_number)
 
         collector.add(line_number, make)

@@ -128,8 +128,15 @@ def load_model(output_dir, task_info, config, options):
     """The fine-tuned model of `output_dir`: `best/model` (the checkpoint
     `run_finetuning` keeps and predicts with), else `model.keras`.
 
+    `model.keras` is loaded in Keras' safe mode (`safe_mode=True`, said
+    explicitly): a file that would need Python code to rebuild -- a
+    `Lambda` layer's lambda, a function or class from outside Keras -- is
+    refused, and its code never runs.
+
     Raises:
-      ValueError: naming both paths when neither exists.
+      ValueError: naming both paths when neither exists; naming
+        `model.keras` when it cannot be loaded (refused by safe mode, not a
+        Keras file, ...).
     """
     prefix = os.path.join(output_dir, finetuning.BEST_DIR, "model")
     keras_file = os.path.join(output_dir, finetuning.KERAS_FILE)
@@ -140,7 +147,11 @@ def load_model(output_dir, task_info, config, options):
         status.expect_partial()
         return model
     if os.path.exists(keras_file):
-        return keras.saving.load_model(keras_file, compile=False)
+        try:
+            return keras.saving.load_model(keras_file, compile=False, safe_mode=True)
+        except Exception as e:  # ValueError, TypeError, BadZipFile ... from a file of unknown origin.
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise ValueError(f"{keras_file}: cannot load it ({type(e).__name__}: {reason})") from None
     raise ValueError(f"no model in {output_dir}: neither {prefix}.index nor {keras_file} exists "
                      "(was it trained with --do_train?)")
 

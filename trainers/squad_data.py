@@ -193,6 +193,10 @@ def _load_json(input_file):
         raise ValueError(
             f"input_file={input_file!r}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
         ) from None
+    except RecursionError:
+        raise ValueError(f"input_file={input_file!r}: not valid JSON (nested too deeply to read)") from None
+    except ValueError as e:  # An integer of more digits than Python converts ...
+        raise ValueError(f"input_file={input_file!r}: not valid JSON ({e})") from None
 
 
 def _load_dataset(input_file):

@@ -89,8 +89,13 @@ class Exported:
 
 
 class Exports:
-    def __init__(self, root):
+    """`get(name)` exports (once) and returns `MODELS[name]`; `export_kwargs`
+    go to `export_saved_model` (e.g. `audit=False` where the op audit is not
+    what a test is about)."""
+
+    def __init__(self, root, **export_kwargs):
         self.root = root
+        self.export_kwargs = export_kwargs
         self.vocab_file = write_vocab(root)
         self.preprocessor = BertPreprocessor(self.vocab_file, lowercase=True, seq_length=SEQ_LENGTH)
         self._cache = {}
@@ -100,7 +105,8 @@ class Exports:
             task, _, settings = MODELS[name]
             model = build_model(name)
             path = saved_model_lib.export_saved_model(
-                model, os.path.join(self.root, "models", name), preprocessor=self.preprocessor, **settings
+                model, os.path.join(self.root, "models", name), preprocessor=self.preprocessor, **settings,
+                **self.export_kwargs,
             )
             self._cache[name] = Exported(name, task, model, self.preprocessor, path, settings)
         return self._cache[name]
