@@ -12,6 +12,7 @@ from `output_dir` when it already holds checkpoints, evaluate into
 `eval_results.txt` and save the final model as pretrained checkpoints.
 """
 
+import contextlib
 import dataclasses
 import os
 
@@ -261,6 +262,27 @@ def run_pretraining(options):
         log_steps=options.log_steps,
     )
     masking = _masking(options, config)
+    with _naming_corrupt_shards(train_files[0] + (eval_files[0] if options.do_eval else []), options.output_dir):
+        return _train_and_evaluate(options, config, strategy, precision, trainer, init_fn, masking, train_files,
+                                   eval_files)
+
+
+@contextlib.contextmanager
+def _naming_corrupt_shards(files, output_dir):
+    """Turns a damaged record body met during training or evaluation into a
+    ValueError naming the shard, the offset and the checkpoint to resume from."""
+    try:
+        yield
+    except tf.errors.DataLossError as e:
+        found = pretraining_input.find_corrupt_record(files)
+        where = f"{found[0]}: {training_loop.error_summary(found[1])}" if found else training_loop.error_summary(e)
+        latest = training_loop.checkpoint_candidates(output_dir)
+        resume = f"checkpoints up to {latest[0]} are intact" if latest else "no checkpoint was written"
+        raise ValueError(f"a damaged input record: {where}; {resume}. Replace or leave out the file "
+                         "and run again to resume.") from None
+
+
+def _train_and_evaluate(options, config, strategy, precision, trainer, init_fn, masking, train_files, eval_files):
     results = {}
     if options.do_train:
         print(

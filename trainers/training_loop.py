@@ -685,9 +685,16 @@ def checkpoint_problem(path):
             # RestoreV2 reads any dtype (the input position is a variant).
             tf.raw_ops.RestoreV2(prefix=path, tensor_names=[key], shape_and_slices=[""], dtypes=[dtype])
     except Exception as e:  # DataLossError, OutOfRange, NotFound, ...: all mean damaged.
-        message = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", str(e).splitlines()[0])
-        return f"{type(e).__name__}: {message[:300]}"
+        return f"{type(e).__name__}: {error_summary(e)}"
     return None
+
+
+def error_summary(error, limit=300):
+    """The first line of a TensorFlow error's message without the traced
+    function's node name and the `[Op:...]` suffix."""
+    lines = str(error).strip().splitlines() or [""]
+    message = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\].*$", "", lines[0])
+    return message[:limit]
 
 
 def _set_aside(directory, damaged, intact, log_fn):
