@@ -22,6 +22,7 @@ from keras_bert.checkpoints import pretrained as pretrained_lib
 from keras_bert.models.bert_pretrainer import BertPretrainer
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.text.bert_preprocessor import read_vocabulary
+from trainers import checkpointing
 from trainers import distribution
 from trainers import initialization
 from trainers import optimization
@@ -275,8 +276,8 @@ def _naming_corrupt_shards(files, output_dir):
         yield
     except tf.errors.DataLossError as e:
         found = pretraining_input.find_corrupt_record(files)
-        where = f"{found[0]}: {training_loop.error_summary(found[1])}" if found else training_loop.error_summary(e)
-        latest = training_loop.checkpoint_candidates(output_dir)
+        where = f"{found[0]}: {checkpointing.error_summary(found[1])}" if found else checkpointing.error_summary(e)
+        latest = checkpointing.checkpoint_candidates(output_dir)
         resume = f"checkpoints up to {latest[0]} are intact" if latest else "no checkpoint was written"
         raise ValueError(f"a damaged input record: {where}; {resume}. Replace or leave out the file "
                          "and run again to resume.") from None

@@ -16,10 +16,14 @@ without their registries:
 * `steps_per_execution` steps run inside one `tf.function` call; the
   gradient computation (or, on one replica, the whole step) can be
   XLA-compiled;
-* checkpoints (model, optimizer, step, and the input iterator, so resuming
-  continues with the next unseen batch) every `save_checkpoints_steps`,
-  keeping the last `keep_checkpoint_max`; resume from the newest on start;
-  a checkpoint on SIGTERM (preemption) and a clean stop;
+* checkpoints (model, optimizer, step, dropout seeds and the input
+  iterator, so resuming continues with the next unseen batch and draws the
+  same dropout masks) every `save_checkpoints_steps`, written atomically,
+  keeping the last `keep_checkpoint_max` (`trainers.checkpointing`); resume
+  from the newest intact one on start (a damaged one is reported and set
+  aside); never a checkpoint with non-finite weights; a checkpoint on
+  SIGTERM (preemption) and a clean stop; a lost worker of a multi-worker
+  cluster stops the job with `WorkerLostError`;
 * TensorBoard scalars and a progress line with examples/s.
 
 The model must provide the two-part loss of `keras_bert.models.BertTask`:
@@ -31,7 +35,6 @@ sum(weights)`, reported per term as `{term}_loss` (and `{term}_accuracy`).
 
 import math
 import os
-import re
 import shutil
 import signal
 import sys
@@ -42,9 +45,8 @@ import time
 import keras
 import tensorflow as tf
 
+from trainers import checkpointing
 from trainers import distribution
-
-CHECKPOINT_NAME = "ckpt"
 
 
 class TrainingError(RuntimeError):
@@ -360,11 +362,10 @@ class Trainer:
         # goes into the checkpoint, every other worker's into its own file.
         input_manager = None
         if iterator_saved and not self.is_chief:
-            input_manager = tf.train.CheckpointManager(
+            input_manager = checkpointing.CheckpointWriter(
                 tf.train.Checkpoint(train_iterator=iterator),
                 os.path.join(self.output_dir, f"input-worker-{self._input_context().input_pipeline_id}"),
-                max_to_keep=self.keep_checkpoint_max,
-                checkpoint_name=CHECKPOINT_NAME,
+                self.keep_checkpoint_max,
             )
         resumed_from = self.restore(checkpoint)
         manager = self._checkpoint_manager(checkpoint)
@@ -403,7 +404,7 @@ class Trainer:
         cause = next((i for i, line in enumerate(lines) if "unhealthy" in line or "is down" in line
                       or "aborted" in line.lower()), 0)
         detail = " ".join(lines[cause: cause + 2])[:500]
-        latest = checkpoint_candidates(self.output_dir)
+        latest = checkpointing.checkpoint_candidates(self.output_dir)
         resume = f"the newest checkpoint is {latest[0]}" if latest else "there is no checkpoint yet"
         return (f"a worker of the cluster was lost at step {int(self.global_step.numpy())} "
                 f"({type(error).__name__}: {detail}); {resume}. Restart every worker with the same "
@@ -444,7 +445,7 @@ class Trainer:
                 stop = self._agree_to_stop()
                 if step % self.save_checkpoints_steps == 0 or step == stop_at or stop:
                     if input_manager is not None:
-                        input_manager.save(checkpoint_number=step)
+                        input_manager.save(step)
                     path = self._save(manager, step)
                     if stop:
                         self.log_fn(f"SIGTERM: saved {path} at step {step}; stopping")
@@ -477,9 +478,7 @@ class Trainer:
             # workers write to a scratch directory that is removed after.
             directory = tempfile.mkdtemp(prefix="keras_bert_worker_")
             self._scratch_dir = directory
-        return tf.train.CheckpointManager(
-            checkpoint, directory, max_to_keep=self.keep_checkpoint_max, checkpoint_name=CHECKPOINT_NAME
-        )
+        return checkpointing.CheckpointWriter(checkpoint, directory, self.keep_checkpoint_max)
 
     def _save(self, manager, step):
         if not bool(self._weights_are_finite()):
@@ -488,7 +487,7 @@ class Trainer:
                 "loss); no checkpoint was written for it. Lower --learning_rate, set --clip_norm, "
                 "or check the input data."
             )
-        path = manager.save(checkpoint_number=step)
+        path = manager.save(step)
         if not self.is_chief:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
             os.makedirs(self._scratch_dir, exist_ok=True)
@@ -511,10 +510,10 @@ class Trainer:
         None. Checkpoints that are all damaged: an error naming them (the
         run does not silently start over).
         """
-        candidates = checkpoint_candidates(self.output_dir)
+        candidates = checkpointing.checkpoint_candidates(self.output_dir)
         damaged = []
         for path in candidates:
-            problem = checkpoint_problem(path)
+            problem = checkpointing.checkpoint_problem(path)
             if problem is None:
                 try:
                     checkpoint.restore(path).expect_partial()
@@ -528,8 +527,8 @@ class Trainer:
                 self.log_fn(f"resuming from the previous intact checkpoint {path}, not from the damaged "
                             f"{', '.join(damaged)}")
                 if self.is_chief:
-                    _set_aside(self.output_dir, damaged, [p for p in candidates if p not in damaged],
-                               self.log_fn)
+                    intact = [p for p in candidates if p not in damaged]
+                    checkpointing.set_aside_damaged(self.output_dir, damaged, intact, self.log_fn)
             self.log_fn(f"resuming from {path} at step {int(self.global_step.numpy())}")
             return path
         if damaged:
@@ -648,66 +647,6 @@ def make_reproducible(seed, deterministic=False):
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-
-
-def checkpoint_candidates(directory):
-    """The checkpoint prefixes in `directory`, newest (highest step) first.
-
-    Those the `checkpoint` state file lists and those whose `.index` file is
-    on disk (a crash between writing a checkpoint and updating the list, or
-    a damaged list), by step number.
-    """
-    paths = set()
-    try:
-        state = tf.train.get_checkpoint_state(directory)
-    except Exception:  # A damaged state file: the files on disk decide.
-        state = None
-    if state is not None:
-        paths.update(os.path.join(directory, os.path.basename(p)) for p in state.all_model_checkpoint_paths)
-    for index in tf.io.gfile.glob(os.path.join(directory, f"{CHECKPOINT_NAME}-*.index")):
-        paths.add(index[: -len(".index")])
-
-    def number(path):
-        suffix = path.rsplit("-", 1)[-1]
-        return int(suffix) if suffix.isdigit() else -1
-
-    return sorted(paths, key=number, reverse=True)
-
-
-def checkpoint_problem(path):
-    """None if every tensor of checkpoint `path` reads back (checksums
-    included), else what is wrong with it."""
-    if not tf.io.gfile.exists(path + ".index"):
-        return "no .index file"
-    try:
-        reader = tf.train.load_checkpoint(path)
-        for key, dtype in reader.get_variable_to_dtype_map().items():
-            # RestoreV2 reads any dtype (the input position is a variant).
-            tf.raw_ops.RestoreV2(prefix=path, tensor_names=[key], shape_and_slices=[""], dtypes=[dtype])
-    except Exception as e:  # DataLossError, OutOfRange, NotFound, ...: all mean damaged.
-        return f"{type(e).__name__}: {error_summary(e)}"
-    return None
-
-
-def error_summary(error, limit=300):
-    """The first line of a TensorFlow error's message without the traced
-    function's node name and the `[Op:...]` suffix."""
-    lines = str(error).strip().splitlines() or [""]
-    message = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\].*$", "", lines[0])
-    return message[:limit]
-
-
-def _set_aside(directory, damaged, intact, log_fn):
-    """Moves the damaged checkpoints' files to `directory/damaged/` and
-    writes the checkpoint list of the intact ones (oldest first)."""
-    aside = os.path.join(directory, "damaged")
-    tf.io.gfile.makedirs(aside)
-    for path in damaged:
-        for name in tf.io.gfile.glob(path + ".*"):
-            tf.io.gfile.rename(name, os.path.join(aside, os.path.basename(name)), overwrite=True)
-        log_fn(f"moved the files of {path} to {aside}/")
-    intact = list(reversed(intact))
-    tf.compat.v1.train.update_checkpoint_state(directory, intact[-1], all_model_checkpoint_paths=intact)
 
 
 def _seed_states(model):

@@ -1,5 +1,7 @@
 """Damaged state and numerical faults in the Trainer (one process, tiny model).
 
+* A save cut short (the process dies while renaming the files into place)
+  leaves no checkpoint under its final name.
 * A damaged newest checkpoint -- a flipped byte, a truncated or missing data
   file, a truncated or empty index, a garbage `checkpoint` list -- is found
   before anything is restored (every tensor is read with its checksum);
@@ -122,6 +124,39 @@ def test_garbage_checkpoint_list_uses_the_files(uninterrupted, tmp_path):
         np.testing.assert_array_equal(mine, theirs)
     record("Damaged newest checkpoint -> previous intact one", faults=1, survived=1, data_lost=0,
            detail="garbage `checkpoint` list file")
+
+
+class Crash(BaseException):
+    """Stands for the process dying inside a save."""
+
+
+@pytest.mark.parametrize("moment", ["data file renamed", "before the index is renamed"])
+def test_a_save_cut_short_leaves_no_checkpoint_under_its_final_name(moment, uninterrupted, tmp_path, monkeypatch):
+    first = make_trainer(tmp_path)
+    first.train(fixtures.dataset_fn(DATA), STEPS, stop_at=2)
+    real_rename = tf.io.gfile.rename
+
+    def rename(source, target, overwrite=False):
+        if "ckpt-3" in target and (target.endswith(".index") or moment == "data file renamed"):
+            if moment == "data file renamed":
+                real_rename(source, target, overwrite)
+            raise Crash()
+        return real_rename(source, target, overwrite)
+
+    monkeypatch.setattr(tf.io.gfile, "rename", rename)
+    with pytest.raises(Crash):
+        make_trainer(tmp_path).train(fixtures.dataset_fn(DATA), STEPS)
+    monkeypatch.setattr(tf.io.gfile, "rename", real_rename)
+    assert not (tmp_path / "ckpt-3.index").exists()
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-2")
+    second = make_trainer(tmp_path)
+    result = second.train(fixtures.dataset_fn(DATA), STEPS)
+    assert result["resumed_from"].endswith("ckpt-2")
+    for mine, theirs in zip(weights(second), uninterrupted):
+        np.testing.assert_array_equal(mine, theirs)
+    assert not glob.glob(str(tmp_path / ".ckpt-*.partial"))  # Cleaned up when step 3 was saved again.
+    record("Damaged newest checkpoint -> previous intact one", faults=1, survived=1, data_lost=0,
+           detail=f"a save cut short ({moment}): no ckpt-3 under its final name; resumed from ckpt-2")
 
 
 def test_every_checkpoint_damaged_is_an_error(tmp_path):
