@@ -31,6 +31,7 @@ from export import op_audit
 from export import serving
 from export import warmup as warmup_lib
 from keras_bert.config import BertConfig
+from keras_bert.config import read_json_file
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 
 ASSETS_EXTRA = "assets.extra"
@@ -82,8 +83,17 @@ def _prepare_export_dir(export_dir):
     export_dir = os.path.abspath(os.fspath(export_dir))
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise ValueError(f"export_dir={export_dir}: exists and is not a directory")
-    os.makedirs(export_dir, exist_ok=True)
+    _make_directory(export_dir, export_dir)
     return export_dir
+
+
+def _make_directory(path, export_dir):
+    """`os.makedirs(path)` unless it exists; failing (a parent that is a file, a dangling symlink, no
+    permission ...) is a `ValueError` naming `export_dir`."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:  # NotADirectoryError, FileExistsError, PermissionError ...
+        raise ValueError(f"export_dir={export_dir}: cannot create it ({e.strerror}: {e.filename})") from None
 
 
 # ------------------------------------------------- a finetune output_dir
@@ -92,11 +102,7 @@ def _prepare_export_dir(export_dir):
 def _read_json(path, what):
     if not os.path.exists(path):
         raise ValueError(f"{path}: not found ({what}); model_dir must be a `keras-bert finetune` output directory")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: cannot read it ({e})") from None
+    return read_json_file(path, what)
 
 
 def _squad_v2_from_results(model_dir):
@@ -106,11 +112,10 @@ def _squad_v2_from_results(model_dir):
     if not os.path.exists(path):
         return False
     try:
-        with open(path, encoding="utf-8") as f:
-            results = json.load(f)
-    except (OSError, ValueError):
+        results = read_json_file(path, "results file")
+    except ValueError:
         return False
-    return any(key.startswith(("HasAns_", "NoAns_")) for key in results)
+    return isinstance(results, dict) and any(key.startswith(("HasAns_", "NoAns_")) for key in results)
 
 
 def load_finetuned(model_dir):
@@ -355,7 +360,7 @@ def write_saved_model_dir(export_dir, write):
     if os.path.exists(export_dir) and (not os.path.isdir(export_dir) or os.listdir(export_dir)):
         raise ValueError(f"export_dir={export_dir}: exists and is not an empty directory; it is never overwritten")
     parent = os.path.dirname(export_dir)
-    os.makedirs(parent, exist_ok=True)
+    _make_directory(parent, export_dir)
     temp = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
     try:
         write(temp)

@@ -2,7 +2,9 @@
 
 A frozen dataclass, validated on construction, with a JSON round trip and
 readers for the two config files users bring: Google's original
-`bert_config.json` and Hugging Face's `config.json`.
+`bert_config.json` and Hugging Face's `config.json`. `read_json_file` reads
+any JSON file a user brings (these, `tokenizer_config.json`, a fine-tuning
+output directory's `task.json` ...), or gives a `ValueError` naming it.
 """
 
 import dataclasses
@@ -330,21 +332,56 @@ def _is_real(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _parse_json(text, where):
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{where}:{e.lineno}: not valid JSON: {e.msg}.") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(values).__name__}.")
-    return values
+def read_json_file(path, what):
+    """The JSON value held by the file `path` (any JSON type: the caller checks its shape).
 
+    Every way a file a user brings can fail to read is a `ValueError` whose
+    message starts with the path, never another exception: a missing or
+    unreadable file, bytes that are not UTF-8, text that is not JSON (with
+    its line), JSON nested deeper than Python's recursion limit, an integer
+    of more digits than Python converts to an int.
 
-def _read_json_file(path):
+    Args:
+      path: str or os.PathLike, the file.
+      what: str, what the file is, for the message of a missing one ("no
+        such {what}"), e.g. "config file".
+
+    Raises:
+      ValueError: "<path>: ..." saying why it cannot be read.
+    """
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except FileNotFoundError:
-        raise ValueError(f"{path}: no such config file.") from None
-    return _parse_json(text, path)
+        raise ValueError(f"{path}: no such {what}.") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read it ({e.strerror}).") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 ({e.reason}).") from None
+    return _loads(text, path)
+
+
+def _loads(text, where):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{where}:{e.lineno}: not valid JSON: {e.msg}.") from None
+    except RecursionError:
+        raise ValueError(f"{where}: not valid JSON: nested too deeply to read.") from None
+    except ValueError as e:  # An integer of more digits than Python converts ...
+        raise ValueError(f"{where}: not valid JSON: {str(e).split(';')[0]}.") from None
+
+
+def _expect_object(values, where):
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(values).__name__}.")
+    return values
+
+
+def _parse_json(text, where):
+    return _expect_object(_loads(text, where), where)
+
+
+def _read_json_file(path):
+    return _expect_object(read_json_file(path, "config file"), os.fspath(path))

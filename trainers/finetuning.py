@@ -48,6 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert.checkpoints import pretrained as pretrained_lib
+from keras_bert.config import read_json_file
 from keras_bert.models.bert_classifier import BertClassifier
 from keras_bert.models.bert_multiple_choice import BertMultipleChoice
 from keras_bert.models.bert_question_answerer import BertQuestionAnswerer
@@ -560,6 +561,18 @@ def check_long_text_options(options):
                          f"{options.task}" + (" (SQuAD windows with --doc_stride)" if options.task == "squad" else ""))
 
 
+def read_task_file(path):
+    """The settings in a `task.json` that `run_finetuning` wrote (a dict with a known "task").
+
+    Raises:
+      ValueError: naming `path` when it cannot be read or is not such a file.
+    """
+    task_info = read_json_file(path, "task file")
+    if not isinstance(task_info, dict) or task_info.get("task") not in TASKS:
+        raise ValueError(f"{path}: not a task.json of `keras-bert finetune` (no known \"task\")")
+    return task_info
+
+
 def _vocabulary(options):
     """(vocab_file, lowercase) from the flags or the init checkpoint."""
     vocab_file, lowercase = options.vocab_file, options.do_lower_case
@@ -640,9 +653,9 @@ def run_finetuning(options):
         )
     task_path = os.path.join(options.output_dir, TASK_FILE)
     if os.path.exists(task_path):  # A model trained here before: its labels and casing.
-        task_info = json.load(open(task_path))
-        if options.do_lower_case is None and task_info["lowercase"] != lowercase:
-            lowercase = task_info["lowercase"]
+        task_info = read_task_file(task_path)
+        if options.do_lower_case is None and task_info.get("lowercase", lowercase) != lowercase:
+            lowercase = bool(task_info["lowercase"])
             preprocessor = BertPreprocessor(vocab_file, lowercase=lowercase, seq_length=options.max_seq_length)
     else:
         task_info = {
@@ -725,8 +738,11 @@ def run_finetuning(options):
     if not os.path.exists(best_path) and os.path.exists(best_path + ".old"):
         os.replace(best_path + ".old", best_path)  # A run stopped while replacing best/.
     best = None
-    if os.path.exists(os.path.join(best_path, "results.json")):
-        saved = json.load(open(os.path.join(best_path, "results.json")))
+    results_path = os.path.join(best_path, "results.json")
+    if os.path.exists(results_path):
+        saved = read_json_file(results_path, "results file")
+        if not isinstance(saved, dict) or "global_step" not in saved:
+            raise ValueError(f"{results_path}: no \"global_step\" (not written by `keras-bert finetune`)")
         best = {"step": saved.pop("global_step"), "results": saved}
     if options.do_train:
         dataset_fn = _train_dataset_fn(train["features"], strategy, options, preprocessor)

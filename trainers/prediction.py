@@ -18,7 +18,6 @@ left None is taken from task.json.
 """
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -80,14 +79,7 @@ def read_task_info(output_dir):
     if not os.path.isdir(output_dir):
         raise ValueError(f"--output_dir={output_dir}: no such directory")
     path = _required(os.path.join(output_dir, finetuning.TASK_FILE), "the task, labels and settings")
-    try:
-        with open(path, encoding="utf-8") as f:
-            task_info = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: cannot read it ({e})") from None
-    if not isinstance(task_info, dict) or task_info.get("task") not in finetuning.TASKS:
-        raise ValueError(f"{path}: not a task.json of `keras-bert finetune` (no known \"task\")")
-    return task_info
+    return finetuning.read_task_file(path)
 
 
 def finetuning_options(options, task_info):

@@ -8,7 +8,9 @@ lowercase (default True). Keys may carry the `bert.` prefix of
 
 `pytorch_model.bin` is a pickle: it is only read with
 `torch.load(weights_only=True)`, which refuses to run pickled code; without
-torch it cannot be read safely and is an error.
+torch it cannot be read safely and is an error. A weights file or a JSON
+file that cannot be read (a hostile or truncated `model.safetensors`, a
+`config.json` nested too deeply ...) is a `ValueError` naming it.
 """
 
 import json
@@ -21,6 +23,7 @@ from keras_bert.checkpoints.encoder_weights import export_encoder_weights
 from keras_bert.checkpoints.head_weights import export_head_weights
 from keras_bert.checkpoints.output_directory import atomic_directory
 from keras_bert.config import BertConfig
+from keras_bert.config import read_json_file
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_FILE = "model.safetensors"
@@ -43,16 +46,27 @@ def weights_file(directory):
     return None
 
 
-def _read_safetensors(path):
+def _load_safetensors(path):
+    """`safetensors.numpy.load_file(path)`; a file it cannot read is a `ValueError` naming it."""
     from safetensors.numpy import load_file
 
-    if not path.endswith(".index.json"):
+    try:
         return load_file(path)
-    with open(path, encoding="utf-8") as f:
-        weight_map = json.load(f).get("weight_map", {})
+    except Exception as e:  # SafetensorError (a bad header, a truncated file ...), OSError, TypeError ...
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"{path}: not a readable safetensors file ({reason})") from None
+
+
+def _read_safetensors(path):
+    if not path.endswith(".index.json"):
+        return _load_safetensors(path)
+    index = read_json_file(path, "safetensors index")
+    weight_map = index.get("weight_map", {}) if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise ValueError(f"{path}: weight_map must be a JSON object of shard file names.")
     weights = {}
     for shard in sorted(set(weight_map.values())):
-        weights.update(load_file(os.path.join(os.path.dirname(path), shard)))
+        weights.update(_load_safetensors(os.path.join(os.path.dirname(path), shard)))
     return weights
 
 
@@ -103,11 +117,7 @@ def read_lowercase(directory):
     path = os.path.join(directory, TOKENIZER_CONFIG_FILE)
     if not os.path.exists(path):
         return True
-    try:
-        with open(path, encoding="utf-8") as f:
-            values = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}:{e.lineno}: not valid JSON: {e.msg}.") from None
+    values = read_json_file(path, "tokenizer config")
     value = values.get("do_lower_case", True) if isinstance(values, dict) else True
     if not isinstance(value, bool):
         raise ValueError(f"{path}: do_lower_case={value!r}: must be true or false.")

@@ -1,15 +1,20 @@
 """Malformed data files through the CLI: a clean error naming the file and line, nothing written.
 
 Every malformed file below goes to `keras-bert finetune`, `keras-bert
-predict` or `keras-bert pretrain` as a user would pass it: TSV/CSV rows
-with a missing column, a header without the column asked for, a label
-outside `--label_list`, a regression label that is not a number, bad
-quoting, bad UTF-8, random bytes, an empty file; JSON Lines with bad JSON,
-JSON nested too deeply for Python and an integer too long to convert; CoNLL
-word lines without a tag; SQuAD files that are not JSON or hold an answer
-outside its context; a multiple-choice row short of a choice; pretraining
-TFRecord shards that are truncated, have a corrupt record header, are empty
-or are text, alone or among good shards, for training or evaluation.
+predict`, `keras-bert pretrain` or `keras-bert encode` as a user would pass
+it: TSV/CSV rows with a missing column, a header without the column asked
+for, a label outside `--label_list`, a regression label that is not a
+number, bad quoting, bad UTF-8, random bytes, an empty file; JSON Lines
+with bad JSON, JSON nested too deeply for Python and an integer too long to
+convert; CoNLL word lines without a tag; SQuAD files that are not JSON or
+hold an answer outside its context; a multiple-choice row short of a
+choice; pretraining TFRecord shards that are truncated, have a corrupt
+record header, are empty or are text, alone or among good shards, for
+training or evaluation; a fine-tuning output directory whose `task.json` is
+nested too deeply or holds an integer too long to convert (for `predict`);
+a Hugging Face checkpoint directory (`--init_checkpoint` of `encode`) whose
+`model.safetensors` has a header length of 2**62 or is truncated, or whose
+`config.json` is nested too deeply or holds an integer too long to convert.
 
 Proven for each: the command exits with a non-zero status through
 `SystemExit("keras-bert <command>: <message>")` -- a clean error, no
@@ -306,6 +311,18 @@ def predict_cases(root):
     cases.append(Case("predict: JSON Lines with bad JSON", "predict", path,
                       [f"--output_dir={model_dir}", f"--predict_file={path}"], str(model_dir),
                       (f"{path}:2", "bad JSON")))
+    good = write(data / "good.tsv", "sentence\ngood film\n")
+    for name, text, problem in (
+            ("predict: task.json nested too deeply", '{"task": ' + "[" * 100_000, "nested too deeply"),
+            ("predict: task.json integer of 5,000 digits",
+             json.dumps(task)[:-1] + ', "max_seq_length": ' + "9" * 5000 + "}", "Exceeds the limit")):
+        bad_dir = root / name.split(": ")[1].replace(" ", "_").replace(",", "")
+        bad_dir.mkdir()
+        for file in ("model_config.json", "vocab.txt"):
+            write(bad_dir / file, (model_dir / file).read_bytes())
+        path = write(bad_dir / "task.json", text)
+        cases.append(Case(name, "predict", path, [f"--output_dir={bad_dir}", f"--predict_file={good}"],
+                          str(bad_dir), (f"{path}: not valid JSON", problem)))
     return cases
 
 
@@ -368,6 +385,46 @@ def test_pretrain_malformed_shards(workdir):
     cases = pretrain_cases(workdir)
     results = run_in_subprocess(cases, str(workdir))
     check_and_record(cases, results, f"keras-bert pretrain, {len(cases)} shards")
+
+
+def encode_cases(root):
+    """Hugging Face checkpoint directories (config.json, model.safetensors, vocab.txt) with one unreadable file,
+    for `keras-bert encode --init_checkpoint`."""
+    import struct
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from tests.keras_bert.checkpoints import writers
+
+    config = json.dumps(dict(writers.TINY, model_type="bert", hidden_act="gelu"))
+    good = str(root / "good.safetensors")
+    save_file({"embeddings.word_embeddings.weight": np.ones((4, 4), np.float32)}, good)
+    with open(good, "rb") as f:
+        safetensors = f.read()
+    cases = []
+    for i, (name, file, content, problem) in enumerate((
+            ("model.safetensors with a header length of 2**62", "model.safetensors",
+             struct.pack("<Q", 2**62) + b"{}", "not a readable safetensors file"),
+            ("model.safetensors truncated", "model.safetensors", safetensors[:-7], "not a readable safetensors file"),
+            ("config.json nested too deeply", "config.json", "[" * 100_000, "not valid JSON: nested too deeply"),
+            ("config.json integer of 5,000 digits", "config.json", config[:-1] + ', "vocab_size": ' + "9" * 5000 + "}",
+             "not valid JSON: Exceeds the limit"))):
+        directory = root / "checkpoints" / f"checkpoint{i}"
+        directory.mkdir(parents=True)
+        write(directory / "config.json", config)
+        write(directory / "model.safetensors", safetensors)
+        writers.write_vocab(str(directory / "vocab.txt"))
+        path = write(directory / file, content)
+        cases.append(Case(f"encode: {name}", "encode", path, [f"--init_checkpoint={directory}", "--sentence=a film"],
+                          str(directory), (f"{path}: {problem}",)))
+    return cases
+
+
+def test_encode_unreadable_checkpoints(workdir):
+    cases = encode_cases(workdir)
+    results = run_in_subprocess(cases, str(workdir))
+    check_and_record(cases, results, f"keras-bert encode --init_checkpoint, {len(cases)} files")
 
 
 def test_through_the_console_entry_point(workdir):

@@ -9,6 +9,14 @@
   ever created. Each payload is then unpickled without the guard (torch.load
   with `weights_only=False`) to show it does create its marker: the files
   are live, the refusal is what stopped them.
+- A Hugging Face checkpoint directory whose `model.safetensors` is hostile
+  (a header length of 2**62, random bytes, empty) or truncated, whose
+  `model.safetensors.index.json` names a shard that is not safetensors, or
+  whose `config.json` / `tokenizer_config.json` is JSON nested 100,000 deep,
+  holds an integer of 5,000 digits or is not UTF-8: `load_checkpoint` and
+  `from_pretrained` refuse each with a `ValueError` naming the file (the
+  bare readers -- `safetensors.numpy.load_file`, `json.loads` -- raise
+  `SafetensorError`, `RecursionError` ... on the same files).
 - A `model.keras` in a `keras-bert finetune` output directory that needs
   Python code to rebuild -- a `Lambda` layer holding a lambda, a lambda
   activation, a named function of a non-Keras module, a layer class or an
@@ -26,7 +34,9 @@
   directory -- the existing version's, the outside directory's -- is
   byte-identical, with the same modification time, and no temporary export
   directory is left. An `export_dir` with `..` pieces writes its version
-  under the normalized directory and nowhere else.
+  under the normalized directory and nowhere else. An `export_dir` that is
+  a regular file, lies under one, or is a dangling symlink is refused with
+  a `ValueError` naming it, and the file is left as it was.
 
 Every hostile file or argument is one input counted for RELIABILITY.md;
 a crash is one that was not refused cleanly (always 0 when the test passes).
@@ -36,8 +46,10 @@ import hashlib
 import json
 import os
 import pickle
+import random
 import re
 import shlex
+import struct
 import zipfile
 
 import keras
@@ -156,6 +168,74 @@ def test_pickled_checkpoints_never_run(tmp_path):
         os.remove(marker)
     record(ROW, inputs=len(checkpoints), crashes=0,
            detail="pytorch_model.bin pickle payloads refused by load_checkpoint and from_pretrained: "
+                  + "; ".join(checkpoints))
+
+
+# ------------------------------------------- unreadable checkpoint files
+
+
+def hostile_checkpoint_files(root):
+    """{name: (directory, named, message)}: Hugging Face directories with one file that cannot be read;
+    the refusal must name the file `named` and say `message`."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    good = os.path.join(root, "good.safetensors")
+    save_file({"embeddings.word_embeddings.weight": np.ones((4, 4), np.float32)}, good)
+    with open(good, "rb") as f:
+        safetensors = f.read()
+    deep, huge = "[" * 100_000, '{"model_type": "bert", "vocab_size": ' + "9" * 5000 + "}"
+    unreadable = "not a readable safetensors file"
+    cases = {  # name: (file written, its content, the file the error names, what it says)
+        "model.safetensors with a header length of 2**62": (
+            "model.safetensors", struct.pack("<Q", 2**62) + b"{}", "model.safetensors", unreadable),
+        "model.safetensors truncated": ("model.safetensors", safetensors[:-7], "model.safetensors", unreadable),
+        "model.safetensors of random bytes": (
+            "model.safetensors", random.Random(0).randbytes(4096), "model.safetensors", unreadable),
+        "model.safetensors empty": ("model.safetensors", b"", "model.safetensors", unreadable),
+        "index naming a shard that is not safetensors": (
+            "model.safetensors.index.json", json.dumps({"weight_map": {"a": "vocab.txt"}}), "vocab.txt", unreadable),
+        "config.json nested too deeply": ("config.json", deep, "config.json", "not valid JSON: nested too deeply"),
+        "config.json with an integer of 5,000 digits": (
+            "config.json", huge, "config.json", "not valid JSON: Exceeds the limit"),
+        "config.json not UTF-8": ("config.json", b'{"model_type": "b\xe9rt"}', "config.json", "not UTF-8"),
+        "tokenizer_config.json nested too deeply": (
+            "tokenizer_config.json", deep, "tokenizer_config.json", "not valid JSON: nested too deeply"),
+        "tokenizer_config.json with an integer of 5,000 digits": (
+            "tokenizer_config.json", '{"do_lower_case": ' + "1" * 5000 + "}", "tokenizer_config.json",
+            "not valid JSON: Exceeds the limit"),
+    }
+    checkpoints = {}
+    for i, (name, (file, content, named, message)) in enumerate(cases.items()):
+        directory = hf_directory(os.path.join(root, f"checkpoint{i}"))
+        if file != "model.safetensors.index.json":  # (With model.safetensors, the index is not read.)
+            with open(os.path.join(directory, "model.safetensors"), "wb") as f:
+                f.write(safetensors)
+        with open(os.path.join(directory, file), "wb") as f:
+            f.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+        checkpoints[name] = (directory, os.path.join(directory, named), message)
+    return checkpoints
+
+
+def test_unreadable_checkpoint_files_are_refused(tmp_path):
+    from safetensors.numpy import load_file
+
+    checkpoints = hostile_checkpoint_files(str(tmp_path))
+    for name, (directory, named, message) in checkpoints.items():
+        for load in (keras_bert.load_checkpoint, keras_bert.from_pretrained):
+            with pytest.raises(ValueError, match=re.escape(f"{named}: {message}")):
+                load(directory)
+        # The files are hostile: the bare reader fails on each (SafetensorError, RecursionError ...)
+        # without naming it.
+        with pytest.raises(Exception) as raised:
+            if named.endswith(".json"):
+                with open(named, encoding="utf-8") as f:
+                    json.load(f)
+            else:
+                load_file(named)
+        assert named not in str(raised.value), name
+    record(ROW, inputs=len(checkpoints), crashes=0,
+           detail="unreadable Hugging Face checkpoint files refused by load_checkpoint and from_pretrained: "
                   + "; ".join(checkpoints))
 
 
@@ -285,6 +365,8 @@ def test_export_never_writes_outside_or_overwrites(exportable, tmp_path):
     os.symlink(str(outside), os.path.join(base, "2"))  # A version that is a directory elsewhere,
     os.symlink(str(outside / "victim.txt"), os.path.join(base, "3"))  # a file elsewhere,
     os.symlink(str(outside / "new"), os.path.join(base, "4"))  # a path elsewhere that does not exist yet.
+    dangling = str(tmp_path / "dangling")
+    os.symlink(str(outside / "new_dir"), dangling)
     before = snapshot(str(tmp_path))
 
     refused = {
@@ -299,8 +381,15 @@ def test_export_never_writes_outside_or_overwrites(exportable, tmp_path):
             export(base, version)
     with pytest.raises(ValueError, match=r"version=4: cannot create .*/m/4 \(Not a directory\); nothing was written"):
         export(base, 4)  # A dangling symlink: refused at the final rename.
+    victim = str(outside / "victim.txt")
+    refused_dirs = {"export_dir a regular file": victim, "export_dir under a regular file": os.path.join(victim, "m"),
+                    "export_dir two levels under a regular file": os.path.join(victim, "a", "b"),
+                    "export_dir a dangling symlink": dangling}
+    for name, export_dir in refused_dirs.items():
+        with pytest.raises(ValueError, match=re.escape(f"export_dir={export_dir}: ")):
+            export(export_dir, None)
     assert snapshot(str(tmp_path)) == before, "an export wrote, or changed, something"
-    assert not (outside / "new").exists()
+    assert not (outside / "new").exists() and not (outside / "new_dir").exists()
 
     # An export_dir with '..' pieces: the version goes under the normalized directory, nothing else changes.
     written = export(os.path.join(base, "..", "m2", ".", "..", "m2"), None)
@@ -310,7 +399,7 @@ def test_export_never_writes_outside_or_overwrites(exportable, tmp_path):
     assert new and all(path == os.path.join("models", "m2") or path.startswith(os.path.join("models", "m2", "1"))
                        for path in new), sorted(new)
     assert {path: after[path] for path in before} == before
-    record(ROW, inputs=len(refused) + 2, crashes=0,
-           detail="export_saved_model: hostile or existing versions refused, nothing written outside, the "
-                  "existing version byte-identical: " + "; ".join(list(refused) + ["dangling symlink", "'..' in "
-                                                                                   "export_dir"]))
+    record(ROW, inputs=len(refused) + 2 + len(refused_dirs), crashes=0,
+           detail="export_saved_model: hostile or existing versions and export_dirs refused, nothing written "
+                  "outside, the existing version byte-identical: "
+                  + "; ".join(list(refused) + ["dangling symlink", "'..' in export_dir"] + list(refused_dirs)))
