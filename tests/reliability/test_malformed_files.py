@@ -200,6 +200,12 @@ def workdir(tmp_path_factory):
     return root
 
 
+def run_and_record(cases, workdir, command, kind):
+    """Runs `cases` in one subprocess, checks and records them as "<command>, N <kind>"."""
+    results = run_in_subprocess(cases, str(workdir))
+    check_and_record(cases, results, f"{command}, {len(cases)} {kind}")
+
+
 def finetune_cases(root):
     data = root / "data"
     data.mkdir()
@@ -283,9 +289,7 @@ def finetune_cases(root):
 
 
 def test_finetune_malformed_files(workdir):
-    cases = finetune_cases(workdir)
-    results = run_in_subprocess(cases, str(workdir))
-    check_and_record(cases, results, f"keras-bert finetune, {len(cases)} files")
+    run_and_record(finetune_cases(workdir), workdir, "keras-bert finetune", "files")
 
 
 def predict_cases(root):
@@ -327,9 +331,7 @@ def predict_cases(root):
 
 
 def test_predict_malformed_files(workdir):
-    cases = predict_cases(workdir)
-    results = run_in_subprocess(cases, str(workdir))
-    check_and_record(cases, results, f"keras-bert predict, {len(cases)} files")
+    run_and_record(predict_cases(workdir), workdir, "keras-bert predict", "files")
 
 
 def pretrain_cases(root):
@@ -382,9 +384,7 @@ def pretrain_cases(root):
 
 
 def test_pretrain_malformed_shards(workdir):
-    cases = pretrain_cases(workdir)
-    results = run_in_subprocess(cases, str(workdir))
-    check_and_record(cases, results, f"keras-bert pretrain, {len(cases)} shards")
+    run_and_record(pretrain_cases(workdir), workdir, "keras-bert pretrain", "shards")
 
 
 def encode_cases(root):
@@ -422,9 +422,7 @@ def encode_cases(root):
 
 
 def test_encode_unreadable_checkpoints(workdir):
-    cases = encode_cases(workdir)
-    results = run_in_subprocess(cases, str(workdir))
-    check_and_record(cases, results, f"keras-bert encode --init_checkpoint, {len(cases)} files")
+    run_and_record(encode_cases(workdir), workdir, "keras-bert encode --init_checkpoint", "files")
 
 
 def test_through_the_console_entry_point(workdir):
