@@ -518,7 +518,7 @@ class Trainer:
                 try:
                     checkpoint.restore(path).expect_partial()
                 except (tf.errors.OpError, ValueError, AssertionError) as e:
-                    problem = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
+                    problem = f"{type(e).__name__}: {checkpointing.error_summary(e)}"
             if problem is not None:
                 self.log_fn(f"checkpoint {path} is damaged ({problem}); trying the previous one")
                 damaged.append(path)

@@ -1,0 +1,154 @@
+"""Serving raw text: the exported SavedModel against Hugging Face, in one run.
+
+    python benchmarks/serving.py [--preset mini] [--seq 128] [--rounds 5]
+
+Input: the SST-2 dev sentences (../shared/data/sst2/dev.tsv), raw text.
+Both sides hold the same sentiment classifier (a `keras_bert.BertClassifier`
+of `--preset` size with random weights; Hugging Face's
+`BertForSequenceClassification` gets the same encoder and head weights
+through tests/references.py) and the same uncased vocabulary (learned from
+SST-2 train sentences), and return class probabilities:
+
+- keras_bert SavedModel: `export.export_saved_model` (tokenization in the
+  graph, as TF Serving runs it), loaded with `tf.saved_model.load`, its
+  `serving_default` signature called on a `[batch]` string tensor. What TF
+  Serving adds on top (gRPC/REST, batching) is not measured.
+- HF fast + PyTorch: `BertTokenizerFast` (Rust) then the model under
+  `torch.inference_mode()`, padding to the longest sentence of the batch,
+  truncating at `--seq`.
+
+Before timing, the two agree on the first 64 sentences (probabilities within
+1e-4; the SavedModel pads to `--seq`, HF to the longest sentence, which
+changes nothing but the speed). Rows: batch 1 latency over `--latency_sentences`
+sentences (median and p99 per request), and batch 32 throughput over all dev
+sentences (examples/s). Contenders alternate round by round; each figure is
+the median over rounds.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_bert  # noqa: E402
+from export import saved_model as saved_model_lib  # noqa: E402
+from keras_bert.text import vocabulary  # noqa: E402
+from tests import references  # noqa: E402
+from tests.keras_bert.text import real_text  # noqa: E402
+
+
+def build_models(preset, seq, vocab_file):
+    """(keras_bert classifier, its preprocessor, the HF classifier and fast tokenizer)."""
+    import torch
+    import transformers
+
+    preprocessor = keras_bert.BertPreprocessor(vocab_file, lowercase=True, seq_length=seq)
+    keras.utils.set_random_seed(0)
+    config = keras_bert.BertConfig.from_preset(preset, vocab_size=preprocessor.vocab_size)
+    classifier = keras_bert.BertClassifier(config, num_classes=2)
+    hf_encoder = references.hf_bert_model(classifier.encoder, attn_implementation="sdpa")
+    hf_config = hf_encoder.config
+    hf_config.num_labels = 2
+    hf = transformers.BertForSequenceClassification(hf_config).eval()
+    hf.bert.load_state_dict(hf_encoder.state_dict())
+    kernel, bias = classifier.classifier.get_weights()
+    with torch.no_grad():
+        hf.classifier.weight.copy_(torch.from_numpy(kernel.T.copy()))
+        hf.classifier.bias.copy_(torch.from_numpy(bias))
+    vocab = {token: i for i, token in enumerate(preprocessor.vocabulary)}
+    tokenizer = transformers.BertTokenizerFast(vocab=vocab, do_lower_case=True)
+    return classifier, preprocessor, hf, tokenizer
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="mini")
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--latency_sentences", type=int, default=100, help="batch-1 requests per round")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--vocab_size", type=int, default=8000)
+    args = parser.parse_args(argv)
+
+    import torch
+    import transformers
+
+    torch.set_num_threads(os.cpu_count())
+    work = tempfile.mkdtemp(prefix="serving_benchmark_")
+    vocab_file = os.path.join(work, "vocab.txt")
+    vocabulary.write_vocabulary(
+        vocabulary.learn_vocabulary(real_text.sst2("train")[:5000], args.vocab_size, num_iterations=1), vocab_file
+    )
+    classifier, preprocessor, hf, tokenizer = build_models(args.preset, args.seq, vocab_file)
+    path = saved_model_lib.export_saved_model(classifier, os.path.join(work, "export"), preprocessor=preprocessor,
+                                              labels=["0", "1"], warmup=False)
+    serving = tf.saved_model.load(path).signatures["serving_default"]
+    sentences = real_text.sst2("dev")
+
+    def ours(batch):
+        return serving(text=tf.constant(batch))["probabilities"].numpy()
+
+    def theirs(batch):
+        with torch.inference_mode():
+            encoded = tokenizer(batch, padding="longest", truncation=True, max_length=args.seq, return_tensors="pt")
+            return torch.softmax(hf(**encoded).logits, dim=-1).numpy()
+
+    check = sentences[:64]
+    difference = float(np.abs(ours(check) - theirs(check)).max())
+    assert difference < 1e-4, f"the SavedModel and Hugging Face disagree by {difference}"
+
+    contenders = {"keras_bert SavedModel": ours, "HF fast + PyTorch": theirs}
+    latency_inputs = [[s] for s in sentences[: args.latency_sentences]]
+    batches = [sentences[i: i + args.batch] for i in range(0, len(sentences), args.batch)]
+    for run in contenders.values():  # Warm up every shape path.
+        for batch in latency_inputs[:10] + batches[:3]:
+            run(batch)
+    latencies = {name: [] for name in contenders}
+    p99 = {name: [] for name in contenders}
+    throughput = {name: [] for name in contenders}
+    for _ in range(args.rounds):
+        for name, run in contenders.items():
+            times = []
+            for batch in latency_inputs:
+                start = time.perf_counter()
+                run(batch)
+                times.append(time.perf_counter() - start)
+            latencies[name].append(statistics.median(times) * 1000)
+            p99[name].append(float(np.percentile(times, 99)) * 1000)
+            start = time.perf_counter()
+            for batch in batches:
+                run(batch)
+            throughput[name].append(len(sentences) / (time.perf_counter() - start))
+
+    print(f"serving raw text, SST-2 dev ({len(sentences)} sentences), {args.preset} classifier, max seq "
+          f"{args.seq}, {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}; "
+          f"agreement before timing: max |p diff| {difference:.1e}")
+    print(f"versions: tensorflow {tf.__version__}, torch {torch.__version__}, transformers "
+          f"{transformers.__version__}, tokenizers {__import__('tokenizers').__version__}")
+    print(f"median of {args.rounds} rounds")
+    print(f"{'contender':<24}{'b1 median ms':>14}{'b1 p99 ms':>11}{f'b{args.batch} ex/s':>11}"
+          f"{'b1 vs HF':>10}{'ex/s vs HF':>12}")
+    results = {}
+    for name in contenders:
+        results[name] = dict(latency_ms=statistics.median(latencies[name]), p99_ms=statistics.median(p99[name]),
+                             examples_per_second=statistics.median(throughput[name]))
+    base = results["HF fast + PyTorch"]
+    for name, r in results.items():
+        print(f"{name:<24}{r['latency_ms']:>14.2f}{r['p99_ms']:>11.2f}{r['examples_per_second']:>11.0f}"
+              f"{base['latency_ms'] / r['latency_ms']:>9.2f}x{r['examples_per_second'] / base['examples_per_second']:>11.2f}x")
+    return results
+
+
+if __name__ == "__main__":
+    main()
