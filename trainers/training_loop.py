@@ -179,6 +179,7 @@ class Trainer:
         self._eval_function = None
         self._stop_signal = None
         self._vote = None
+        self._last_saved = None  # The checkpoint this Trainer wrote last (trusted on resume).
 
     # ------------------------------------------------------------------ steps
 
@@ -488,6 +489,7 @@ class Trainer:
                 "or check the input data."
             )
         path = manager.save(step)
+        self._last_saved = path
         if not self.is_chief:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
             os.makedirs(self._scratch_dir, exist_ok=True)
@@ -503,7 +505,8 @@ class Trainer:
         """Restores the newest intact checkpoint in `output_dir`; returns its path.
 
         Every tensor of a candidate is read (with its checksum) before
-        anything is restored. A damaged newest checkpoint (truncated,
+        anything is restored -- except the checkpoint this Trainer wrote
+        itself last (fine-tuning resumes from it after every evaluation). A damaged newest checkpoint (truncated,
         corrupt, missing files) is reported and the next older one is used;
         the chief moves the damaged files to `output_dir/damaged/` and
         rewrites the checkpoint list without them. No checkpoint: returns
@@ -513,7 +516,7 @@ class Trainer:
         candidates = checkpointing.checkpoint_candidates(self.output_dir)
         damaged = []
         for path in candidates:
-            problem = checkpointing.checkpoint_problem(path)
+            problem = None if path == self._last_saved else checkpointing.checkpoint_problem(path)
             if problem is None:
                 try:
                     checkpoint.restore(path).expect_partial()
