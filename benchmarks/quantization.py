@@ -119,6 +119,16 @@ def main(argv=None):
     from export import saved_model as saved_model_lib
     from keras_bert.text.bert_preprocessor import BertPreprocessor
 
+    try:
+        saved_model_lib._check_onednn_int8()
+    except ValueError as error:  # The export would refuse: say so instead of timing nothing.
+        print(f"not measured: {error}", flush=True)
+        section = {"name": "quantization", "title": "int8 export for CPU serving",
+                   "command": "python benchmarks/quantization.py" + (" --quick" if args.quick else ""),
+                   "setup": f"Not measured on this machine ({common.cpu_model()}).", "tables": [],
+                   "notes": [f"The int8 export refuses here, so nothing was timed: {error}."]}
+        common.write_section(args.json_out, section)
+        return section
     work = args.work_dir or tempfile.mkdtemp(prefix="quantization_benchmark_")
     os.makedirs(work, exist_ok=True)
     try:

@@ -286,22 +286,32 @@ class _Int8Matmul:
 
 
 def _check_onednn_int8():
-    """Raises a ValueError unless this TensorFlow runs `QuantizedMatMulWithBiasAndDequantize` as used above."""
+    """Raises a ValueError unless this TensorFlow runs `QuantizedMatMulWithBiasAndDequantize` exactly, as used above.
+
+    The probe's products add up past int16: oneDNN without AVX-512 VNNI (on
+    AVX2, e.g.) sums pairs of u8 x s8 products in int16 with saturation
+    (255 * 127 * 2 = 64770 becomes 32767), which makes a whole model's
+    outputs wrong rather than rounded. Seen on an AVX2 AMD EPYC with
+    TF_ENABLE_ONEDNN_OPTS=1: the probe gave 7044 for 39047.
+    """
+    a, b = [[255, 255, 200, 1]], [[127], [127], [-128], [5]]
+    expected = sum(x * y[0] for x, y in zip(a[0], b)) - 128.0
     try:
         product = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
-            a=tf.bitcast(tf.constant([[130, 1]], tf.uint8), tf.quint8),
-            b=tf.bitcast(tf.constant([[3], [-2]], tf.int8), tf.qint8), bias=tf.constant([-128.0]), min_a=0.0,
-            max_a=255.0, min_b=-127.0, max_b=127.0, min_freezed_output=0.0, max_freezed_output=0.0,
-            Toutput=tf.float32, input_quant_mode="SCALED",
+            a=tf.bitcast(tf.constant(a, tf.uint8), tf.quint8), b=tf.bitcast(tf.constant(b, tf.int8), tf.qint8),
+            bias=tf.constant([-128.0]), min_a=0.0, max_a=255.0, min_b=-127.0, max_b=127.0,
+            min_freezed_output=0.0, max_freezed_output=0.0, Toutput=tf.float32, input_quant_mode="SCALED",
         )
-        ok = float(product.numpy()[0, 0]) == 130 * 3 + 1 * -2 - 128.0
+        result = float(product.numpy()[0, 0])
     except (tf.errors.OpError, IndexError, ValueError):
-        ok = False
-    if not ok:
+        result = None
+    if result != expected:
+        got = "fails to run" if result is None else f"gives {result:g} for {expected:g} (int16 saturation)"
         raise ValueError(
-            "quantize='int8': this TensorFlow cannot run QuantizedMatMulWithBiasAndDequantize (oneDNN's int8 "
-            "matmul: needs an "
-            "x86-64 build with oneDNN and TF_ENABLE_ONEDNN_OPTS not 0); a server without it could not either"
+            f"quantize='int8': this TensorFlow's QuantizedMatMulWithBiasAndDequantize (oneDNN's int8 matmul) "
+            f"{got}; it needs an x86-64 build with oneDNN on (TF_ENABLE_ONEDNN_OPTS=1; TensorFlow turns it on by "
+            "default only on CPUs with AVX-512 VNNI or AMX) and a CPU with VNNI; a server without them could not "
+            "serve the int8 model either"
         )
 
 

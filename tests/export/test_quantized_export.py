@@ -13,6 +13,23 @@ from export import op_audit
 from export import program
 from export import saved_model as saved_model_lib
 
+
+def _onednn_int8_runs():
+    try:
+        saved_model_lib._check_onednn_int8()
+    except ValueError:
+        return False
+    return True
+
+
+# The int8 kernel runs exactly only with oneDNN on and a CPU with VNNI: on
+# an AVX2 machine (oneDNN off by default; with TF_ENABLE_ONEDNN_OPTS=1 its
+# int16 sums saturate) the export refuses, and only the refusal is tested.
+ONEDNN_INT8 = _onednn_int8_runs()
+needs_onednn_int8 = pytest.mark.skipif(
+    not ONEDNN_INT8, reason="this TensorFlow cannot run oneDNN's int8 matmul exactly (oneDNN off, or no VNNI)"
+)
+
 TEXTS = ["the movie was great", "a dull mess", "I love this film !", "he left early", "", "中文 paris"]
 
 
@@ -51,6 +68,7 @@ def keras_int8(int8_export):
     return copy
 
 
+@needs_onednn_int8
 def test_loads_in_a_fresh_process_close_to_float32(fresh_logits):
     float_logits = fresh_logits["float32", "tf2"]
     for loader in ("tf2", "session"):  # TF Serving's loader is the session one.
@@ -66,6 +84,7 @@ def test_loads_in_a_fresh_process_close_to_float32(fresh_logits):
         assert np.abs(logits - float_logits).max() > 1e-4  # It is not the float32 model.
 
 
+@needs_onednn_int8
 def test_matches_keras_int8_model(int8_export, keras_int8, fresh_logits):
     """The oneDNN kernel computes Keras's own int8 model: the same int8
     weights, scales and integer products, so only the order of the float
@@ -77,6 +96,7 @@ def test_matches_keras_int8_model(int8_export, keras_int8, fresh_logits):
         np.testing.assert_allclose(fresh_logits["int8", loader], expected, atol=1e-4, rtol=0)
 
 
+@needs_onednn_int8
 def test_op_audit_and_int8_ops(int8_export):
     exported, path = int8_export
     result = op_audit.audit_saved_model(path)
@@ -87,6 +107,7 @@ def test_op_audit_and_int8_ops(int8_export):
     assert "MatMul" in op_audit.audit_saved_model(exported.path).ops
 
 
+@needs_onednn_int8
 def test_variables_are_int8(int8_export):
     exported, path = int8_export
     reader = tf.train.load_checkpoint(os.path.join(path, "variables", "variables"))
@@ -104,6 +125,7 @@ def test_variables_are_int8(int8_export):
         assert json.load(f)["quantize"] == "int8"
 
 
+@needs_onednn_int8
 def test_model_is_not_changed(int8_export):
     exported, _ = int8_export
     assert not any(getattr(layer, "quantization_mode", None) for layer in exported.model._flatten_layers())
@@ -122,8 +144,19 @@ def test_bad_quantize_value(exports, tmp_path, bad):
         program.run_export(str(tmp_path / "no_such_model_dir"), str(export_dir), quantize=bad)
 
 
+@needs_onednn_int8
 def test_already_quantized_model(int8_export, keras_int8, tmp_path):
     exported, _ = int8_export
     with pytest.raises(ValueError, match="already quantized"):
         saved_model_lib.export_saved_model(keras_int8, str(tmp_path / "again"), preprocessor=exported.preprocessor,
                                            quantize="int8")
+
+
+@pytest.mark.skipif(ONEDNN_INT8, reason="this TensorFlow runs oneDNN's int8 kernel")
+def test_refused_where_the_int8_kernel_cannot_run(exports, tmp_path):
+    exported = exports.get("sst2")
+    export_dir = tmp_path / "int8"
+    with pytest.raises(ValueError, match="TF_ENABLE_ONEDNN_OPTS"):
+        saved_model_lib.export_saved_model(exported.model, str(export_dir), preprocessor=exported.preprocessor,
+                                           quantize="int8")
+    assert not export_dir.exists()  # Refused before anything is written.
