@@ -161,7 +161,7 @@ def main(argv=None):
             "every token real, dropout off, fp32, each contender in its graph/compiled form (tf.function, XLA, "
             "torch.inference_mode). Same config and weights for every contender except Model Garden (its own "
             "random weights, same sizes). Median over interleaved rounds; MFU = forward matmul FLOPs x "
-            f"examples/s / {common.PEAK_GFLOPS:.0f} GFLOP/s. Versions: "
+            f"examples/s / {common.peak_gflops():.0f} GFLOP/s. Versions: "
             + common.versions("tensorflow", "keras", "keras-hub", "tf-models-official", "torch", "transformers")
         ),
         "tables": tables,

@@ -62,8 +62,8 @@ a row is the median over rounds (range: slowest..fastest round) of
 examples/s. The figure to read is the ratio to the fastest peer (target:
 1.25x) and, at base, MFU (target: 60%): the training matmul FLOPs of a
 sequence, `common.encoder_flops(config, 128, train=True)` plus the pooler
-and classifier, 6 * (H^2 + 2 H), times examples/s, over the 215 GFLOP/s fp32
-ceiling of this machine kind.
+and classifier, 6 * (H^2 + 2 H), times examples/s, over this machine's fp32 matmul ceiling
+(measured, `common.peak_gflops`).
 """
 
 import os
@@ -520,7 +520,7 @@ def main(argv=None):
             f"{LOSS_TOLERANCE:g} of keras_bert's: {agreement}). Warm-up round first (trace, XLA compile), then "
             "rounds interleaved; a row is the median examples/s over rounds. MFU = (encoder training matmul "
             "FLOPs + pooler and classifier) x examples/s / "
-            f"{common.PEAK_GFLOPS:.0f} GFLOP/s. {common.machine()}. Versions: "
+            f"{common.peak_gflops():.0f} GFLOP/s. {common.machine()}. Versions: "
             + common.versions("tensorflow", "keras", "keras-hub", "tf-models-official", "torch", "transformers")
         ),
         "tables": tables,

@@ -40,8 +40,8 @@ Every optimizer is AdamW with learning rate 1e-4 (keras_bert and Model
 Garden: warmup 10000 steps and linear decay over 1M steps, the original
 schedule; keras-hub: constant), weight decay 0.01, global-norm clipping 1.0.
 
-MFU is against the fp32 matmul ceiling of this machine kind, 215 GFLOP/s
-(2 cores, AVX-512), with one FLOP count for every contender, the training
+MFU is against the fp32 matmul ceiling of the machine, measured
+(`common.peak_gflops`), with one FLOP count for every contender, the training
 FLOPs of one sequence:
 
     6 * S * L * (4 H^2 + 2 H I)        encoder matmuls (QKV, output, FFN)
@@ -75,7 +75,6 @@ NUM_PREDICTIONS = 20
 LEARNING_RATE = 1e-4
 WARMUP_STEPS = 10_000
 TRAIN_STEPS = 1_000_000
-PEAK_GFLOPS = 215.0
 DEFAULT_BATCH = {"tiny": 64, "mini": 32}
 
 

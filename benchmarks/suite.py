@@ -158,7 +158,7 @@ def render_report(sections, argv, total_seconds, quick):
         + f"Made by `python benchmarks/suite.py {' '.join(argv)}`".rstrip() + f" in {total_seconds / 60:.1f} min "
         f"on {datetime.date.today().isoformat()}, at commit {common.git_head()}.",
         "",
-        f"Machine: {common.machine()}; fp32 matmul ceiling {common.PEAK_GFLOPS:.0f} GFLOP/s (MFU is against it).",
+        f"Machine: {common.machine()}; fp32 matmul ceiling {common.peak_gflops():.0f} GFLOP/s (MFU is against it).",
         "Versions: " + common.versions("tensorflow", "keras", "tensorflow-text", "keras-hub", "tf-models-official",
                                       "tf_keras", "torch", "transformers", "tokenizers") + ".",
         "",
@@ -230,6 +230,8 @@ def main(argv=None):
         print(line, flush=True)
 
     log(f"sections' JSON and logs: {work_dir}")
+    # Measured here, once, before any section: every section's MFU is against it.
+    log(f"fp32 matmul ceiling: {common.peak_gflops():.0f} GFLOP/s")
     start = time.perf_counter()
     sections, scripts_run = [], set()
     for name, script, extra in SECTIONS:
