@@ -160,3 +160,29 @@ def test_refused_where_the_int8_kernel_cannot_run(exports, tmp_path):
         saved_model_lib.export_saved_model(exported.model, str(export_dir), preprocessor=exported.preprocessor,
                                            quantize="int8")
     assert not export_dir.exists()  # Refused before anything is written.
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return set(next((line for line in f if line.startswith("flags")), "").split())
+    except OSError:
+        return set()
+
+
+@pytest.mark.skipif(_cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"} or not _cpu_flags(),
+                    reason="this CPU has VNNI (or its flags cannot be read)")
+def test_saturating_kernel_is_refused_with_onednn_forced_on():
+    """Without VNNI, oneDNN forced on runs the int8 matmul with int16 sums
+    that saturate (seen on an AVX2 AMD EPYC): the probe must catch it."""
+    import subprocess
+    import sys
+
+    code = ("from export import saved_model as s\n"
+            "try:\n    s._check_onednn_int8()\n    print('accepted')\n"
+            "except ValueError as e:\n    print(e)\n")
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True,
+                         timeout=300).stdout
+    assert "quantize='int8'" in out and "accepted" not in out, out
