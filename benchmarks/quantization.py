@@ -120,7 +120,7 @@ def main(argv=None):
     from keras_bert.text.bert_preprocessor import BertPreprocessor
 
     try:
-        saved_model_lib._check_onednn_int8()
+        saved_model_lib.check_onednn_int8()
     except ValueError as error:  # The export would refuse: say so instead of timing nothing.
         print(f"not measured: {error}", flush=True)
         section = {"name": "quantization", "title": "int8 export for CPU serving",

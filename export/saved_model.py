@@ -231,7 +231,7 @@ def quantized_model(model, mode="int8"):
         raise ValueError("quantized_model: mode must be 'int8'")
     if any(getattr(layer, "quantization_mode", None) for layer in model._flatten_layers()):
         raise ValueError("quantize='int8': the model is already quantized (export it with quantize=None)")
-    _check_onednn_int8()
+    check_onednn_int8()
     copy = model.__class__.from_config(model.get_config())
     copy.set_weights(model.get_weights())
     with warnings.catch_warnings():  # One per layer without weights ("... does not have a `quantize` method").
@@ -285,7 +285,7 @@ class _Int8Matmul:
         return layer.activation(y) if layer.activation is not None else y
 
 
-def _check_onednn_int8():
+def check_onednn_int8():
     """Raises a ValueError unless this TensorFlow runs `QuantizedMatMulWithBiasAndDequantize` exactly, as used above.
 
     The probe's products add up past int16: oneDNN without AVX-512 VNNI (on

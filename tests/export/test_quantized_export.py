@@ -16,7 +16,7 @@ from export import saved_model as saved_model_lib
 
 def _onednn_int8_runs():
     try:
-        saved_model_lib._check_onednn_int8()
+        saved_model_lib.check_onednn_int8()
     except ValueError:
         return False
     return True
@@ -170,7 +170,10 @@ def _cpu_flags():
         return set()
 
 
-@pytest.mark.skipif(_cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"} or not _cpu_flags(),
+CPU_FLAGS = _cpu_flags()
+
+
+@pytest.mark.skipif(CPU_FLAGS & {"avx512_vnni", "avx_vnni", "amx_int8"} or not CPU_FLAGS,
                     reason="this CPU has VNNI (or its flags cannot be read)")
 def test_saturating_kernel_is_refused_with_onednn_forced_on():
     """Without VNNI, oneDNN forced on runs the int8 matmul with int16 sums
@@ -179,7 +182,7 @@ def test_saturating_kernel_is_refused_with_onednn_forced_on():
     import sys
 
     code = ("from export import saved_model as s\n"
-            "try:\n    s._check_onednn_int8()\n    print('accepted')\n"
+            "try:\n    s.check_onednn_int8()\n    print('accepted')\n"
             "except ValueError as e:\n    print(e)\n")
     env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="3")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
