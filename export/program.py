@@ -17,7 +17,7 @@ def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None
 
     Prints what was written: the version directory, its signatures, the op
     audit, and the TF Serving command that serves it. `quantize="int8"`
-    quantizes the served model (`saved_model.quantized_model`); the TF Hub
+    quantizes the served model (`saved_model.serving_copy`); the TF Hub
     style encoder stays float32.
     """
     saved_model.check_quantize(quantize)  # Before the model is loaded.

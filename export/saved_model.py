@@ -4,7 +4,8 @@ Layout (TF Serving's): `export_dir/<version>/` holding `saved_model.pb`,
 `variables/`, `assets.extra/tf_serving_warmup_requests` (warmup records,
 `export.warmup`) and `assets.extra/keras_bert_export.json` (task, labels,
 inputs and outputs of each signature, settings). The signatures are those of
-`export.serving`.
+`export.serving`, run on a copy of the model whose encoder skips padding
+(`serving_copy`).
 
 Versions: the next free one by default (1 + the highest integer directory
 in `export_dir`, 1 for none); an existing version is an error, never
@@ -19,7 +20,7 @@ Before the rename, every op of every graph and function is audited
 Serving links. An export that fails the audit is not kept.
 
 `quantize="int8"` (`keras-bert export --quantize=int8`) exports an int8 copy
-of the model (`quantized_model`): int8 weights with a float scale per output
+of the model (`serving_copy`): int8 weights with a float scale per output
 channel, activations quantized per row at run time, and the matmuls run by
 TensorFlow's oneDNN u8 x s8 -> s32 kernel
 (`QuantizedMatMulWithBiasAndDequantize`).
@@ -40,6 +41,7 @@ from export import serving
 from export import warmup as warmup_lib
 from keras_bert.config import BertConfig
 from keras_bert.config import read_json_file
+from keras_bert.models.bert_encoder import BertEncoder
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 
 ASSETS_EXTRA = "assets.extra"
@@ -201,46 +203,65 @@ def check_quantize(quantize):
     )
 
 
-def quantized_model(model, mode="int8"):
-    """An int8 copy of a task model, for serving on CPU; `model` is unchanged.
+def serving_copy(model, quantize=None):
+    """The copy of a task model that an export serves; `model` is unchanged.
 
-    Keras's `Model.quantize("int8")` on a copy gives every `Dense` and
-    `Embedding` layer an int8 weight (symmetric, round(w * scale), one float
-    scale per output unit or embedding row) and quantizes the input of each
-    Dense at run time (per row: 127 / max |x|). Its matmul of the two int8
-    tensors is a `BatchMatMulV3` (int8 x int8 -> int32) that TensorFlow runs
-    with a generic kernel, several times slower than the float32 matmul on
-    CPU. So each quantized Dense here computes the same integer product with
+    Its encoder skips padding (`BertEncoder(skip_padding=True)`): the
+    position-wise layers run on the real tokens of a batch only, which the
+    serving functions' outputs never read past (classification, regression
+    and multiple choice use `[CLS]`; tagging and SQuAD real pieces), so they
+    are those of `model` to float rounding while padding costs no time.
+    Built under `model`'s dtype policy, with its weights.
+
+    `quantize="int8"`: the copy's `Dense` and `Embedding` layers are then
+    quantized. Keras's `Model.quantize("int8")` gives every one an int8
+    weight (symmetric, round(w * scale), one float scale per output unit or
+    embedding row) and quantizes the input of each Dense at run time (per
+    row: 127 / max |x|). Its matmul of the two int8 tensors is a
+    `BatchMatMulV3` (int8 x int8 -> int32) that TensorFlow runs with a
+    generic kernel, several times slower than the float32 matmul on CPU. So
+    each quantized Dense here computes the same integer product with
     oneDNN's u8 x s8 -> s32 kernel instead (AVX512-VNNI / AMX;
     `QuantizedMatMulWithBiasAndDequantize`, float32 out): the row-quantized
     input is shifted by 128 into uint8, and 128 x (column sums of the int8
     kernel) is subtracted as the kernel's bias, which makes the product
-    exact.
-
-    That kernel is part of TensorFlow builds with oneDNN (the x86-64 Linux
-    default) and runs while oneDNN is on (`TF_ENABLE_ONEDNN_OPTS` not 0);
-    elsewhere the op has no working kernel, and the export says so.
+    exact. That kernel is part of TensorFlow builds with oneDNN (the x86-64
+    Linux default) and runs while oneDNN is on (`TF_ENABLE_ONEDNN_OPTS` not
+    0); elsewhere the op has no working kernel, and the export says so
+    (`check_onednn_int8`).
 
     Raises:
-      ValueError: `mode` is not "int8", or the model is already quantized.
+      ValueError: `quantize` is not None or "int8", the model is already
+        quantized, or the int8 kernel cannot run here.
     """
     import keras
 
-    check_quantize(mode)
-    if mode is None:
-        raise ValueError("quantized_model: mode must be 'int8'")
-    if any(getattr(layer, "quantization_mode", None) for layer in model._flatten_layers()):
-        raise ValueError("quantize='int8': the model is already quantized (export it with quantize=None)")
-    check_onednn_int8()
-    copy = model.__class__.from_config(model.get_config())
+    check_quantize(quantize)
+    already_quantized = [getattr(layer, "quantization_mode", None) for layer in model._flatten_layers()]
+    if quantize:
+        if any(already_quantized):
+            raise ValueError("quantize='int8': the model is already quantized (export it with quantize=None)")
+        check_onednn_int8()
+    global_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(model.encoder.dtype_policy)
+    try:
+        encoder = BertEncoder(model.encoder.config, skip_padding=True, name=model.encoder.name)
+        copy = model.__class__.from_config(dict(model.get_config(), encoder=encoder))
+    finally:
+        keras.config.set_dtype_policy(global_policy)
+    # A model quantized by its user (Keras's own int8 layers) is copied as it is.
+    for layer, mode in zip(copy._flatten_layers(), already_quantized):
+        if mode:
+            layer.quantize(mode)
     copy.set_weights(model.get_weights())
-    with warnings.catch_warnings():  # One per layer without weights ("... does not have a `quantize` method").
-        warnings.filterwarnings("ignore", message=".*does not have a `quantize` method", category=UserWarning)
-        copy.quantize(mode)
-    for layer in copy._flatten_layers():
-        if isinstance(layer, keras.layers.Dense) and layer.quantization_mode == "int8":
-            # Dense.call dispatches to `self._int8_call` in int8 mode.
-            layer._int8_call = _Int8Matmul(layer)
+    if quantize:
+        with warnings.catch_warnings():  # One per layer without weights ("... does not have a `quantize` method").
+            warnings.filterwarnings("ignore", message=".*does not have a `quantize` method", category=UserWarning)
+            copy.quantize(quantize)
+        for layer in copy._flatten_layers():
+            if isinstance(layer, keras.layers.Dense) and layer.quantization_mode == "int8":
+                # Dense.call dispatches to `self._int8_call` in int8 mode.
+                layer._int8_call = _Int8Matmul(layer)
     return copy
 
 
@@ -414,7 +435,7 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
       model_name: the model name in the warmup requests (default: the
         base name of `export_dir`).
       quantize: None (float32 weights, as trained), or "int8": export an
-        int8 copy (`quantized_model`): Dense and embedding weights a quarter of the size, int8
+        int8 copy (`serving_copy`): Dense and embedding weights a quarter of the size, int8
         matmuls on oneDNN (x86-64 CPUs), predictions a little off the
         float model's. The model passed in is not changed.
 
@@ -439,8 +460,7 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
                      null_score_diff_threshold=null_score_diff_threshold)
     settings.update({key: value for key, value in overrides.items() if value is not None})
     spec = serving.make_spec(model, preprocessor, **settings)
-    if quantize:
-        model = quantized_model(model, quantize)
+    model = serving_copy(model, quantize)
 
     export_dir = _prepare_export_dir(export_dir)
     version = next_version(export_dir) if version is None else _check_version(version)

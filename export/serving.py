@@ -57,6 +57,9 @@ regression `score`; tagging `logits` `[batch, seq, num_tags]`, `tags` string
 and `tag_probabilities` float32 `[batch, seq]` (every position);
 squad `start_logits`, `end_logits` `[batch, seq]`; multiple choice takes
 them int32 `[batch, num_choices, seq]` -> `logits`, `probabilities`, `choice`.
+Per-position outputs at padding positions (`input_mask` 0) are the head's
+output for a zero state, not what the Keras model computes there: the
+served encoder skips padding (`saved_model.serving_copy`). Mask them.
 
 `serve_examples` -- serialized `tf.Example`s (`inputs`, string `[batch]`)
 whose bytes features hold the text inputs above (a missing one counts as
@@ -70,8 +73,9 @@ and a bytes list feature `choices`; an example with fewer choices than the
 batch's most gets "" choices up to that number.
 
 Text is padded only to the longest sequence of the batch, not to
-`max_seq_length`; the results are those of the Keras model on fully padded
-features (to float rounding).
+`max_seq_length`, and the encoder's position-wise layers skip even that
+padding; the results are those of the Keras model on fully padded features
+(to float rounding).
 """
 
 import dataclasses

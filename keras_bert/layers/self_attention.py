@@ -31,13 +31,24 @@ class SelfAttention(keras.layers.Layer):
       initializer_range: float, stddev of the truncated-normal initializer.
 
     Call args:
-      x: float Tensor `[batch, seq, hidden_size]`.
+      x: float Tensor `[batch, seq, hidden_size]`; with `token_mask`, the
+        real tokens only: `[tokens, hidden_size]`, the positions where
+        `token_mask` is nonzero in row-major order.
       attention_mask: optional bool or 0/1 Tensor `[batch, seq, seq]` or
-        `[batch, 1, seq]`; 1 where a query may attend to a key.
+        `[batch, 1, seq]`; 1 where a query may attend to a key. Default with
+        `token_mask`: every real key.
       training: bool, whether dropout is active.
+      token_mask: optional int or bool Tensor `[batch, seq]`, nonzero at real
+        tokens. Given, the four projections run on the `tokens` real rows
+        only; queries, keys and values are scattered to `[batch, seq]` (zero
+        at padding) for the scores and the weighted sum, and the context is
+        gathered back. Real tokens get the same result as without it (to
+        float rounding) in a fraction of the projections' time when the
+        batch is mostly padding.
 
     Returns:
-      float Tensor `[batch, seq, hidden_size]`.
+      float Tensor `[batch, seq, hidden_size]`; with `token_mask`,
+      `[tokens, hidden_size]`.
     """
 
     def __init__(
@@ -75,8 +86,9 @@ class SelfAttention(keras.layers.Layer):
         )
         self.built = True
 
-    def call(self, x, attention_mask=None, training=None):
-        dtype = self.compute_dtype
+    def call(self, x, attention_mask=None, training=None, token_mask=None):
+        if token_mask is not None:
+            return self._call_on_tokens(x, token_mask, attention_mask, training)
         batch, seq = tf.shape(x)[0], tf.shape(x)[1]
         x = tf.reshape(x, [-1, self.hidden_size])
 
@@ -85,9 +97,36 @@ class SelfAttention(keras.layers.Layer):
             y = tf.reshape(dense(x), [batch, seq, self.num_heads, self.head_size])
             return tf.transpose(y, [0, 2, 1, 3])
 
-        query = split_heads(self.query_dense)
-        key = split_heads(self.key_dense)
-        value = split_heads(self.value_dense)
+        context = self._attend(
+            split_heads(self.query_dense),
+            split_heads(self.key_dense),
+            split_heads(self.value_dense),
+            attention_mask,
+            training,
+        )
+        output = self.output_dense(_merge_heads(context, self.hidden_size))
+        return tf.reshape(output, [batch, seq, self.hidden_size])
+
+    def _call_on_tokens(self, tokens, token_mask, attention_mask, training):
+        """`tokens` `[T, H]` (the real positions of `token_mask` `[B, S]`) -> `[T, H]`."""
+        batch, seq = tf.shape(token_mask)[0], tf.shape(token_mask)[1]
+        index = token_index(token_mask)  # [T, 1]
+        # One scatter for the three projections: [T, 3H] -> [B * S, 3H].
+        projected = tf.concat(
+            [self.query_dense(tokens), self.key_dense(tokens), self.value_dense(tokens)], axis=1
+        )
+        projected = tf.scatter_nd(index, projected, [batch * seq, 3 * self.hidden_size])
+        projected = tf.reshape(projected, [batch, seq, 3, self.num_heads, self.head_size])
+        query, key, value = tf.unstack(tf.transpose(projected, [2, 0, 3, 1, 4]))
+        if attention_mask is None:
+            attention_mask = tf.cast(token_mask, "bool")[:, None, :]
+        context = self._attend(query, key, value, attention_mask, training)
+        context = tf.gather_nd(_merge_heads(context, self.hidden_size), index)  # [T, H]
+        return self.output_dense(context)
+
+    def _attend(self, query, key, value, attention_mask, training):
+        """softmax(q k^T / sqrt(d) + mask) v, all `[batch, heads, seq, head_size]`."""
+        dtype = self.compute_dtype
         query = query * tf.cast(1.0 / math.sqrt(self.head_size), dtype)
         scores = tf.matmul(query, key, transpose_b=True)  # [batch, heads, seq, seq]
         if attention_mask is not None:
@@ -95,10 +134,7 @@ class SelfAttention(keras.layers.Layer):
             scores += (1.0 - mask) * _large_negative(dtype)
         probs = tf.nn.softmax(scores, axis=-1)
         probs = self.dropout(probs, training=training)
-        context = tf.matmul(probs, value)  # [batch, heads, seq, head_size]
-        context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, self.hidden_size])
-        output = self.output_dense(context)
-        return tf.reshape(output, [batch, seq, self.hidden_size])
+        return tf.matmul(probs, value)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -112,6 +148,18 @@ class SelfAttention(keras.layers.Layer):
             initializer_range=self.initializer_range,
         )
         return config
+
+
+def token_index(token_mask):
+    """`[T, 1]` int64: the row-major positions in `[batch * seq]` where
+    `token_mask` `[batch, seq]` is nonzero (the rows `gather_nd` and
+    `scatter_nd` take to move between `[batch * seq, H]` and `[T, H]`)."""
+    return tf.where(tf.reshape(tf.cast(token_mask, "bool"), [-1]))
+
+
+def _merge_heads(context, hidden_size):
+    """`[batch, heads, seq, head_size]` -> `[batch * seq, hidden_size]`."""
+    return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, hidden_size])
 
 
 def _large_negative(dtype):

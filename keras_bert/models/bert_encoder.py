@@ -19,6 +19,15 @@ class BertEncoder(keras.Model):
 
     Args:
       config: a `keras_bert.BertConfig` (or its `to_dict()`).
+      skip_padding: bool. True: the blocks' position-wise layers skip the
+        padding positions (see `TransformerBlock`'s `token_mask`), which
+        saves the batch's share of padding in time; real positions get the
+        same states (to float rounding), padding positions of
+        `sequence_output` and `encoder_outputs` are 0 instead of values
+        nothing should read. Needs dynamic shapes: for inference and
+        serving on CPU/GPU (`export.export_saved_model` serves a copy with
+        it), not for XLA/TPU steps. False (default): every position is
+        computed, as in the original.
       name: model name.
 
     Inputs, a dict of int32 Tensors `[batch, seq]`, any `seq` up to
@@ -34,7 +43,7 @@ class BertEncoder(keras.Model):
         output of every block (the last one equals `sequence_output`).
     """
 
-    def __init__(self, config, name="bert_encoder", **kwargs):
+    def __init__(self, config, skip_padding=False, name="bert_encoder", **kwargs):
         if isinstance(config, dict):
             config = BertConfig.from_dict(config)
         if not isinstance(config, BertConfig):
@@ -42,6 +51,8 @@ class BertEncoder(keras.Model):
                 f"BertEncoder: config must be a BertConfig or a dict, got "
                 f"{type(config).__name__}."
             )
+        if not isinstance(skip_padding, bool):
+            raise ValueError(f"BertEncoder: skip_padding must be a bool, got {skip_padding!r}.")
         inputs = {
             key: keras.Input(shape=(None,), dtype="int32", name=key)
             for key in INPUT_NAMES
@@ -82,9 +93,10 @@ class BertEncoder(keras.Model):
         x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"])
         # [batch, 1, seq]: every query may attend to every real key.
         attention_mask = keras.ops.cast(inputs["input_mask"][:, None, :], "bool")
+        token_mask = inputs["input_mask"] if skip_padding else None
         encoder_outputs = []
         for block in blocks:
-            x = block(x, attention_mask=attention_mask)
+            x = block(x, attention_mask=attention_mask, token_mask=token_mask)
             encoder_outputs.append(x)
         pooled_output = pooler(x[:, 0, :])
         outputs = {
@@ -94,6 +106,7 @@ class BertEncoder(keras.Model):
         }
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.config = config
+        self.skip_padding = skip_padding
         self.embeddings = embeddings
         self.transformer_layers = blocks
         self.pooler = pooler
@@ -104,7 +117,7 @@ class BertEncoder(keras.Model):
         return self.embeddings.word_embedding_table
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name}
+        return {"config": self.config.to_dict(), "skip_padding": self.skip_padding, "name": self.name}
 
     @classmethod
     def from_config(cls, config):

@@ -192,6 +192,55 @@ class BertEncoderTest(testing.TestCase):
             self.assertEqual(out.dtype, compute_dtype)
             self.assertAllClose(np.asarray(out, "float32"), expected, atol=0.05)
 
+    def _skipping_pair(self, **overrides):
+        config = testing.tiny_config(**overrides)
+        full = BertEncoder(config)
+        skipping = BertEncoder(config, skip_padding=True)
+        skipping.set_weights(full.get_weights())
+        return config, full, skipping
+
+    def test_skip_padding_same_real_states_zero_padding(self):
+        # (Equality with Hugging Face's encoder at real tokens:
+        # test_reference_parity.py.)
+        config, full, skipping = self._skipping_pair()
+        inputs = testing.encoder_inputs(config, batch=3, seq=12)
+        real = inputs["input_mask"].astype(bool)
+        a, b = full(inputs), skipping(inputs)
+        for x, y in zip(a["encoder_outputs"], b["encoder_outputs"]):
+            self.assertAllClose(np.asarray(x)[real], np.asarray(y)[real], atol=1e-5)
+            self.assertAllEqual(np.asarray(y)[~real], np.zeros_like(np.asarray(y)[~real]))
+        self.assertAllClose(a["pooled_output"], b["pooled_output"], atol=1e-5)
+        # Not vacuous: the padding positions of the full encoder are not 0.
+        self.assertGreater(np.abs(np.asarray(a["sequence_output"])[~real]).min(), 0.0)
+
+    def test_skip_padding_gradients_and_xla(self):
+        config, full, skipping = self._skipping_pair(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        inputs = testing.encoder_inputs(config)
+        real = tf.constant(inputs["input_mask"], tf.float32)[:, :, None]
+
+        def gradients(encoder):
+            with tf.GradientTape() as tape:
+                out = encoder(inputs, training=True)
+                loss = tf.reduce_sum(out["pooled_output"] ** 2) + tf.reduce_sum((out["sequence_output"] * real) ** 2)
+            return tape.gradient(loss, encoder.trainable_weights)
+
+        expected = [np.asarray(tf.convert_to_tensor(g)) for g in gradients(full)]
+        actual = [np.asarray(tf.convert_to_tensor(g)) for g in gradients(skipping)]
+        # Float rounding of the sums, relative to the largest gradient (~1, the embeddings').
+        tolerance = 1e-4 * max(np.abs(g).max() for g in expected)
+        for variable, a, b in zip(full.trainable_weights, expected, actual):
+            self.assertAllClose(a, b, atol=tolerance, rtol=0, msg=variable.path)
+        compiled = tf.function(lambda x: skipping(x)["pooled_output"], jit_compile=True)
+        self.assertAllClose(compiled(inputs), full(inputs)["pooled_output"], atol=1e-5)
+
+    def test_skip_padding_config_and_bad_value(self):
+        config = testing.tiny_config()
+        self.assertFalse(BertEncoder(config).skip_padding)
+        clone = BertEncoder.from_config(BertEncoder(config, skip_padding=True).get_config())
+        self.assertTrue(clone.skip_padding)
+        with pytest.raises(ValueError, match=r"skip_padding must be a bool, got 'yes'"):
+            BertEncoder(config, skip_padding="yes")
+
     def test_exported_from_package(self):
         self.assertIs(keras_bert.BertEncoder, BertEncoder)
         self.assertIs(keras_bert.BertConfig, BertConfig)

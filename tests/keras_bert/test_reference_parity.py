@@ -17,7 +17,7 @@ from tests import testing
 TOLERANCE = 1e-5
 
 
-def parity_encoder(preset, hidden_act, seed):
+def parity_encoder(preset, hidden_act, seed, skip_padding=False):
     # initializer_range 0.06 rather than BERT's 0.02: with 0.02 the
     # feed-forward pre-activations are so small that erf and tanh GELU
     # agree to 1e-5, and a wrong GELU would pass (test_gelu_variant_matters
@@ -31,7 +31,7 @@ def parity_encoder(preset, hidden_act, seed):
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
-    return BertEncoder(config)
+    return BertEncoder(config, skip_padding=skip_padding)
 
 
 def ours(encoder, inputs):
@@ -50,13 +50,15 @@ def assert_same(inputs, actual, expected):
     assert np.abs(expected[0][mask]).mean() > 0.1
 
 
+@pytest.mark.parametrize("skip_padding", [False, True])
 @pytest.mark.parametrize("preset", ["tiny", "mini"])
-def test_equals_hugging_face_bert_model(preset):
+def test_equals_hugging_face_bert_model(preset, skip_padding):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    encoder = parity_encoder(preset, "gelu", seed=1)  # HF's "gelu" is the erf form.
+    encoder = parity_encoder(preset, "gelu", seed=1, skip_padding=skip_padding)  # HF's "gelu" is the erf form.
     model = references.hf_bert_model(encoder, attn_implementation="eager")
     inputs = testing.encoder_inputs(encoder.config, batch=4, seq=32, seed=7)
+    assert not inputs["input_mask"].all()  # Padding to skip.
     assert_same(inputs, ours(encoder, inputs), references.hf_outputs(model, inputs))
 
 
