@@ -43,8 +43,9 @@ class SelfAttention(keras.layers.Layer):
         only; queries, keys and values are scattered to `[batch, seq]` (zero
         at padding) for the scores and the weighted sum, and the context is
         gathered back. Real tokens get the same result as without it (to
-        float rounding) in a fraction of the projections' time when the
-        batch is mostly padding.
+        float rounding; `attention_mask` must not let them attend to
+        positions outside `token_mask`, which hold zeros) in a fraction of
+        the projections' time when the batch is mostly padding.
 
     Returns:
       float Tensor `[batch, seq, hidden_size]`; with `token_mask`,
