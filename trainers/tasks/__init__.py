@@ -1,0 +1,1 @@
+"""The task families of fine-tuning and how each is scored."""
