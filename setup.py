@@ -20,7 +20,7 @@ INSTALL_REQUIRES = [
     # TF Serving's request protos (PredictionLog ...) for the warmup records
     # of export/; it needs only tensorflow, grpcio and protobuf.
     "tensorflow-serving-api==2.20.0",
-    # Entity-level (CoNLL) precision/recall/F1 in trainers/metrics.py.
+    # Entity-level (CoNLL) precision/recall/F1 in trainers/tasks/metrics.py.
     "seqeval>=1.2.2",
     # TF 2.20 accepts protobuf>=5.28; googleapis-common-protos (via
     # tf-models-official) needs >=6.33.5. 6.33.6 is the version tested.
@@ -44,13 +44,19 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.13",
-    packages=setuptools.find_packages(include=["keras_bert*", "trainers*", "export*"]),
+    # trainers/ and export/ sit at the repository's top level (the design
+    # card's layout) but are installed inside keras_bert: `export` and
+    # `trainers` are too generic to own top-level import names (a PyPI
+    # package `export` exists; a user's own export.py would shadow ours).
+    packages=setuptools.find_packages(include=["keras_bert", "keras_bert.*"])
+    + ["keras_bert." + p for p in setuptools.find_packages(include=["trainers", "trainers.*", "export", "export.*"])],
+    package_dir={"keras_bert.trainers": "trainers", "keras_bert.export": "export"},
     # The labelled set `keras-bert quickstart` fine-tunes on (MANIFEST.in
     # puts it in the sdist too).
-    package_data={"trainers": ["quickstart_data/*.tsv"]},
+    package_data={"keras_bert.trainers.programs": ["quickstart_data/*.tsv"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},
-    entry_points={"console_scripts": ["keras-bert=trainers.cli:main"]},
+    entry_points={"console_scripts": ["keras-bert=keras_bert.trainers.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

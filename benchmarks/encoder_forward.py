@@ -3,7 +3,7 @@
     python benchmarks/encoder_forward.py [--presets tiny,mini,base] [--batches 1,32] [--json_out F]
 
 Every contender gets the same config and the same weights (keras_bert's,
-copied over by tests/references.py; Model Garden keeps its own random ones),
+copied over by tests/peers.py; Model Garden keeps its own random ones),
 the same int32 inputs, fp32 on the CPU. Timing interleaves the
 contenders round by round, so a slow spell of this noisy machine hits them
 all; each row is the median over rounds. The figure to read is the ratio to
@@ -25,7 +25,7 @@ import tensorflow as tf  # noqa: E402
 
 import keras_bert  # noqa: E402
 from benchmarks import common  # noqa: E402
-from tests import references  # noqa: E402
+from references import peers  # noqa: E402
 
 
 def make_inputs(config, batch, seq, seed=0):
@@ -49,15 +49,15 @@ def keras_bert_runner(encoder, inputs, jit):
 
 
 def keras_hub_runner(encoder, inputs, jit):
-    backbone = references.keras_hub_backbone(encoder)
-    tensors = {k: tf.constant(v) for k, v in references.keras_hub_inputs(inputs).items()}
+    backbone = peers.keras_hub_backbone(encoder)
+    tensors = {k: tf.constant(v) for k, v in peers.keras_hub_inputs(inputs).items()}
     fn = tf.function(lambda x: backbone(x, training=False)["sequence_output"], jit_compile=jit)
     return lambda: fn(tensors).numpy()
 
 
 def hf_runner(encoder, inputs, attn):
-    model = references.hf_bert_model(encoder, attn_implementation=attn)
-    return lambda: references.hf_outputs(model, inputs)
+    model = peers.hf_bert_model(encoder, attn_implementation=attn)
+    return lambda: peers.hf_outputs(model, inputs)
 
 
 def model_garden_runner(encoder, inputs):

@@ -16,14 +16,14 @@ reading costs nothing for anyone.
 
 Every contender starts from the same weights -- a seeded
 `keras_bert.BertClassifier` (encoder, pooler, classifier), copied into the
-others by tests/references.py's name maps -- except Model Garden, which keeps
+others by tests/peers.py's name maps -- except Model Garden, which keeps
 its own random ones (same sizes). Before timing, the script checks that the
 copies hold the same model: the loss of the first batch with dropout off
 (inference mode) agrees with keras_bert's within 1e-3 (else it stops).
 
 Contenders, each on its own real training path:
-  keras_bert    `trainers.training_loop.Trainer` with the model
-                `trainers.finetuning.build_model` makes for task
+  keras_bert    `keras_bert.trainers.engine.training_loop.Trainer` with the model
+                `keras_bert.trainers.programs.finetuning.build_model` makes for task
                 "classification" (a `BertClassifier`) and
                 `create_optimizer("adamw", 2e-5, ...)` (warmup 1,000 steps,
                 linear decay over 10,000; decay 0.01 except LayerNorm and
@@ -84,7 +84,7 @@ import tensorflow as tf  # noqa: E402
 import keras_bert  # noqa: E402
 from benchmarks import common  # noqa: E402
 from benchmarks.encoder_forward import make_inputs  # noqa: E402
-from tests import references  # noqa: E402
+from references import peers  # noqa: E402
 
 SEQ_LENGTH = 128
 NUM_CLASSES = 2
@@ -137,9 +137,9 @@ def _classification_loss(logits, labels):
 def keras_bert_trainer(reference, global_batch_size, jit, steps_per_execution=1):
     """A fine-tuning `Trainer` (classification model of `build_model`) holding
     `reference`'s weights, with its train function built."""
-    from trainers import finetuning
-    from trainers import optimization
-    from trainers import training_loop
+    from keras_bert.trainers.programs import finetuning
+    from keras_bert.trainers.engine import optimization
+    from keras_bert.trainers.engine import training_loop
 
     config = reference.encoder.config
     output_dir = tempfile.mkdtemp(prefix="finetuning_step_")
@@ -201,10 +201,10 @@ def keras_hub_classifier(reference, dropout):
     import keras_hub
 
     config = reference.encoder.config
-    backbone = keras_hub.models.BertBackbone(**references.keras_hub_backbone_kwargs(config, dropout))
+    backbone = keras_hub.models.BertBackbone(**peers.keras_hub_backbone_kwargs(config, dropout))
     theirs = {v.path: v for v in backbone.weights}
-    for variable in reference.encoder.weights:  # As references.keras_hub_backbone, with dropout.
-        target = theirs.pop(references.keras_hub_path(variable.path))
+    for variable in reference.encoder.weights:  # As peers.keras_hub_backbone, with dropout.
+        target = theirs.pop(peers.keras_hub_path(variable.path))
         target.assign(variable.numpy().reshape(target.shape))
     if theirs:
         raise AssertionError(f"keras-hub weights not copied: {sorted(theirs)}")
@@ -222,7 +222,7 @@ def keras_hub_runner(reference, batch, jit):
                                        global_clipnorm=CLIP_NORM)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     model.compile(optimizer=optimizer, jit_compile=jit)
-    x = references.keras_hub_inputs(batch)
+    x = peers.keras_hub_inputs(batch)
     x["padding_mask"] = x["padding_mask"].astype(bool)
     data = tf.data.Dataset.from_tensors((x, batch["labels"])).repeat()
     iterator = iter(model.distribute_strategy.experimental_distribute_dataset(data))
@@ -237,7 +237,7 @@ def keras_hub_runner(reference, batch, jit):
 
 
 def keras_hub_loss(model, batch):
-    x = references.keras_hub_inputs(batch)
+    x = peers.keras_hub_inputs(batch)
     x = {k: tf.constant(v) for k, v in x.items()}
     x["padding_mask"] = tf.cast(x["padding_mask"], tf.bool)
     return _classification_loss(model(x, training=False).numpy(), batch["labels"])
@@ -295,7 +295,7 @@ def hf_classifier(reference, dropout, attn_implementation="sdpa"):
     import torch
     import transformers
 
-    encoder = references.hf_bert_model(reference.encoder, attn_implementation=attn_implementation)
+    encoder = peers.hf_bert_model(reference.encoder, attn_implementation=attn_implementation)
     hf_config = encoder.config
     hf_config.num_labels = NUM_CLASSES
     hf_config.hidden_dropout_prob = dropout
@@ -513,7 +513,7 @@ def main(argv=None):
             f"LayerNorm, eps {EPSILON:g}) on one synthetic batch repeated, S={SEQ_LENGTH}, every token real, "
             "BertConfig.from_preset sizes (vocabulary 30522), dropout 0.1, fp32 on the CPU, each contender on its "
             "own training path: keras_bert's Trainer._train_function (fine-tuning model of "
-            "trainers.finetuning.build_model, create_optimizer('adamw')), keras-hub BertTextClassifier "
+            "keras_bert.trainers.programs.finetuning.build_model, create_optimizer('adamw')), keras-hub BertTextClassifier "
             "model.train_function, Model Garden's SentencePredictionTask under base_trainer.Trainer.train, "
             "HF BertForSequenceClassification (sdpa) with torch.optim.AdamW and clip_grad_norm_. Same starting "
             "weights for all but Model Garden, checked before timing (first-batch loss with dropout off within "

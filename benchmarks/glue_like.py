@@ -15,7 +15,7 @@ Tasks (all from ../shared/data, see its README):
   squad  SQuAD 2.0, the shared 5-article subset: trained on articles 1-4
          (1,160 questions), scored on article 5 (247): official EM / F1.
 
-Each task is fine-tuned with `keras-bert finetune` (`trainers.finetuning.
+Each task is fine-tuned with `keras-bert finetune` (`keras_bert.trainers.programs.finetuning.
 run_finetuning`, called in this process) twice with the same hyper-
 parameters: (a) from random weights with the pretrained model's config and
 vocabulary, (b) from the pretrained encoder (`--pretrained_dir`, a Hugging
@@ -217,7 +217,7 @@ def pretrain(data_dir, work_dir, quick):
                        .replace("--max_eval_steps=40", "--max_eval_steps=2").replace("--dupe_factor=5", "--dupe_factor=1"))
         args = shlex.split(command)
         print(f"$ {command}", flush=True)
-        subprocess.run([sys.executable, "-m", "trainers.cli"] + args[1:], cwd=directory, env=env, check=True)
+        subprocess.run([sys.executable, "-m", "keras_bert.trainers.cli"] + args[1:], cwd=directory, env=env, check=True)
     return result
 
 
@@ -225,7 +225,7 @@ def pretrain(data_dir, work_dir, quick):
 
 
 def finetuning_options(task, init, seed, files, pretrained_dir, work_dir, quick):
-    from trainers import finetuning
+    from keras_bert.trainers.programs import finetuning
 
     train_file, eval_file = files[task]
     hp = dict(HPARAMS[task], **COMMON)
@@ -254,7 +254,7 @@ def finetuning_options(task, init, seed, files, pretrained_dir, work_dir, quick)
 
 def command_line(options, paths):
     """The `keras-bert finetune` command equal to `options` (paths abbreviated)."""
-    from trainers import finetuning
+    from keras_bert.trainers.programs import finetuning
 
     defaults = finetuning.FinetuningOptions(task=options.task, output_dir=options.output_dir)
     parts = ["keras-bert finetune"]
@@ -279,7 +279,7 @@ def run_ours(options):
     """`run_finetuning(options)` with seeded weights; returns (eval results, info)."""
     import keras
 
-    from trainers import finetuning
+    from keras_bert.trainers.programs import finetuning
 
     shutil.rmtree(options.output_dir, ignore_errors=True)  # Else it would resume.
     keras.backend.clear_session()
@@ -298,9 +298,9 @@ def run_ours(options):
 def prepare_features(options):
     """What `run_finetuning` feeds its model: preprocessor, task_info, train/dev features."""
     from keras_bert.text.bert_preprocessor import BertPreprocessor
-    from trainers import classification_data
-    from trainers import finetuning
-    from trainers import tagging_data
+    from keras_bert.trainers.data import classification_data
+    from keras_bert.trainers.programs import finetuning
+    from keras_bert.trainers.data import tagging_data
 
     vocab_file, lowercase = finetuning._vocabulary(options)
     preprocessor = BertPreprocessor(vocab_file, lowercase=lowercase, seq_length=options.max_seq_length)
@@ -410,7 +410,7 @@ def train_batches(options, train, preprocessor, num_train_steps):
     import keras
     import tensorflow as tf
 
-    from trainers import finetuning
+    from keras_bert.trainers.programs import finetuning
 
     keras.utils.set_random_seed(options.random_seed)
     dataset = finetuning._train_dataset_fn(train, tf.distribute.get_strategy(), options, preprocessor)(
@@ -428,7 +428,7 @@ def run_hf(options, threads, schedule="bert"):
     batches with the same settings; scored by `finetuning.score`."""
     import torch
 
-    from trainers import finetuning
+    from keras_bert.trainers.programs import finetuning
 
     if options.dropout is not None:
         raise ValueError("run_hf: --dropout is not carried over; leave it at the config's")
@@ -460,10 +460,10 @@ def lockstep(options, steps, threads):
     import tensorflow as tf
     import torch
 
-    from trainers import finetuning
-    from trainers import initialization
-    from trainers import optimization
-    from trainers import training_loop
+    from keras_bert.trainers.programs import finetuning
+    from keras_bert.trainers.engine import initialization
+    from keras_bert.trainers.engine import optimization
+    from keras_bert.trainers.engine import training_loop
 
     epsilon = 1e-12
     options = dataclasses.replace(options, dropout=0.0, num_train_epochs=1.0, log_steps=1)
@@ -590,7 +590,7 @@ def load_runs(path):
 def _recorded_key(record):
     """`run_key` of a recorded run, recomputed from its stored options with
     this version's rules (fields this version lacks are dropped)."""
-    from trainers import finetuning
+    from keras_bert.trainers.programs import finetuning
 
     fields = {f.name for f in dataclasses.fields(finetuning.FinetuningOptions)}
     options = finetuning.FinetuningOptions(**{k: v for k, v in record["options"].items() if k in fields})
@@ -843,7 +843,7 @@ NOTES = [
     "every figure is the final model's.",
     "- The Hugging Face runs share everything with ours except the framework: features (our "
     "`BertPreprocessor`; HF's `BertTokenizer` on the same vocab.txt gives the same ids), batches (our tf.data "
-    "pipeline), the optimizer settings and the scoring code (`trainers.finetuning.score`: accuracy/F1; "
+    "pipeline), the optimizer settings and the scoring code (`keras_bert.trainers.programs.finetuning.score`: accuracy/F1; "
     "seqeval conlleval-style entity F1; the official SQuAD 2.0 script after our n-best post-processing). "
     "Models: `BertForSequenceClassification`, `BertForTokenClassification`, `BertForQuestionAnswering` loaded "
     "from the same model.safetensors.",

@@ -3,13 +3,13 @@
     python benchmarks/prediction.py [--preset mini] [--batch 64] [--rounds 3]
 
 What `keras-bert predict` and `keras-bert finetune --do_predict/--do_eval`
-run: `trainers.finetuning.predict` over the SST-2 dev sentences
+run: `keras_bert.trainers.programs.finetuning.predict` over the SST-2 dev sentences
 (../shared/data/sst2/dev.tsv, 6,735 sentences of real lengths), tokenized
 beforehand by `BertPreprocessor` (max length 128; the same ids go to every
 contender, so only the model part is timed). A `--preset` classifier with
 random weights; Hugging Face's `BertForSequenceClassification` (sdpa
 attention, `torch.inference_mode`) holds the same weights (through
-tests/references.py, via benchmarks/serving.py's `build_models`).
+references/peers.py, via benchmarks/serving.py's `build_models`).
 
 Rows (examples/s over the whole set, median over interleaved rounds):
   keras_bert                   batches in order of length (the default), each cut to its longest member
@@ -32,8 +32,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from benchmarks import common  # noqa: E402
 from benchmarks import serving  # noqa: E402
 from keras_bert.text import vocabulary  # noqa: E402
-from tests.keras_bert.text import real_text  # noqa: E402
-from trainers import finetuning  # noqa: E402
+from references import real_text  # noqa: E402
+from keras_bert.trainers.programs import finetuning  # noqa: E402
 
 OURS = ("keras_bert", "keras_bert XLA buckets", "keras_bert input order")
 
@@ -110,7 +110,7 @@ def main(argv=None):
         "name": "prediction",
         "title": "Offline prediction (keras-bert predict)",
         "setup": (
-            "`trainers.finetuning.predict` (what `keras-bert predict` and --do_eval run) over pre-tokenized SST-2 "
+            "`keras_bert.trainers.programs.finetuning.predict` (what `keras-bert predict` and --do_eval run) over pre-tokenized SST-2 "
             "dev features against Hugging Face's forward loop with the same weights and ids; logits agree within "
             f"{difference:.1e} (checked before timing); fp32. Versions: "
             + common.versions("tensorflow", "keras", "torch", "transformers")

@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 import keras_bert  # noqa: E402
 from benchmarks import common  # noqa: E402
 from keras_bert.text import vocabulary  # noqa: E402
-from tests.keras_bert.text import real_text  # noqa: E402
+from references import real_text  # noqa: E402
 
 
 def batches_of(lines, batch):

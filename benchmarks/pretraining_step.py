@@ -16,7 +16,7 @@ over rounds with the slowest..fastest round. The figure to read is the ratio
 to the fastest peer.
 
 Contenders, each on its own real training path:
-  keras_bert    `trainers.training_loop.Trainer` with `keras_bert.BertPretrainer`
+  keras_bert    `keras_bert.trainers.engine.training_loop.Trainer` with `keras_bert.BertPretrainer`
                 and `create_optimizer("adamw", ...)`; timed through the
                 trainer's own `_train_function(iterator, n)` (what
                 `Trainer.train` runs, minus logging and checkpoints) on an
@@ -134,8 +134,8 @@ class AllPositionsMaskedLMHead(keras_bert.MaskedLMHead):
 
 def keras_bert_runner(config, batch, jit, steps_per_execution, all_positions=False):
     """`run(num_steps)` through `Trainer._train_function`; returns a sync value."""
-    from trainers import optimization
-    from trainers import training_loop
+    from keras_bert.trainers.engine import optimization
+    from keras_bert.trainers.engine import training_loop
 
     def model_fn():
         if not all_positions:
@@ -215,7 +215,7 @@ def keras_hub_runner(config, batch, jit):
     import keras
     import keras_hub
 
-    from tests.references import keras_hub_backbone_kwargs
+    from references.peers import keras_hub_backbone_kwargs
 
     backbone = keras_hub.models.BertBackbone(**keras_hub_backbone_kwargs(config, config.hidden_dropout_prob))
     model = keras_hub.models.BertMaskedLM(backbone, preprocessor=None)

@@ -5,7 +5,7 @@
 
 1. Fine-tunes a `--preset` `BertClassifier` from random weights on the first
    `--train_rows` rows of SST-2 train (../shared/data/sst2/train.tsv) with
-   `keras-bert finetune`'s own code (`trainers.finetuning.run_finetuning`):
+   `keras-bert finetune`'s own code (`keras_bert.trainers.programs.finetuning.run_finetuning`):
    one epoch at max_seq_length `--train_seq` (short, for time), vocabulary
    learned from those sentences. A brief training, not a tuned model: the
    point is the difference int8 makes, not the accuracy itself.
@@ -75,7 +75,7 @@ def train(args, work):
     import keras
 
     from keras_bert.text import vocabulary
-    from trainers import finetuning
+    from keras_bert.trainers.programs import finetuning
 
     train_file = write_head(os.path.join(DATA, "train.tsv"), args.train_rows, os.path.join(work, "train.tsv"))
     sentences, _ = read_sst2(train_file)
@@ -116,7 +116,7 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    from export import saved_model as saved_model_lib
+    from keras_bert.export import saved_model as saved_model_lib
     from keras_bert.text.bert_preprocessor import BertPreprocessor
 
     try:
@@ -285,7 +285,7 @@ def _keras_int8(args, model, served, settings, work, sentences, fp32_signature):
     """Throughput of an export of Keras's own int8 model, beside float32, on a few dev sentences."""
     import tensorflow as tf
 
-    from export import saved_model as saved_model_lib
+    from keras_bert.export import saved_model as saved_model_lib
 
     copy = model.__class__.from_config(model.get_config())
     copy.set_weights(model.get_weights())

@@ -6,7 +6,7 @@ Input: the SST-2 dev sentences (../shared/data/sst2/dev.tsv), raw text.
 Both sides hold the same sentiment classifier (a `keras_bert.BertClassifier`
 of `--preset` size with random weights; Hugging Face's
 `BertForSequenceClassification` gets the same encoder and head weights
-through tests/references.py) and the same uncased vocabulary (learned from
+through tests/peers.py) and the same uncased vocabulary (learned from
 SST-2 train sentences), and return class probabilities:
 
 - keras_bert SavedModel: `export.export_saved_model` (tokenization in the
@@ -41,10 +41,10 @@ import tensorflow as tf  # noqa: E402
 
 import keras_bert  # noqa: E402
 from benchmarks import common  # noqa: E402
-from export import saved_model as saved_model_lib  # noqa: E402
+from keras_bert.export import saved_model as saved_model_lib  # noqa: E402
 from keras_bert.text import vocabulary  # noqa: E402
-from tests import references  # noqa: E402
-from tests.keras_bert.text import real_text  # noqa: E402
+from references import peers  # noqa: E402
+from references import real_text  # noqa: E402
 
 
 def build_models(preset, seq, vocab_file):
@@ -56,7 +56,7 @@ def build_models(preset, seq, vocab_file):
     keras.utils.set_random_seed(0)
     config = keras_bert.BertConfig.from_preset(preset, vocab_size=preprocessor.vocab_size)
     classifier = keras_bert.BertClassifier(config, num_classes=2)
-    hf_encoder = references.hf_bert_model(classifier.encoder, attn_implementation="sdpa")
+    hf_encoder = peers.hf_bert_model(classifier.encoder, attn_implementation="sdpa")
     hf_config = hf_encoder.config
     hf_config.num_labels = 2
     hf = transformers.BertForSequenceClassification(hf_config).eval()

@@ -4,7 +4,7 @@
         [--rounds 3] [--pad128_steps 64] [--torch_threads N] [--skip ...] [--json_out F] [--quick]
 
 Data: the first --rows sentences of SST-2 train (../shared/data/sst2/train.tsv,
-read with `trainers.classification_data.read_examples`, labels 0/1),
+read with `keras_bert.trainers.data.classification_data.read_examples`, labels 0/1),
 tokenized once, before anything is timed, with `keras_bert.BertPreprocessor`
 (max length 128; an uncased WordPiece vocabulary learned from the first
 5,000 train sentences, as benchmarks/serving.py does). Hugging Face's
@@ -15,13 +15,13 @@ first 256 sentences before timing. SST-2 sentences are short (most under
 Model: a `BertClassifier` of --preset size (default mini, the preset's
 30522-entry vocabulary), 2 classes, dropout 0.1, fp32 on the CPU; every
 contender starts from the same seeded weights (copied into Hugging Face by
-tests/references.py), checked before timing: the loss of the first 32
+references/peers.py), checked before timing: the loss of the first 32
 examples with dropout off agrees within 1e-3. Optimizer as in
 benchmarks/finetuning_step.py: AdamW lr 2e-5, weight decay 0.01 except
 biases and LayerNorm, eps 1e-6, global-norm clipping 1.0; batch 32.
 
 Contenders (what one epoch, --rows / batch steps, runs):
-  keras_bert          the fine-tuning input path, `trainers.finetuning.
+  keras_bert          the fine-tuning input path, `keras_bert.trainers.programs.finetuning.
                       _train_dataset_fn` (unpadded examples, shuffled,
                       grouped into length buckets 16/32/64/128, each batch
                       padded to its longest member, prefetched), then
@@ -75,8 +75,8 @@ import tensorflow as tf  # noqa: E402
 import keras_bert  # noqa: E402
 from benchmarks import common  # noqa: E402
 from benchmarks import finetuning_step  # noqa: E402
-from tests.keras_bert.text import real_text  # noqa: E402
-from trainers import dynamic_padding  # noqa: E402
+from references import real_text  # noqa: E402
+from keras_bert.trainers.engine import dynamic_padding  # noqa: E402
 
 MAX_SEQ_LENGTH = 128
 LABELS = ["0", "1"]
@@ -100,7 +100,7 @@ def sst2_path():
 def prepare(rows, work_dir):
     """(features of the first `rows` SST-2 train sentences, the preprocessor, the sentences)."""
     from keras_bert.text import vocabulary
-    from trainers import classification_data
+    from keras_bert.trainers.data import classification_data
 
     vocab_file = os.path.join(work_dir, "vocab.txt")
     vocabulary.write_vocabulary(
@@ -137,7 +137,7 @@ def check_tokenizers_agree(tokenizer, features, sentences):
 
 
 def finetuning_options(batch_size, jit_compile=False):
-    from trainers import finetuning
+    from keras_bert.trainers.programs import finetuning
 
     return finetuning.FinetuningOptions(
         task="classification", output_dir=tempfile.mkdtemp(prefix="sst2_epoch_"), max_seq_length=MAX_SEQ_LENGTH,
@@ -149,7 +149,7 @@ def bucketed_dataset_fn(features, batch_size, preprocessor, jit_compile=False):
     """`keras-bert finetune`'s own training input (`finetuning._train_dataset_fn`):
     each batch padded to its longest member, or with `jit_compile` to its
     bucket's boundary (4 shapes, each bucket's partial batch held back)."""
-    from trainers import finetuning
+    from keras_bert.trainers.programs import finetuning
 
     return finetuning._train_dataset_fn(features, tf.distribute.get_strategy(),
                                         finetuning_options(batch_size, jit_compile), preprocessor)

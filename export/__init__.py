@@ -7,17 +7,17 @@ preprocessor as TF Hub-style SavedModels.
     audit_saved_model(saved_model_dir)  # which ops TF Serving 2.20 could not run
     fresh_process_load.classify(version_dir, texts)  # in a process with only tensorflow(_text)
 
-`keras-bert export` (trainers/export_main.py) runs `export_saved_model`. See
+`keras-bert export` (trainers/cli/export.py) runs `export_saved_model`. See
 README.md (Export for TF Serving) for the signatures and REST requests.
 """
 
-from export.hub import export_encoder
-from export.hub import export_preprocessor
-from export.op_audit import audit_saved_model
-from export.op_audit import check_saved_model
-from export.saved_model import export_saved_model
-from export.saved_model import load_finetuned
-from export.saved_model import next_version
-from export.serving import SERVE_EXAMPLES
-from export.serving import SERVE_TOKEN_IDS
-from export.serving import SERVING_DEFAULT
+from keras_bert.export.hub import export_encoder
+from keras_bert.export.hub import export_preprocessor
+from keras_bert.export.op_audit import audit_saved_model
+from keras_bert.export.op_audit import check_saved_model
+from keras_bert.export.saved_model import export_saved_model
+from keras_bert.export.saved_model import load_finetuned
+from keras_bert.export.saved_model import next_version
+from keras_bert.export.serving import SERVE_EXAMPLES
+from keras_bert.export.serving import SERVE_TOKEN_IDS
+from keras_bert.export.serving import SERVING_DEFAULT

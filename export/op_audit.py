@@ -18,7 +18,7 @@ every graph and every function of its library:
     FastBertNormalize; RoundRobinTrim / RoundRobinGenerateMasks);
   * or a call of a function of the library (audited itself).
 
-Anything else fails. `python -m export.op_audit DIR...` prints the audit.
+Anything else fails. `python -m keras_bert.export.op_audit DIR...` prints the audit.
 """
 
 import collections

@@ -2,9 +2,9 @@
 
 Layout (TF Serving's): `export_dir/<version>/` holding `saved_model.pb`,
 `variables/`, `assets.extra/tf_serving_warmup_requests` (warmup records,
-`export.warmup`) and `assets.extra/keras_bert_export.json` (task, labels,
+`keras_bert.export.warmup`) and `assets.extra/keras_bert_export.json` (task, labels,
 inputs and outputs of each signature, settings). The signatures are those of
-`export.serving`, run on a copy of the model whose encoder skips padding
+`keras_bert.export.serving`, run on a copy of the model whose encoder skips padding
 (`serving_copy`).
 
 Versions: the next free one by default (1 + the highest integer directory
@@ -16,7 +16,7 @@ half-written version that TF Serving would load. Nothing is written
 outside `export_dir`.
 
 Before the rename, every op of every graph and function is audited
-(`export.op_audit`): only core TensorFlow ops and the tensorflow-text ops TF
+(`keras_bert.export.op_audit`): only core TensorFlow ops and the tensorflow-text ops TF
 Serving links. An export that fails the audit is not kept.
 
 `quantize="int8"` (`keras-bert export --quantize=int8`) exports an int8 copy
@@ -36,9 +36,9 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from export import op_audit
-from export import serving
-from export import warmup as warmup_lib
+from keras_bert.export import op_audit
+from keras_bert.export import serving
+from keras_bert.export import warmup as warmup_lib
 from keras_bert.config import BertConfig
 from keras_bert.config import read_json_file
 from keras_bert.models.bert_encoder import BertEncoder
@@ -48,7 +48,7 @@ ASSETS_EXTRA = "assets.extra"
 EXPORT_INFO_FILE = "keras_bert_export.json"
 _VERSION = re.compile(r"^[0-9]+$")
 
-# A `keras-bert finetune` output_dir (trainers.finetuning).
+# A `keras-bert finetune` output_dir (keras_bert.trainers.programs.finetuning).
 TASK_FILE = "task.json"
 MODEL_CONFIG_FILE = "model_config.json"
 VOCAB_FILE = "vocab.txt"
@@ -181,8 +181,8 @@ def load_finetuned(model_dir):
 
 def _load_model(model_dir, task, config, task_info):
     """The fine-tuned model, loaded as `keras-bert predict` loads it."""
-    from trainers import finetuning  # The model builder of the training run.
-    from trainers import prediction
+    from keras_bert.trainers.programs import finetuning  # The model builder of the training run.
+    from keras_bert.trainers.programs import prediction
 
     options = finetuning.FinetuningOptions(task=task, output_dir=model_dir)
     return prediction.load_model(model_dir, dict(task_info, task=task), config, options)
@@ -431,7 +431,7 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
       max_query_length, max_answer_length, version_2_with_negative,
       null_score_diff_threshold: SQuAD (defaults 64, 30, False, 0.0).
       warmup: write `assets.extra/tf_serving_warmup_requests`.
-      audit: check the ops (`export.op_audit`) before keeping the export.
+      audit: check the ops (`keras_bert.export.op_audit`) before keeping the export.
       model_name: the model name in the warmup requests (default: the
         base name of `export_dir`).
       quantize: None (float32 weights, as trained), or "int8": export an

@@ -11,7 +11,7 @@ drops): `text` (one segment), `text_a` and `text_b` (pairs), `question` and
 `context` (SQuAD); multiple choice: `context` string `[batch]` and `choices`
 string `[batch, num_choices]` (any number of choices, the same for every
 row of a request; each pair packed `[CLS] context [SEP] choice [SEP]` as
-`trainers.multiple_choice_data` packs it for training -- a choice is the
+`keras_bert.trainers.data.multiple_choice_data` packs it for training -- a choice is the
 full second segment, any prefix included). Outputs by task:
 
   classification  `logits` float32 `[batch, num_labels]`, `probabilities`

@@ -16,7 +16,7 @@ method name says).
 
 import tensorflow as tf
 
-from export import serving
+from keras_bert.export import serving
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 

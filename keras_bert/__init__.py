@@ -1,4 +1,13 @@
-"""keras_bert: BERT for TensorFlow 2 and Keras 3, from pretraining to TF Serving."""
+"""keras_bert: BERT for TensorFlow 2 and Keras 3, from pretraining to TF Serving.
+
+    keras_bert            the library: config, layers, models, text, checkpoints
+    keras_bert.trainers   data, training engine, task families, programs, the CLI
+    keras_bert.export     SavedModels for TF Serving
+"""
+
+from keras_bert import _source_checkout
+
+_source_checkout.find_programs_beside(__path__)
 
 from keras_bert.checkpoints import from_pretrained
 from keras_bert.checkpoints import load_checkpoint

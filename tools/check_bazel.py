@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 # Directories whose .py files must all belong to a Bazel target.
-CHECKED_DIRS = ("keras_bert", "trainers", "export", "tests", "benchmarks", "tools")
+CHECKED_DIRS = ("keras_bert", "trainers", "export", "references", "tests", "benchmarks", "tools")
 
 DEFAULT_TIMEOUT = 600  # seconds, per bazel command
 

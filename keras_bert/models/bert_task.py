@@ -23,7 +23,7 @@ class BertTask(keras.Model):
         terms not in `accuracy_terms`.
 
     The loss is `sum over terms of sum(w * loss) / sum(w)`. Splitting it
-    this way lets `trainers.training_loop.Trainer` divide by the weight sums
+    this way lets `keras_bert.trainers.engine.training_loop.Trainer` divide by the weight sums
     of the whole global batch (all replicas, all micro-batches); here
     `compute_loss` divides per batch so that `compile()` + `fit()` work
     too, with `{term}_loss` and `{term}_accuracy` metrics.

@@ -12,7 +12,7 @@ import pytest
 import keras_bert
 from benchmarks import finetuning_step
 from benchmarks import sst2_epoch
-from tests.keras_bert.text import real_text
+from references import real_text
 
 
 def run_quick(main, tmp_path, *extra):

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 import keras_bert
-from export import saved_model as saved_model_lib
+from keras_bert.export import saved_model as saved_model_lib
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 
 SEQ_LENGTH = 24
@@ -120,7 +120,7 @@ def exports(tmp_path_factory):
 @pytest.fixture(scope="session")
 def hub_exports(exports):
     """(encoder dir, preprocessor dir): sst2's encoder and the preprocessor, TF Hub style."""
-    from export import hub
+    from keras_bert.export import hub
 
     model = exports.get("sst2").model
     return (

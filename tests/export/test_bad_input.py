@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export.warmup import text_example
+from keras_bert.export.warmup import text_example
 
 BAD_TEXTS = [
     b"",

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import hub
-from export import op_audit
+from keras_bert.export import hub
+from keras_bert.export import op_audit
 
 TEXTS = ["Angela Merkel visited Paris .", "", "中文 \U0001F600 x"]
 

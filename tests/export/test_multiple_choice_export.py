@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import op_audit
-from export import saved_model as saved_model_lib
-from export import serving
-from export import warmup
-from export.warmup import text_example
-from trainers import multiple_choice_data
+from keras_bert.export import op_audit
+from keras_bert.export import saved_model as saved_model_lib
+from keras_bert.export import serving
+from keras_bert.export import warmup
+from keras_bert.export.warmup import text_example
+from keras_bert.trainers.data import multiple_choice_data
 
-from tests.export.test_export_main import finetune_dir
+from tests.trainers.cli.test_export import finetune_dir
 
 CONTEXTS = ["A man is playing a guitar.", "the movie was great!", "She visited Paris in May."]
 CHOICES = [
@@ -136,7 +136,7 @@ def test_bad_arguments(exports, tmp_path):
 
 
 def test_rest_predict(exports):
-    from export import rest
+    from tests.export import rest
 
     exported = exports.get("swag")
     _, expected = keras_logits(exported, CONTEXTS[:2], CHOICES[:2])

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from export import op_audit
-from export import saved_model as saved_model_lib
+from keras_bert.export import op_audit
+from keras_bert.export import saved_model as saved_model_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import fresh_process_load
-from export import op_audit
-from export import program
-from export import saved_model as saved_model_lib
+from keras_bert.export import fresh_process_load
+from keras_bert.export import op_audit
+from keras_bert.trainers.programs import export as program
+from keras_bert.export import saved_model as saved_model_lib
 
 
 def _onednn_int8_runs():

@@ -8,7 +8,7 @@ import shlex
 import numpy as np
 import pytest
 
-from export import rest
+from tests.export import rest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # README.md's Export section.

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import saved_model as saved_model_lib
-from export import serving
-from export.warmup import text_example
+from keras_bert.export import saved_model as saved_model_lib
+from keras_bert.export import serving
+from keras_bert.export.warmup import text_example
 
 TEXTS = ["The movie was great!", "a dull, dull film", "He left early.", "who plays the guitar ?"]
 SECONDS = ["It was good.", "the plot is a mess", "He did not stay long.", ""]

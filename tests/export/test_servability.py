@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import fresh_process_load
-from export import serving
-from export import warmup as warmup_lib
-from export.warmup import text_example
+from keras_bert.export import fresh_process_load
+from keras_bert.export import serving
+from keras_bert.export import warmup as warmup_lib
+from keras_bert.export.warmup import text_example
 
 TASKS = ("sst2", "mrpc", "stsb", "conll", "squad")
 TOLERANCE = 1e-5

@@ -1,4 +1,4 @@
-"""`export.saved_model.serving_copy`: the model an export serves.
+"""`keras_bert.export.saved_model.serving_copy`: the model an export serves.
 
 The copy's encoder skips padding; its outputs must be the model's (whose
 equality with Hugging Face's encoder is tested in
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import keras_bert
-from export import saved_model as saved_model_lib
+from keras_bert.export import saved_model as saved_model_lib
 from tests import testing
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from export import serving
-from export.warmup import text_example
+from keras_bert.export import serving
+from keras_bert.export.warmup import text_example
 
 TOLERANCE = 1e-5
 

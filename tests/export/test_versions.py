@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from export import saved_model as saved_model_lib
-from export import warmup as warmup_lib
+from keras_bert.export import saved_model as saved_model_lib
+from keras_bert.export import warmup as warmup_lib
 
 from tests.export.conftest import build_model
 

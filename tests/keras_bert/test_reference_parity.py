@@ -11,7 +11,7 @@ import pytest
 
 from keras_bert import BertConfig
 from keras_bert import BertEncoder
-from tests import references
+from references import peers
 from tests import testing
 
 TOLERANCE = 1e-5
@@ -56,19 +56,19 @@ def test_equals_hugging_face_bert_model(preset, skip_padding):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     encoder = parity_encoder(preset, "gelu", seed=1, skip_padding=skip_padding)  # HF's "gelu" is the erf form.
-    model = references.hf_bert_model(encoder, attn_implementation="eager")
+    model = peers.hf_bert_model(encoder, attn_implementation="eager")
     inputs = testing.encoder_inputs(encoder.config, batch=4, seq=32, seed=7)
     assert not inputs["input_mask"].all()  # Padding to skip.
-    assert_same(inputs, ours(encoder, inputs), references.hf_outputs(model, inputs))
+    assert_same(inputs, ours(encoder, inputs), peers.hf_outputs(model, inputs))
 
 
 @pytest.mark.parametrize("preset", ["tiny", "mini"])
 def test_equals_keras_hub_bert_backbone(preset):
     pytest.importorskip("keras_hub")
     encoder = parity_encoder(preset, "gelu_approximate", seed=2)  # keras-hub: tanh GELU.
-    backbone = references.keras_hub_backbone(encoder)
+    backbone = peers.keras_hub_backbone(encoder)
     inputs = testing.encoder_inputs(encoder.config, batch=4, seq=32, seed=11)
-    assert_same(inputs, ours(encoder, inputs), references.keras_hub_outputs(backbone, inputs))
+    assert_same(inputs, ours(encoder, inputs), peers.keras_hub_outputs(backbone, inputs))
 
 
 def test_gelu_variant_matters():
@@ -76,7 +76,7 @@ def test_gelu_variant_matters():
     # erf encoder must *not* match keras-hub's tanh backbone at this tolerance.
     pytest.importorskip("keras_hub")
     encoder = parity_encoder("tiny", "gelu", seed=3)
-    backbone = references.keras_hub_backbone(encoder)
+    backbone = peers.keras_hub_backbone(encoder)
     inputs = testing.encoder_inputs(encoder.config, batch=2, seq=16)
-    diff = np.abs(ours(encoder, inputs)[0] - references.keras_hub_outputs(backbone, inputs)[0]).max()
+    diff = np.abs(ours(encoder, inputs)[0] - peers.keras_hub_outputs(backbone, inputs)[0]).max()
     assert diff > 10 * TOLERANCE

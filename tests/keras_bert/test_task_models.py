@@ -11,7 +11,7 @@ from keras_bert import BertMultipleChoice
 from keras_bert import BertQuestionAnswerer
 from keras_bert import BertRegressor
 from keras_bert import BertTokenClassifier
-from tests import references
+from references import peers
 from tests import testing
 
 

@@ -1,6 +1,6 @@
 """Running a `keras-bert` training command in child processes and hurting it.
 
-`run_with_faults(argv, faults)` starts `python -m trainers.cli *argv`, reads
+`run_with_faults(argv, faults)` starts `python -m keras_bert.trainers.cli *argv`, reads
 its progress lines (`step N/M ...`), and at the first line whose step is at
 least a fault's step sends that fault's signal (SIGKILL: the process dies at
 once, wherever it is -- inside a step, inside a checkpoint write; SIGTERM:
@@ -38,7 +38,7 @@ class Run:
 
 
 def command(argv):
-    return [sys.executable, "-m", "trainers.cli", *argv]
+    return [sys.executable, "-m", "keras_bert.trainers.cli", *argv]
 
 
 def environment():

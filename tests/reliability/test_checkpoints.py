@@ -29,10 +29,10 @@ import tensorflow as tf
 from keras_bert.models.bert_pretrainer import BertPretrainer
 from tests.reliability.faults import checkpoint_tensors
 from tests.reliability.record import record
-from tests.trainers import distributed_run as fixtures
-from trainers.training_loop import DamagedCheckpointsError
-from trainers.training_loop import NonFiniteLossError
-from trainers.training_loop import Trainer
+from tests.trainers.engine import distributed_run as fixtures
+from keras_bert.trainers.engine.training_loop import DamagedCheckpointsError
+from keras_bert.trainers.engine.training_loop import NonFiniteLossError
+from keras_bert.trainers.engine.training_loop import Trainer
 
 B = fixtures.GLOBAL_BATCH
 STEPS = 6

@@ -20,10 +20,10 @@ import pytest
 
 from tests.reliability import faults as faults_lib
 from tests.reliability.record import record
-from tests.trainers import test_finetuning
-from tests.trainers import test_pretraining
-from tests.trainers.test_finetuning import data  # noqa: F401 (fixture)
-from tests.trainers.test_pretraining import corpus  # noqa: F401 (fixture)
+from tests.trainers.programs import test_finetuning
+from tests.trainers.programs import test_pretraining
+from tests.trainers.programs.test_finetuning import data  # noqa: F401 (fixture)
+from tests.trainers.programs.test_pretraining import corpus  # noqa: F401 (fixture)
 
 GRACE_SECONDS = 30  # A TPU VM's preemption notice is 30 s.
 PRETRAIN_STEPS = 22

@@ -28,10 +28,10 @@ written, because every file is read before anything is.
 The CLI costs a TensorFlow import (~7 s) per process, so one subprocess
 runs all the cases of one subcommand: `python -m
 tests.reliability.test_malformed_files CASES RESULTS` calls
-`trainers.cli.main` once per case (flags reset in between), as `python -m
-trainers.cli` does, turning the `SystemExit` into an exit status and stderr
+`keras_bert.trainers.cli.main` once per case (flags reset in between), as `python -m
+keras_bert.trainers.cli` does, turning the `SystemExit` into an exit status and stderr
 as the interpreter would. `test_through_the_console_entry_point` runs one
-more malformed file through a real `python -m trainers.cli finetune`.
+more malformed file through a real `python -m keras_bert.trainers.cli finetune`.
 """
 
 import contextlib
@@ -89,7 +89,7 @@ def snapshot(directory):
 
 
 def run_cases(cases_file, results_file):
-    """The subprocess: `trainers.cli.main` on each case's argv, in turn.
+    """The subprocess: `keras_bert.trainers.cli.main` on each case's argv, in turn.
 
     A `SystemExit` becomes what the interpreter makes of it at exit (None:
     status 0; an int: that status; anything else: printed to stderr, status
@@ -97,7 +97,7 @@ def run_cases(cases_file, results_file):
     """
     from absl import flags
 
-    from trainers import cli
+    from keras_bert.trainers import cli
 
     results = []
     with open(cases_file, encoding="utf-8") as f:
@@ -335,9 +335,9 @@ def test_predict_malformed_files(workdir):
 
 
 def pretrain_cases(root):
-    from tests.trainers.test_pretraining_data import VOCAB as PRETRAINING_VOCAB
-    from tests.trainers.test_pretraining_data import corpus_text
-    from trainers import pretraining_data
+    from tests.trainers.data.test_pretraining_data import VOCAB as PRETRAINING_VOCAB
+    from tests.trainers.data.test_pretraining_data import corpus_text
+    from keras_bert.trainers.data import pretraining_data
 
     data = root / "shards"
     data.mkdir()
@@ -426,21 +426,21 @@ def test_encode_unreadable_checkpoints(workdir):
 
 
 def test_through_the_console_entry_point(workdir):
-    """One more malformed file through a real `python -m trainers.cli finetune`: the same clean error."""
+    """One more malformed file through a real `python -m keras_bert.trainers.cli finetune`: the same clean error."""
     path = write(workdir / "empty_label.tsv", tsv(GOOD_ROWS[:2]) + "a fine film\t \n")
     output_dir = existing_output_dir(workdir / "out_real")
-    case = Case("TSV row with an empty label (python -m trainers.cli)", "finetune", path,
+    case = Case("TSV row with an empty label (python -m keras_bert.trainers.cli)", "finetune", path,
                 ["--task=classification", "--text_a_column=sentence", "--label_column=label",
                  "--bert_config_preset=tiny", f"--vocab_file={workdir / 'vocab.txt'}", "--max_seq_length=16",
                  "--do_train", f"--train_file={path}", f"--output_dir={output_dir}"],
                 output_dir, (f"{path}:4", "empty label"))
     before = snapshot(output_dir)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    run = subprocess.run([sys.executable, "-m", "trainers.cli", case.command, *case.argv],
+    run = subprocess.run([sys.executable, "-m", "keras_bert.trainers.cli", case.command, *case.argv],
                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     result = dict(status=run.returncode, clean="Traceback" not in run.stderr, stdout=run.stdout,
                   stderr=run.stderr, before=before, after=snapshot(output_dir))
-    check_and_record([case], {case.name: result}, "python -m trainers.cli finetune, 1 file")
+    check_and_record([case], {case.name: result}, "python -m keras_bert.trainers.cli finetune, 1 file")
 
 
 if __name__ == "__main__":

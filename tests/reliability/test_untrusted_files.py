@@ -21,11 +21,11 @@
   Python code to rebuild -- a `Lambda` layer holding a lambda, a lambda
   activation, a named function of a non-Keras module, a layer class or an
   activation hand-edited to `os.system` / `exec` -- or that is not a Keras
-  file at all: `trainers.prediction.load_model` (what `keras-bert predict`
+  file at all: `keras_bert.trainers.programs.prediction.load_model` (what `keras-bert predict`
   and `keras-bert export` load with) refuses each with a `ValueError`
   naming the file, and the marker is never created. Unsafe loading of the
   `Lambda` file does create it.
-- `export.saved_model.export_saved_model` given hostile versions (absolute
+- `keras_bert.export.saved_model.export_saved_model` given hostile versions (absolute
   paths, `..` pieces, NUL, non-ASCII digits, bytes, floats) or versions
   that exist (as written, zero-padded, padded with whitespace, or as
   symlinks to a directory or a file outside) raises `ValueError`; a version
@@ -316,7 +316,7 @@ def hostile_keras_files(root, marker):
 
 
 def test_keras_files_needing_code_are_refused(tmp_path):
-    from trainers import prediction
+    from keras_bert.trainers.programs import prediction
 
     marker = str(tmp_path / "marker")
     directories = hostile_keras_files(str(tmp_path / "models"), marker)
@@ -330,7 +330,7 @@ def test_keras_files_needing_code_are_refused(tmp_path):
                             compile=False, safe_mode=False)
     assert os.path.exists(marker), "the Lambda payload does not run when loaded unsafely"
     record(ROW, inputs=len(directories), crashes=0,
-           detail="model.keras refused by trainers.prediction.load_model (safe_mode=True): " + "; ".join(directories))
+           detail="model.keras refused by keras_bert.trainers.programs.prediction.load_model (safe_mode=True): " + "; ".join(directories))
 
 
 # ------------------------------------------------------------------ export
@@ -349,7 +349,7 @@ def exportable(tmp_path_factory):
 
 
 def test_export_never_writes_outside_or_overwrites(exportable, tmp_path):
-    from export import saved_model as saved_model_lib
+    from keras_bert.export import saved_model as saved_model_lib
 
     model, preprocessor = exportable
 

@@ -20,8 +20,8 @@ import pytest
 from tests.reliability import faults as faults_lib
 from tests.reliability.record import record
 from tests.reliability.test_kill_resume import pretrain_argv
-from tests.trainers.test_distributed_training import free_ports
-from tests.trainers.test_pretraining import corpus  # noqa: F401 (fixture)
+from tests.trainers.engine.test_distributed_training import free_ports
+from tests.trainers.programs.test_pretraining import corpus  # noqa: F401 (fixture)
 
 BOUND_SECONDS = 120  # From the kill to the survivor's exit.
 START_TIMEOUT = 240

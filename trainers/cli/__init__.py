@@ -1,7 +1,11 @@
 """`keras-bert`: the console script. `keras-bert SUBCOMMAND [--flags]`.
 
-Each subcommand is a `*_main.py` module with absl flags and a `main(argv)`;
-only the chosen one is imported, so its flags are the only ones parsed.
+Each subcommand is a module of this package (`cli/finetune.py` for
+`keras-bert finetune` ...) with absl flags and a `main(argv)`; only the chosen
+one is imported, so its flags are the only ones parsed. `python -m
+keras_bert.trainers.cli SUBCOMMAND` and `python -m
+keras_bert.trainers.cli.SUBCOMMAND` run the same. This package is the
+composition root: nothing else imports it.
 """
 
 import importlib
@@ -10,17 +14,17 @@ import sys
 # name -> (module, one-line description)
 SUBCOMMANDS = {
     "encode": (
-        "trainers.encode_main",
+        "keras_bert.trainers.cli.encode",
         "encode sentences with a BERT encoder and print the pooled vectors",
     ),
-    "vocab": ("trainers.vocab_main", "learn a WordPiece vocab.txt from text files"),
-    "create-pretraining-data": ("trainers.create_pretraining_data_main", "make masked LM / next sentence TFRecords from text"),
-    "pretrain": ("trainers.pretrain_main", "pretrain BERT (masked LM + next sentence) on TFRecords"),
-    "finetune": ("trainers.finetune_main", "fine-tune: classification, regression, tagging, SQuAD, multiple choice"),
-    "predict": ("trainers.predict_main", "predict with a fine-tuned model (a `finetune` output_dir)"),
-    "convert": ("trainers.convert_main", "convert a pretrained checkpoint: original TF1 <-> Hugging Face"),
-    "export": ("trainers.export_main", "export a fine-tuned model (a `finetune` output_dir) for TF Serving, raw text in"),
-    "quickstart": ("trainers.quickstart_main", "vocab, pretrain, fine-tune, export and serve a tiny BERT, offline, in minutes"),
+    "vocab": ("keras_bert.trainers.cli.vocab", "learn a WordPiece vocab.txt from text files"),
+    "create-pretraining-data": ("keras_bert.trainers.cli.create_pretraining_data", "make masked LM / next sentence TFRecords from text"),
+    "pretrain": ("keras_bert.trainers.cli.pretrain", "pretrain BERT (masked LM + next sentence) on TFRecords"),
+    "finetune": ("keras_bert.trainers.cli.finetune", "fine-tune: classification, regression, tagging, SQuAD, multiple choice"),
+    "predict": ("keras_bert.trainers.cli.predict", "predict with a fine-tuned model (a `finetune` output_dir)"),
+    "convert": ("keras_bert.trainers.cli.convert", "convert a pretrained checkpoint: original TF1 <-> Hugging Face"),
+    "export": ("keras_bert.trainers.cli.export", "export a fine-tuned model (a `finetune` output_dir) for TF Serving, raw text in"),
+    "quickstart": ("keras_bert.trainers.cli.quickstart", "vocab, pretrain, fine-tune, export and serve a tiny BERT, offline, in minutes"),
 }
 
 
@@ -82,7 +86,3 @@ def main(argv=None):
         return 0
     app.run(module.main, argv=[f"keras-bert {name}"] + argv[2:])
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

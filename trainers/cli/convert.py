@@ -67,3 +67,9 @@ def main(argv):
     print(f"wrote {FLAGS.output_format} checkpoint to {FLAGS.output_dir}"
           + ("" if loaded.vocab_file else " (no vocab.txt: none in the input)"))
     sys.stdout.flush()
+
+
+if __name__ == "__main__":  # python -m keras_bert.trainers.cli.NAME [--flags]
+    from absl import app
+
+    app.run(main)

@@ -9,7 +9,7 @@ google-research/bert's create_pretraining_data.py (same flags, same algorithm,
 same features): input is one sentence per line with a blank line between
 documents. With --input_format=paragraphs it is plain paragraphs, one per
 line, split into sentences by rule (WikiText's ` = Title = ` lines start
-articles). See `trainers.pretraining_data`.
+articles). See `keras_bert.trainers.data.pretraining_data`.
 """
 
 import sys
@@ -51,7 +51,7 @@ def main(argv):
     for flag in ("input_file", "output_file", "vocab_file"):
         if not getattr(FLAGS, flag):
             raise SystemExit(f"{name}: --{flag} is required")
-    from trainers import pretraining_data
+    from keras_bert.trainers.data import pretraining_data
 
     try:
         num_documents, num_examples = pretraining_data.create_pretraining_data(
@@ -72,3 +72,9 @@ def main(argv):
         raise SystemExit(f"{name}: {e}")
     print(f"wrote {num_examples} examples from {num_documents} documents to {FLAGS.output_file}")
     sys.stdout.flush()
+
+
+if __name__ == "__main__":  # python -m keras_bert.trainers.cli.NAME [--flags]
+    from absl import app
+
+    app.run(main)

@@ -107,3 +107,9 @@ def main(argv):
         head = " ".join(f"{v:+.3f}" for v in vector[:4])
         print(f"{count:4d} wordpieces  pooled[:4] = {head}  {sentence[:60]}")
     sys.stdout.flush()
+
+
+if __name__ == "__main__":  # python -m keras_bert.trainers.cli.NAME [--flags]
+    from absl import app
+
+    app.run(main)

@@ -10,13 +10,13 @@
 model_config.json, vocab.txt, best/ or model.keras). The version directory
 holds the signatures `serving_default` (raw text), `serve_token_ids` and
 `serve_examples` (TF Serving's classify/regress APIs), warmup records, and
-passes the op audit. The program is `export.program.run_export`; see
+passes the op audit. The program is `keras_bert.trainers.programs.export.run_export`; see
 README.md (Export for TF Serving).
 """
 
 from absl import flags
 
-from trainers import cli
+from keras_bert.trainers import cli
 
 FLAGS = flags.FLAGS
 
@@ -48,7 +48,7 @@ flags.DEFINE_string("quantize", None, "int8: serve an int8 copy of the model -- 
 def main(argv):
     name = "keras-bert export"
     cli.start(name, argv, required=("model_dir", "export_dir"))
-    from export import program
+    from keras_bert.trainers.programs import export as program
 
     cli.run_or_exit(
         name, program.run_export,
@@ -61,7 +61,7 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m keras_bert.trainers.cli.NAME [--flags]
     from absl import app
 
     app.run(main)

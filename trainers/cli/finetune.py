@@ -19,17 +19,16 @@
 
 Flag names follow google-research/bert's `run_classifier.py`; the strategy
 and precision flags are those of `keras-bert pretrain`. See
-`trainers.finetuning`.
+`keras_bert.trainers.programs.finetuning`.
 """
 
-import sys
 
 from absl import flags
 
-from trainers import cli
-from trainers import distribution
-from trainers import finetuning
-from trainers import optimization
+from keras_bert.trainers import cli
+from keras_bert.trainers.engine import distribution
+from keras_bert.trainers.programs import finetuning
+from keras_bert.trainers.engine import optimization
 
 FLAGS = flags.FLAGS
 
@@ -101,12 +100,14 @@ flags.DEFINE_enum("long_text_pooling", "mean", ["mean", "max"], "How window logi
 def main(argv):
     name = "keras-bert finetune"
     cli.start(name, argv, required=("task", "output_dir"))
-    from trainers import training_loop
+    from keras_bert.trainers.engine import training_loop
 
     cli.run_or_exit(name, finetuning.run_finetuning, cli.options_from_flags(finetuning.FinetuningOptions),
                     errors=(ValueError, training_loop.TrainingError))
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+if __name__ == "__main__":  # python -m keras_bert.trainers.cli.NAME [--flags]
+    from absl import app
+
+    app.run(main)

@@ -10,15 +10,14 @@
 
 The task, labels, columns, `--max_seq_length`, casing, long-text and SQuAD
 settings are those of the training run (task.json); a flag given here
-overrides them. See `trainers.prediction`.
+overrides them. See `keras_bert.trainers.programs.prediction`.
 """
 
-import sys
 
 from absl import flags
 
-from trainers import cli
-from trainers import prediction
+from keras_bert.trainers import cli
+from keras_bert.trainers.programs import prediction
 
 FLAGS = flags.FLAGS
 
@@ -56,5 +55,7 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+if __name__ == "__main__":  # python -m keras_bert.trainers.cli.NAME [--flags]
+    from absl import app
+
+    app.run(main)

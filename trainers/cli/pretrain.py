@@ -13,16 +13,15 @@ strategy flags are Model Garden's. Input is the TFRecords of
 again with the same `--output_dir` resumes from its newest checkpoint.
 Two-phase training: run phase 2 with `--init_checkpoint=PHASE1_OUTPUT_DIR`
 and the longer `--max_seq_length` (and its own data and `--output_dir`).
-See `trainers.pretraining`.
+See `keras_bert.trainers.programs.pretraining`.
 """
 
-import sys
 
 from absl import flags
 
-from trainers import cli
-from trainers import distribution
-from trainers import optimization
+from keras_bert.trainers import cli
+from keras_bert.trainers.engine import distribution
+from keras_bert.trainers.engine import optimization
 
 FLAGS = flags.FLAGS
 
@@ -88,8 +87,8 @@ flags.DEFINE_string(
 def main(argv):
     name = "keras-bert pretrain"
     cli.start(name, argv)
-    from trainers import pretraining
-    from trainers import training_loop
+    from keras_bert.trainers.programs import pretraining
+    from keras_bert.trainers.engine import training_loop
 
     values = {field: getattr(FLAGS, field) for field in pretraining.PretrainingOptions.__dataclass_fields__
               if field in FLAGS}
@@ -109,5 +108,7 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+if __name__ == "__main__":  # python -m keras_bert.trainers.cli.NAME [--flags]
+    from absl import app
+
+    app.run(main)

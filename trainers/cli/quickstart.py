@@ -10,17 +10,16 @@ served prediction, in a few minutes on a CPU, offline.
 With no flags: a WordPiece vocabulary and a tiny BERT pretrained on the
 docstrings of Python's standard library (no network, nothing downloaded), a
 sentiment classifier fine-tuned on the labelled remarks that ship in
-`trainers/quickstart_data/`, exported for TF Serving, reloaded in a process
+`trainers/programs/quickstart_data/`, exported for TF Serving, reloaded in a process
 that imports only tensorflow and tensorflow_text. The flags point each step
-at your own files and sizes. See `trainers.quickstart`.
+at your own files and sizes. See `keras_bert.trainers.programs.quickstart`.
 """
 
 import os
-import sys
 
 from absl import flags
 
-from trainers import cli
+from keras_bert.trainers import cli
 
 FLAGS = flags.FLAGS
 
@@ -32,7 +31,7 @@ flags.DEFINE_string("corpus_files", None, "Pretraining text instead of the stand
                     "comma-separated files or glob patterns, UTF-8, one paragraph (or sentence) per line, a blank "
                     "line between documents.")
 flags.DEFINE_string("train_file", None, "Labelled training data (TSV, CSV or JSON Lines; default: the shipped "
-                    "trainers/quickstart_data/train.tsv). Needs --dev_file.")
+                    "trainers/programs/quickstart_data/train.tsv). Needs --dev_file.")
 flags.DEFINE_string("dev_file", None, "Labelled dev data, same layout as --train_file (default: the shipped dev.tsv).")
 flags.DEFINE_enum("file_format", None, ["tsv", "csv", "jsonl"], "Format of --train_file/--dev_file (default: by "
                   "extension).")
@@ -66,8 +65,8 @@ def main(argv):
     name = "keras-bert quickstart"
     cli.start(name, argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # Before TensorFlow loads: no CUDA probing chatter.
-    from trainers import quickstart
-    from trainers import training_loop
+    from keras_bert.trainers.programs import quickstart
+    from keras_bert.trainers.engine import training_loop
 
     overrides = {"sentences": tuple(FLAGS.sentence)} if FLAGS.sentence else {}
     cli.run_or_exit(name, quickstart.run_quickstart, cli.options_from_flags(quickstart.QuickstartOptions, **overrides),
@@ -75,5 +74,7 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+if __name__ == "__main__":  # python -m keras_bert.trainers.cli.NAME [--flags]
+    from absl import app
+
+    app.run(main)

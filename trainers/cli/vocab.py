@@ -61,3 +61,9 @@ def main(argv):
     print(f"wrote {output_file}: {len(vocab)} tokens "
           f"({'uncased' if FLAGS.do_lower_case else 'cased'}, {FLAGS.num_unused} unused slots)")
     sys.stdout.flush()
+
+
+if __name__ == "__main__":  # python -m keras_bert.trainers.cli.NAME [--flags]
+    from absl import app
+
+    app.run(main)

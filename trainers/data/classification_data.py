@@ -30,7 +30,7 @@ or with `skip_invalid=True` is skipped and counted: every reader returns
 `examples_to_features` runs `keras_bert.BertPreprocessor` over the examples
 (one segment, or a pair when `text_b` is set) and maps labels to ids.
 
-Other row layouts (`trainers.multiple_choice_data`) reuse the file handling:
+Other row layouts (`keras_bert.trainers.data.multiple_choice_data`) reuse the file handling:
 a `ColumnParser` subclass builds their examples and `read_rows` reads them.
 """
 

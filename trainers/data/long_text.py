@@ -32,8 +32,8 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
-from trainers import classification_data
-from trainers import squad_data
+from keras_bert.trainers.data import classification_data
+from keras_bert.trainers.data import squad_data
 
 POOLINGS = ("mean", "max")
 FEATURE_NAMES = ("input_word_ids", "input_mask", "input_type_ids")

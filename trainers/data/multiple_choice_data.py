@@ -16,7 +16,7 @@ text of the right choice (`"label": "Paris"`).
 
 The file handling -- UTF-8 BOM, CRLF, header rows, TSV without quoting, CSV
 quoting, lines numbered from 1, `skip_invalid` counting -- is
-`trainers.classification_data`'s (`read_rows`). Every row of a file has the
+`keras_bert.trainers.data.classification_data`'s (`read_rows`). Every row of a file has the
 same number of choices: `num_choices` if given, else the number of choice
 columns or the first row's list. A malformed row -- a different number of
 choices, a label out of range or naming no choice, a missing column, an
@@ -37,8 +37,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert.text.bert_preprocessor import BertPreprocessor
-from trainers import classification_data
-from trainers.classification_data import InvalidRow
+from keras_bert.trainers.data import classification_data
+from keras_bert.trainers.data.classification_data import InvalidRow
 
 _NUMERAL = re.compile(r"[+-]?[0-9]+")
 

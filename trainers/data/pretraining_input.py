@@ -25,7 +25,7 @@ import struct
 import numpy as np
 import tensorflow as tf
 
-from trainers import pretraining_data
+from keras_bert.trainers.data import pretraining_data
 
 # Feature name -> (proto list kind, which length it must have).
 _FEATURES = {

@@ -26,7 +26,7 @@ tokenizer:
    entirely inside the window.
 
 Predictions map back through `token_to_orig_map` (feature position -> doc
-token) and `trainers.squad_postprocess`.
+token) and `keras_bert.trainers.data.squad_postprocess`.
 """
 
 import dataclasses

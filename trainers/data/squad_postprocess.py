@@ -27,7 +27,7 @@ import unicodedata
 
 import numpy as np
 
-from trainers import squad_data
+from keras_bert.trainers.data import squad_data
 
 DEFAULT_N_BEST_SIZE = 20
 DEFAULT_MAX_ANSWER_LENGTH = 30

@@ -19,7 +19,7 @@ without their registries:
 * checkpoints (model, optimizer, step, dropout seeds and the input
   iterator, so resuming continues with the next unseen batch and draws the
   same dropout masks) every `save_checkpoints_steps`, written atomically,
-  keeping the last `keep_checkpoint_max` (`trainers.checkpointing`); resume
+  keeping the last `keep_checkpoint_max` (`keras_bert.trainers.engine.checkpointing`); resume
   from the newest intact one on start (a damaged one is reported and set
   aside); never a checkpoint with non-finite weights; a checkpoint on
   SIGTERM (preemption) and a clean stop; a lost worker of a multi-worker
@@ -45,8 +45,8 @@ import time
 import keras
 import tensorflow as tf
 
-from trainers import checkpointing
-from trainers import distribution
+from keras_bert.trainers.engine import checkpointing
+from keras_bert.trainers.engine import distribution
 
 
 class TrainingError(RuntimeError):
@@ -162,7 +162,7 @@ class Trainer:
                     if not hasattr(self.model, attribute):
                         raise ValueError(
                             f"Trainer: the model ({type(self.model).__name__}) has no "
-                            f"{attribute} (see trainers.training_loop)."
+                            f"{attribute} (see keras_bert.trainers.engine.training_loop)."
                         )
                 optimizer = optimizer_fn()
                 if precision == "mixed_float16":

@@ -1,14 +1,14 @@
 """`keras-bert export`'s program: a `keras-bert finetune` output_dir to TF Serving.
 
-`trainers/export_main.py` holds the flags and calls `run_export`.
+`trainers/cli/export.py` holds the flags and calls `run_export`.
 """
 
 import json
 import os
 
-from export import hub
-from export import op_audit
-from export import saved_model
+from keras_bert.export import hub
+from keras_bert.export import op_audit
+from keras_bert.export import saved_model
 
 
 def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None, encoder_export_dir=None,

@@ -12,9 +12,9 @@
   multiple_choice context + N candidate endings -> the right one
                   (`BertMultipleChoice`; SWAG-style CSV/TSV with
                   `choice_columns`, or JSON Lines with a list column;
-                  `trainers.multiple_choice_data`)
+                  `keras_bert.trainers.data.multiple_choice_data`)
 
-The engine is the pretraining one (`trainers.training_loop.Trainer`:
+The engine is the pretraining one (`keras_bert.trainers.engine.training_loop.Trainer`:
 strategies, AdamW, warmup + decay, clipping, accumulation, mixed
 precision, checkpoints, resume). Training batches are padded to their
 longest member within length buckets (fixed bucket lengths on TPU). With
@@ -27,7 +27,7 @@ longest member within length buckets (fixed bucket lengths on TPU). With
 Long texts (classification, regression): with `long_text_stride` > 0,
 evaluation and prediction cut `text_a` into overlapping windows of
 wordpieces and pool the windows' logits (`long_text_pooling`: mean or
-max; see `trainers.long_text`). Training always sees the first window
+max; see `keras_bert.trainers.data.long_text`). Training always sees the first window
 (the text truncated to `max_seq_length`).
 
 `output_dir` then holds everything `keras-bert predict` (and the export)
@@ -56,18 +56,18 @@ from keras_bert.models.bert_question_answerer import BertQuestionAnswerer
 from keras_bert.models.bert_regressor import BertRegressor
 from keras_bert.models.bert_token_classifier import BertTokenClassifier
 from keras_bert.text.bert_preprocessor import BertPreprocessor
-from trainers import classification_data
-from trainers import distribution
-from trainers import dynamic_padding
-from trainers import initialization
-from trainers import long_text
-from trainers import metrics as metrics_lib
-from trainers import multiple_choice_data
-from trainers import optimization
-from trainers import squad_data
-from trainers import squad_postprocess
-from trainers import tagging_data
-from trainers import training_loop
+from keras_bert.trainers.data import classification_data
+from keras_bert.trainers.engine import distribution
+from keras_bert.trainers.engine import dynamic_padding
+from keras_bert.trainers.engine import initialization
+from keras_bert.trainers.data import long_text
+from keras_bert.trainers.tasks import metrics as metrics_lib
+from keras_bert.trainers.data import multiple_choice_data
+from keras_bert.trainers.engine import optimization
+from keras_bert.trainers.data import squad_data
+from keras_bert.trainers.data import squad_postprocess
+from keras_bert.trainers.data import tagging_data
+from keras_bert.trainers.engine import training_loop
 
 TASKS = ("classification", "regression", "tagging", "squad", "multiple_choice")
 TASK_FILE = "task.json"

@@ -1,6 +1,6 @@
 """`keras-bert predict`: a fine-tuned model's predictions, from its `keras-bert finetune` output_dir.
 
-`run_predict(options)` loads what `trainers.finetuning.run_finetuning`
+`run_predict(options)` loads what `keras_bert.trainers.programs.finetuning.run_finetuning`
 left in `output_dir`:
 
   task.json          the task, labels, `max_seq_length`, casing, and the
@@ -25,8 +25,8 @@ import tensorflow as tf
 
 from keras_bert.config import BertConfig
 from keras_bert.text.bert_preprocessor import BertPreprocessor
-from trainers import finetuning
-from trainers import initialization
+from keras_bert.trainers.programs import finetuning
+from keras_bert.trainers.engine import initialization
 
 
 @dataclasses.dataclass(frozen=True)

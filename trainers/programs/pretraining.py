@@ -6,7 +6,7 @@ checked before work starts, choose the strategy and precision, build a
 `keras_bert.BertPretrainer` (fresh, or from `init_checkpoint`: an original
 or Hugging Face checkpoint with its heads, or a checkpoint of an earlier
 run of this program, e.g. phase 1 of two-phase training at 128 tokens
-before phase 2 at 512), train with `trainers.training_loop.Trainer` on the
+before phase 2 at 512), train with `keras_bert.trainers.engine.training_loop.Trainer` on the
 TFRecords of `create-pretraining-data` (or of google-research/bert), resume
 from `output_dir` when it already holds checkpoints, evaluate into
 `eval_results.txt` and save the final model as pretrained checkpoints.
@@ -22,12 +22,12 @@ from keras_bert.checkpoints import pretrained as pretrained_lib
 from keras_bert.models.bert_pretrainer import BertPretrainer
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.text.bert_preprocessor import read_vocabulary
-from trainers import checkpointing
-from trainers import distribution
-from trainers import initialization
-from trainers import optimization
-from trainers import pretraining_input
-from trainers import training_loop
+from keras_bert.trainers.engine import checkpointing
+from keras_bert.trainers.engine import distribution
+from keras_bert.trainers.engine import initialization
+from keras_bert.trainers.engine import optimization
+from keras_bert.trainers.data import pretraining_input
+from keras_bert.trainers.engine import training_loop
 
 SAVE_FORMATS = ("hf", "original")
 
@@ -213,7 +213,7 @@ def run_pretraining(options):
 
     Raises:
       ValueError: for bad options or input files, before any training.
-      trainers.training_loop.TrainingError: when the loss diverges (NonFiniteLossError),
+      keras_bert.trainers.engine.training_loop.TrainingError: when the loss diverges (NonFiniteLossError),
         every checkpoint is damaged, or a worker of the cluster is lost.
     """
     config = initialization.resolve_config(

@@ -13,7 +13,7 @@ from what ships with the package and with Python itself, it:
   4. pretrains a small BERT briefly (`keras-bert pretrain`'s program),
      scoring the held-out masked LM accuracy before and after;
   5. fine-tunes a classifier (`keras-bert finetune`'s program) on the
-     labelled set in `trainers/quickstart_data/` (short product, film and
+     labelled set in `trainers/programs/quickstart_data/` (short product, film and
      restaurant remarks, `positive` / `negative`; `train.tsv` and a separate
      `dev.tsv`), or on `train_file` / `dev_file`, and compares the dev
      accuracy with the majority baseline;
@@ -43,7 +43,7 @@ import time
 from keras_bert.config import PRESETS
 from keras_bert.config import BertConfig
 from keras_bert.text import vocabulary as vocabulary_lib
-from trainers import classification_data
+from keras_bert.trainers.data import classification_data
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "quickstart_data")
 DEFAULT_TRAIN_FILE = os.path.join(DATA_DIR, "train.tsv")
@@ -397,12 +397,12 @@ def run_quickstart(options):
     # The programs of the other subcommands (their imports take a few seconds).
     import keras
 
-    from export import fresh_process_load
-    from export import op_audit
-    from export import program as export_program
-    from trainers import finetuning
-    from trainers import pretraining
-    from trainers import pretraining_data
+    from keras_bert.export import fresh_process_load
+    from keras_bert.export import op_audit
+    from keras_bert.trainers.programs import export as export_program
+    from keras_bert.trainers.programs import finetuning
+    from keras_bert.trainers.programs import pretraining
+    from keras_bert.trainers.data import pretraining_data
 
     out = options.output_dir
     _prepare_output_dir(options)

@@ -124,7 +124,7 @@ def test_convert_subcommand(checkpoint_dirs, tmp_path):
     out = str(tmp_path / "converted")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
     result = subprocess.run(
-        [sys.executable, "-m", "trainers.cli", "convert",
+        [sys.executable, "-m", "keras_bert.trainers.cli", "convert",
          f"--input_dir={checkpoint_dirs['original']}", f"--output_dir={out}", "--output_format=hf"],
         capture_output=True, text=True, cwd=REPO, env=env, timeout=300,
     )

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from keras_bert.text import BertPreprocessor
 from keras_bert.text import vocabulary
-from tests.keras_bert.text import real_text
+from references import real_text
 
 pytestmark = pytest.mark.skipif(not real_text.HAVE_DATA, reason="needs ../shared/data")
 

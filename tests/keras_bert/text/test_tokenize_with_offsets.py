@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras_bert.text import BertPreprocessor
 from keras_bert.text import vocabulary
 from keras_bert.text.bert_preprocessor import basic_tokenize
-from tests.keras_bert.text import real_text
+from references import real_text
 from tests.keras_bert.text.test_bert_preprocessor import TRICKY
 from tests.keras_bert.text.test_bert_preprocessor import reference_vocab
 

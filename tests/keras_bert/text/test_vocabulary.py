@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from keras_bert.text import BertPreprocessor
 from keras_bert.text import vocabulary
-from tests.keras_bert.text import real_text
+from references import real_text
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -72,7 +72,7 @@ def run_cli(*args):
     repo = real_text.REPO_ROOT
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=repo)
     return subprocess.run(
-        [sys.executable, "-m", "trainers.cli", "vocab", *args],
+        [sys.executable, "-m", "keras_bert.trainers.cli", "vocab", *args],
         capture_output=True, text=True, cwd=repo, env=env, timeout=300,
     )
 
@@ -91,6 +91,6 @@ def test_vocab_subcommand(tmp_path):
 
 
 def test_vocab_subcommand_registered():
-    from trainers import cli
+    from keras_bert.trainers import cli
 
-    assert cli.SUBCOMMANDS["vocab"][0] == "trainers.vocab_main"
+    assert cli.SUBCOMMANDS["vocab"][0] == "keras_bert.trainers.cli.vocab"

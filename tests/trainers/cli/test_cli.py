@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from trainers import cli
-from trainers import encode_main
+from keras_bert.trainers import cli
+from keras_bert.trainers.cli import encode as encode_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -14,7 +14,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def run_cli(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
     return subprocess.run(
-        [sys.executable, "-m", "trainers.cli", *args],
+        [sys.executable, "-m", "keras_bert.trainers.cli", *args],
         capture_output=True, text=True, cwd=REPO, env=env, timeout=300,
     )
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import program
-from export import saved_model as saved_model_lib
+from keras_bert.trainers.programs import export as program
+from keras_bert.export import saved_model as saved_model_lib
 
 from tests.export.conftest import build_model
 from tests.export.conftest import tiny_config
@@ -20,7 +20,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def finetune_dir(path, exports, name, task_info, keep="checkpoint", results=None):
-    """A directory laid out as `keras-bert finetune` leaves it (trainers/finetuning.py)."""
+    """A directory laid out as `keras-bert finetune` leaves it (trainers/programs/finetuning.py)."""
     os.makedirs(path)
     tiny_config().save(os.path.join(path, "model_config.json"))
     shutil.copyfile(exports.vocab_file, os.path.join(path, "vocab.txt"))
@@ -111,7 +111,7 @@ def test_keras_bert_export_command(mrpc_dir, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
     export_dir = str(tmp_path / "models" / "mrpc")
     result = subprocess.run(
-        [sys.executable, "-m", "trainers.cli", "export", f"--model_dir={model_dir}", f"--export_dir={export_dir}",
+        [sys.executable, "-m", "keras_bert.trainers.cli", "export", f"--model_dir={model_dir}", f"--export_dir={export_dir}",
          "--version=3", "--nowarmup"],
         capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
     )

@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from keras_bert import BertPreprocessor
 from keras_bert.text import vocabulary
-from trainers import classification_data as cd
-from trainers.classification_data import InputExample
+from keras_bert.trainers.data import classification_data as cd
+from keras_bert.trainers.data.classification_data import InputExample
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(REPO, "..", "shared", "data")

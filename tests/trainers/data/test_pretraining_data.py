@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_bert.text import vocabulary
-from trainers import pretraining_data as pd
+from keras_bert.trainers.data import pretraining_data as pd
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GRIMM = os.path.join(REPO, "..", "shared", "data", "pretrain", "grimm-tales.txt")
@@ -236,7 +236,7 @@ def test_cli_on_grimm(tmp_path):
     outputs = [str(tmp_path / f"out-{i}.tfrecord") for i in range(2)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
     result = subprocess.run(
-        [sys.executable, "-m", "trainers.cli", "create-pretraining-data",
+        [sys.executable, "-m", "keras_bert.trainers.cli", "create-pretraining-data",
          f"--input_file={text_file}", f"--output_file={','.join(outputs)}",
          f"--vocab_file={vocab_file}", "--max_seq_length=64", "--max_predictions_per_seq=10",
          "--dupe_factor=2", "--do_whole_word_mask"],
@@ -354,7 +354,7 @@ def test_cli_paragraphs_on_wikitext(tmp_path):
     vocabulary.build_vocabulary_file(str(text_file), vocab_file, 400, num_unused=5, num_iterations=1)
     output = str(tmp_path / "wiki.tfrecord")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    command = [sys.executable, "-m", "trainers.cli", "create-pretraining-data",
+    command = [sys.executable, "-m", "keras_bert.trainers.cli", "create-pretraining-data",
                f"--input_file={text_file}", f"--output_file={output}", f"--vocab_file={vocab_file}",
                "--max_seq_length=64", "--max_predictions_per_seq=10", "--dupe_factor=1"]
     result = subprocess.run(command + ["--input_format=paragraphs"], capture_output=True, text=True,

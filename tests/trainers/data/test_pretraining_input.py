@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainers import pretraining_data as pd
-from trainers import pretraining_input as pi
+from keras_bert.trainers.data import pretraining_data as pd
+from keras_bert.trainers.data import pretraining_input as pi
 
 PAD, CLS, SEP, MASK = 0, 2, 3, 4
 VOCAB_SIZE = 40

@@ -12,8 +12,8 @@ import os
 import pytest
 
 from keras_bert.text import vocabulary
-from trainers import pretraining
-from trainers import pretraining_data
+from keras_bert.trainers.programs import pretraining
+from keras_bert.trainers.data import pretraining_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GRIMM = os.path.join(REPO, "..", "shared", "data", "pretrain", "grimm-tales.txt")

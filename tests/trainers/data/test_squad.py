@@ -16,10 +16,10 @@ from keras_bert import BertQuestionAnswerer
 from keras_bert.text import BertPreprocessor
 from keras_bert.text import vocabulary
 from tests import testing
-from tests.keras_bert.text import real_text
-from trainers import squad_data
-from trainers import squad_postprocess
-from trainers.squad_postprocess import basic_tokenize_text
+from references import real_text
+from keras_bert.trainers.data import squad_data
+from keras_bert.trainers.data import squad_postprocess
+from keras_bert.trainers.data.squad_postprocess import basic_tokenize_text
 
 SQUAD2 = os.path.join(real_text.DATA_DIR, "squad2", "dev-subset.json")
 needs_squad2 = pytest.mark.skipif(not os.path.exists(SQUAD2), reason="needs ../shared/data/squad2")

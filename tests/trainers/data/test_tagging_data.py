@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from keras_bert import BertPreprocessor
 from keras_bert.text import vocabulary
-from trainers import tagging_data as td
-from trainers.tagging_data import TaggedSentence
+from keras_bert.trainers.data import tagging_data as td
+from keras_bert.trainers.data.tagging_data import TaggedSentence
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONLL = os.path.join(REPO, "..", "shared", "data", "conll2003")

@@ -3,7 +3,7 @@
 Run as a module from the repository root, in a fresh process (logical CPU
 devices must be configured before TensorFlow initialises its runtime):
 
-    python -m tests.trainers.distributed_run --strategy mirrored --cpus 2 \
+    python -m tests.trainers.engine.distributed_run --strategy mirrored --cpus 2 \
         --init init.npz --output_dir DIR --out result.npz \
         --run sgd,1,0 --run adamw,2,1.0
 
@@ -115,7 +115,7 @@ def make_optimizer(name, num_train_steps):
     (use with clip_norm=None); `adamw`, `lamb`: the BERT optimizers."""
     import keras
 
-    from trainers import optimization
+    from keras_bert.trainers.engine import optimization
 
     if name == "sgd":
         schedule = optimization.WarmupPolynomialDecay(0.2, num_train_steps, 2)
@@ -158,7 +158,7 @@ def summary_scalars(directory, tag):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--strategy", default="off", help="trainers.distribution name")
+    parser.add_argument("--strategy", default="off", help="keras_bert.trainers.engine.distribution name")
     parser.add_argument("--cpus", type=int, default=1, help="logical CPU devices to configure")
     parser.add_argument("--init", required=True, help=".npz of initial weights")
     parser.add_argument("--output_dir", required=True)
@@ -177,8 +177,8 @@ def main(argv=None):
         )
 
     from keras_bert.models.bert_pretrainer import BertPretrainer
-    from trainers import distribution
-    from trainers.training_loop import Trainer
+    from keras_bert.trainers.engine import distribution
+    from keras_bert.trainers.engine.training_loop import Trainer
 
     strategy = distribution.get_strategy(args.strategy)
     initial = load_weights(args.init)

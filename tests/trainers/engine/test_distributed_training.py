@@ -1,7 +1,7 @@
 """The Trainer under MirroredStrategy (2 logical CPUs) and MultiWorkerMirroredStrategy
 (2 local worker processes) equals one device on the same global batch.
 
-Each configuration runs `tests.trainers.distributed_run` in its own process
+Each configuration runs `tests.trainers.engine.distributed_run` in its own process
 (logical devices and the multi-worker cluster must be set up before
 TensorFlow starts); all of them start together from the same initial
 weights (`init.npz`) and the same global batches, whose masked LM weights
@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.trainers import distributed_run as fixtures
+from tests.trainers.engine import distributed_run as fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMEOUT = 240  # seconds, for all processes together
@@ -82,7 +82,7 @@ class Jobs:
             if "tf_config" in task:
                 env["TF_CONFIG"] = json.dumps(task["tf_config"])
             command = [
-                sys.executable, "-m", "tests.trainers.distributed_run",
+                sys.executable, "-m", "tests.trainers.engine.distributed_run",
                 "--strategy", task["strategy"],
                 "--cpus", str(task.get("cpus", 1)),
                 "--init", self.init,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainers import dynamic_padding as dp
+from keras_bert.trainers.engine import dynamic_padding as dp
 
 BOUNDARIES = [8, 16, 32]
 LENGTHS = [3, 8, 9, 30, 5, 16, 17, 2, 12, 32, 7, 25, 4, 11, 6, 20, 1, 15, 28, 10, 9, 3, 31, 14, 8]

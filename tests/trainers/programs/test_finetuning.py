@@ -1,4 +1,4 @@
-"""`keras-bert finetune` / `trainers.finetuning.run_finetuning` end to end on
+"""`keras-bert finetune` / `keras_bert.trainers.programs.finetuning.run_finetuning` end to end on
 small learnable synthetic tasks, plus layer-wise learning-rate decay."""
 
 import json
@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from trainers import finetuning
-from trainers import optimization
+from keras_bert.trainers.programs import finetuning
+from keras_bert.trainers.engine import optimization
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOOD = ["good", "great", "fine", "happy"]
@@ -158,12 +158,12 @@ def test_cli(data, tmp_path):
             f"--eval_file={data / 'dev.tsv'}", "--text_a_column=sentence", "--label_column=label",
             "--bert_config_preset=tiny", f"--vocab_file={data / 'vocab.txt'}", "--max_seq_length=24",
             "--do_train", "--do_eval", "--num_train_epochs=1", "--train_batch_size=16"]
-    run = subprocess.run([sys.executable, "-m", "trainers.cli", "finetune", *args],
+    run = subprocess.run([sys.executable, "-m", "keras_bert.trainers.cli", "finetune", *args],
                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "dev at step" in run.stdout
     assert (tmp_path / "cli" / "eval_results.txt").exists()
-    bad = subprocess.run([sys.executable, "-m", "trainers.cli", "finetune", *args, "--label_column=zzz"],
+    bad = subprocess.run([sys.executable, "-m", "keras_bert.trainers.cli", "finetune", *args, "--label_column=zzz"],
                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert bad.returncode != 0 and "zzz" in bad.stderr
 

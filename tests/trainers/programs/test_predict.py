@@ -1,5 +1,5 @@
-"""`keras-bert predict` (`trainers.prediction`) on a `keras-bert finetune` output_dir, and
-long texts as windows with pooled logits (`trainers.long_text`)."""
+"""`keras-bert predict` (`keras_bert.trainers.programs.prediction`) on a `keras-bert finetune` output_dir, and
+long texts as windows with pooled logits (`keras_bert.trainers.data.long_text`)."""
 
 import json
 import os
@@ -13,14 +13,14 @@ import pytest
 
 from keras_bert.config import BertConfig
 from keras_bert.text.bert_preprocessor import BertPreprocessor
-from tests.trainers.test_finetuning import FILLER
-from tests.trainers.test_finetuning import VOCAB
-from tests.trainers.test_finetuning import data  # noqa: F401 (the fixture)
-from tests.trainers.test_finetuning import options
-from trainers import classification_data
-from trainers import finetuning
-from trainers import long_text
-from trainers import prediction
+from tests.trainers.programs.test_finetuning import FILLER
+from tests.trainers.programs.test_finetuning import VOCAB
+from tests.trainers.programs.test_finetuning import data  # noqa: F401 (the fixture)
+from tests.trainers.programs.test_finetuning import options
+from keras_bert.trainers.data import classification_data
+from keras_bert.trainers.programs import finetuning
+from keras_bert.trainers.data import long_text
+from keras_bert.trainers.programs import prediction
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -52,7 +52,7 @@ def run_cli(*args):
     """`keras-bert ARGS` in a new process: absl flags are process-wide, and
     other tests of this process define the subcommands' flags too."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    return subprocess.run([sys.executable, "-m", "trainers.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "keras_bert.trainers.cli", *args], capture_output=True, text=True,
                           cwd=REPO, env=env, timeout=600)
 
 

@@ -10,7 +10,7 @@ import pytest
 from keras_bert.config import BertConfig
 from keras_bert.models.bert_classifier import BertClassifier
 from keras_bert.models.bert_token_classifier import BertTokenClassifier
-from trainers import finetuning
+from keras_bert.trainers.programs import finetuning
 
 SEQ = 40
 

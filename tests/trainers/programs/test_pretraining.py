@@ -1,4 +1,4 @@
-"""`keras-bert pretrain` / `trainers.pretraining.run_pretraining` end to end."""
+"""`keras-bert pretrain` / `keras_bert.trainers.programs.pretraining.run_pretraining` end to end."""
 
 import dataclasses
 import json
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from keras_bert import load_checkpoint
-from trainers import pretraining
-from trainers import pretraining_data
-from tests.trainers.test_pretraining_data import VOCAB
-from tests.trainers.test_pretraining_data import corpus_text
+from keras_bert.trainers.programs import pretraining
+from keras_bert.trainers.data import pretraining_data
+from tests.trainers.data.test_pretraining_data import VOCAB
+from tests.trainers.data.test_pretraining_data import corpus_text
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEQ, PRED = 32, 5
@@ -174,12 +174,12 @@ def test_cli(corpus, tmp_path):
             if getattr(o, f.name) is not None and not isinstance(getattr(o, f.name), bool)
             and f.name != "steps_per_execution"]
     args += ["--do_train", "--do_eval", "--iterations_per_loop=2"]
-    run = subprocess.run([sys.executable, "-m", "trainers.cli", "pretrain", *args],
+    run = subprocess.run([sys.executable, "-m", "keras_bert.trainers.cli", "pretrain", *args],
                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "step 2/2 (100%)" in run.stdout and "examples/s" in run.stdout
     assert read_eval_results(tmp_path / "cli" / "eval_results.txt")["global_step"] == 2
-    bad = subprocess.run([sys.executable, "-m", "trainers.cli", "pretrain", *args, "--max_seq_length=999"],
+    bad = subprocess.run([sys.executable, "-m", "keras_bert.trainers.cli", "pretrain", *args, "--max_seq_length=999"],
                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert bad.returncode != 0
     assert "--max_seq_length=999" in bad.stderr

@@ -12,17 +12,17 @@ import sys
 import pytest
 import tensorflow as tf
 
-from export import op_audit
-from export import rest
-from trainers import classification_data
-from trainers import quickstart
+from keras_bert.export import op_audit
+from tests.export import rest
+from keras_bert.trainers.data import classification_data
+from keras_bert.trainers.programs import quickstart
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_cli(*args, timeout=600):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    return subprocess.run([sys.executable, "-m", "trainers.cli", "quickstart", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "keras_bert.trainers.cli", "quickstart", *args], capture_output=True,
                           text=True, cwd=REPO, env=env, timeout=timeout)
 
 
@@ -58,7 +58,7 @@ def test_shipped_data_is_valid():
 def test_shipped_data_is_package_data():
     setup = open(os.path.join(REPO, "setup.py")).read()
     assert '"trainers": ["quickstart_data/*.tsv"]' in setup
-    assert "recursive-include trainers/quickstart_data *.tsv" in open(os.path.join(REPO, "MANIFEST.in")).read()
+    assert "recursive-include trainers/programs/quickstart_data *.tsv" in open(os.path.join(REPO, "MANIFEST.in")).read()
     assert sorted(os.listdir(quickstart.DATA_DIR)) == ["dev.tsv", "train.tsv"]
 
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from trainers import metrics
+from keras_bert.trainers.tasks import metrics
 
 # A small binary case, counted by hand:
 #   labels      1 0 1 1 0 1

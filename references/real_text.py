@@ -3,7 +3,7 @@
 import json
 import os
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = os.path.join(REPO_ROOT, "..", "shared", "data")
 HAVE_DATA = os.path.isdir(DATA_DIR)
 
