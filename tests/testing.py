@@ -8,6 +8,9 @@ import tensorflow as tf
 
 import keras_bert
 
+# The repository's root (where setup.py is).
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def tiny_config(**overrides):
     """A BertConfig small enough for unit tests (about 30k parameters)."""

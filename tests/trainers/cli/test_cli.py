@@ -7,8 +7,8 @@ import pytest
 
 from keras_bert.trainers import cli
 from keras_bert.trainers.cli import encode as encode_main
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_cli(*args):

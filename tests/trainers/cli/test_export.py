@@ -14,9 +14,10 @@ from keras_bert.trainers.programs import export as program
 from keras_bert.export import saved_model as saved_model_lib
 
 from tests.export.conftest import build_model
+from tests.export.conftest import exports  # noqa: F401 (fixture)
 from tests.export.conftest import tiny_config
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def finetune_dir(path, exports, name, task_info, keep="checkpoint", results=None):

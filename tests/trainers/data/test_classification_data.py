@@ -15,8 +15,8 @@ from keras_bert import BertPreprocessor
 from keras_bert.text import vocabulary
 from keras_bert.trainers.data import classification_data as cd
 from keras_bert.trainers.data.classification_data import InputExample
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(REPO, "..", "shared", "data")
 MRPC = os.path.join(DATA, "mrpc")
 SST2 = os.path.join(DATA, "sst2")

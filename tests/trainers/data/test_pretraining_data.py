@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from keras_bert.text import vocabulary
 from keras_bert.trainers.data import pretraining_data as pd
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GRIMM = os.path.join(REPO, "..", "shared", "data", "pretrain", "grimm-tales.txt")
 
 WORDS = ["the", "a", "king", "queen", "frog", "wolf", "forest", "castle", "gold", "went",

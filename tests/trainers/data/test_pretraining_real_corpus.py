@@ -14,8 +14,8 @@ import pytest
 from keras_bert.text import vocabulary
 from keras_bert.trainers.programs import pretraining
 from keras_bert.trainers.data import pretraining_data
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GRIMM = os.path.join(REPO, "..", "shared", "data", "pretrain", "grimm-tales.txt")
 
 

@@ -15,8 +15,8 @@ from keras_bert import BertPreprocessor
 from keras_bert.text import vocabulary
 from keras_bert.trainers.data import tagging_data as td
 from keras_bert.trainers.data.tagging_data import TaggedSentence
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONLL = os.path.join(REPO, "..", "shared", "data", "conll2003")
 needs_data = pytest.mark.skipif(not os.path.isdir(CONLL), reason="shared data absent")
 

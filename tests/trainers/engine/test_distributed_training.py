@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from tests.trainers.engine import distributed_run as fixtures
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMEOUT = 240  # seconds, for all processes together
 STEPS = 4
 RUNS = {

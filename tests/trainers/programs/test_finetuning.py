@@ -12,8 +12,8 @@ import pytest
 
 from keras_bert.trainers.programs import finetuning
 from keras_bert.trainers.engine import optimization
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOOD = ["good", "great", "fine", "happy"]
 BAD = ["bad", "awful", "poor", "sad"]
 FILLER = ["the", "a", "movie", "story", "was", "very", "and", "it", "king", "queen", "went", "home"]

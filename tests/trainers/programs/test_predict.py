@@ -21,8 +21,8 @@ from keras_bert.trainers.data import classification_data
 from keras_bert.trainers.programs import finetuning
 from keras_bert.trainers.data import long_text
 from keras_bert.trainers.programs import prediction
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SEQ = 24  # The fine-tuned model's max_seq_length: 22 wordpieces per single-text window.
 

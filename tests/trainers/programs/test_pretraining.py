@@ -14,8 +14,8 @@ from keras_bert.trainers.programs import pretraining
 from keras_bert.trainers.data import pretraining_data
 from tests.trainers.data.test_pretraining_data import VOCAB
 from tests.trainers.data.test_pretraining_data import corpus_text
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEQ, PRED = 32, 5
 EVAL_KEYS = {"masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy", "next_sentence_loss",
              "global_step", "loss", "eval_steps"}

@@ -16,8 +16,8 @@ from keras_bert.export import op_audit
 from tests.export import rest
 from keras_bert.trainers.data import classification_data
 from keras_bert.trainers.programs import quickstart
+from tests.testing import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_cli(*args, timeout=600):
