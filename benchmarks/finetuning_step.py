@@ -23,7 +23,7 @@ copies hold the same model: the loss of the first batch with dropout off
 
 Contenders, each on its own real training path:
   keras_bert    `keras_bert.trainers.engine.training_loop.Trainer` with the model
-                `keras_bert.trainers.programs.finetuning.build_model` makes for task
+                `keras_bert.trainers.tasks` builds for task
                 "classification" (a `BertClassifier`) and
                 `create_optimizer("adamw", 2e-5, ...)` (warmup 1,000 steps,
                 linear decay over 10,000; decay 0.01 except LayerNorm and
@@ -137,6 +137,7 @@ def _classification_loss(logits, labels):
 def keras_bert_trainer(reference, global_batch_size, jit, steps_per_execution=1):
     """A fine-tuning `Trainer` (classification model of `build_model`) holding
     `reference`'s weights, with its train function built."""
+    from keras_bert.trainers import tasks
     from keras_bert.trainers.programs import finetuning
     from keras_bert.trainers.engine import optimization
     from keras_bert.trainers.engine import training_loop
@@ -147,7 +148,7 @@ def keras_bert_trainer(reference, global_batch_size, jit, steps_per_execution=1)
     task_info = {"label_list": [str(i) for i in range(NUM_CLASSES)]}
 
     def model_fn():
-        model = finetuning.build_model("classification", config, task_info, options)
+        model = tasks.TASKS["classification"].build_model(config, task_info, dropout=options.dropout)
         model.set_weights(reference.get_weights())
         return model
 
@@ -513,7 +514,7 @@ def main(argv=None):
             f"LayerNorm, eps {EPSILON:g}) on one synthetic batch repeated, S={SEQ_LENGTH}, every token real, "
             "BertConfig.from_preset sizes (vocabulary 30522), dropout 0.1, fp32 on the CPU, each contender on its "
             "own training path: keras_bert's Trainer._train_function (fine-tuning model of "
-            "keras_bert.trainers.programs.finetuning.build_model, create_optimizer('adamw')), keras-hub BertTextClassifier "
+            "keras_bert.trainers.tasks' classification model, create_optimizer('adamw')), keras-hub BertTextClassifier "
             "model.train_function, Model Garden's SentencePredictionTask under base_trainer.Trainer.train, "
             "HF BertForSequenceClassification (sdpa) with torch.optim.AdamW and clip_grad_norm_. Same starting "
             "weights for all but Model Garden, checked before timing (first-batch loss with dropout off within "

@@ -298,23 +298,21 @@ def run_ours(options):
 def prepare_features(options):
     """What `run_finetuning` feeds its model: preprocessor, task_info, train/dev features."""
     from keras_bert.text.bert_preprocessor import BertPreprocessor
-    from keras_bert.trainers.data import classification_data
-    from keras_bert.trainers.programs import finetuning
-    from keras_bert.trainers.data import tagging_data
+    from keras_bert.trainers import tasks
+    from keras_bert.trainers.engine import initialization
 
-    vocab_file, lowercase = finetuning._vocabulary(options)
+    task = tasks.get(options.task)
+    vocab_file, lowercase = initialization.resolve_vocabulary(options.vocab_file, options.do_lower_case,
+                                                              options.init_checkpoint)
     preprocessor = BertPreprocessor(vocab_file, lowercase=lowercase, seq_length=options.max_seq_length)
     task_info = {"task": options.task, "label_list": None, "max_seq_length": options.max_seq_length,
-                 "lowercase": lowercase, "best_metric": finetuning.DEFAULT_BEST_METRIC[options.task]}
-    train_data = finetuning.read_data(options, options.train_file, task_info, True)
-    dev_data = finetuning.read_data(options, options.eval_file, task_info, True)
-    if options.task == "tagging":
-        task_info["label_list"] = tagging_data.collect_tags(train_data + dev_data)
-    elif options.task == "classification":
-        task_info["label_list"] = classification_data.collect_labels(train_data + dev_data)
-    train, _ = finetuning.make_features(options.task, train_data, preprocessor, task_info, True, options,
-                                        is_training=True)
-    dev, dev_extras = finetuning.make_features(options.task, dev_data, preprocessor, task_info, True, options)
+                 "lowercase": lowercase, "best_metric": task.default_metric}
+    train_data = task.read(options, options.train_file, task_info, True)
+    dev_data = task.read(options, options.eval_file, task_info, True)
+    if task.labelled:
+        task_info["label_list"] = task.collect_labels(train_data + dev_data)
+    train, _ = task.features(train_data, preprocessor, task_info, True, options, is_training=True)
+    dev, dev_extras = task.features(dev_data, preprocessor, task_info, True, options)
     return preprocessor, task_info, train, dev, dev_extras
 
 
@@ -345,11 +343,33 @@ def hf_model(options, task_info, dropout=None):
     kwargs = {}
     if dropout is not None:
         kwargs = dict(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
-    if options.task == "squad":
-        return transformers.BertForQuestionAnswering.from_pretrained(options.init_checkpoint, **kwargs)
-    cls = (transformers.BertForSequenceClassification if options.task == "classification"
-           else transformers.BertForTokenClassification)
-    return cls.from_pretrained(options.init_checkpoint, num_labels=len(task_info["label_list"]), **kwargs)
+    cls, _ = HF_HEADS[options.task]
+    if task_info.get("label_list"):
+        kwargs["num_labels"] = len(task_info["label_list"])
+    return getattr(transformers, cls).from_pretrained(options.init_checkpoint, **kwargs)
+
+
+def _class_labels(batch):
+    return {"labels": batch["labels"].long()}
+
+
+def _tag_labels(batch):
+    import torch
+
+    labels = batch["labels"].long()
+    return {"labels": torch.where(batch["label_weights"] > 0, labels, torch.full_like(labels, -100))}
+
+
+def _span_labels(batch):
+    return {"start_positions": batch["start_positions"].long(), "end_positions": batch["end_positions"].long()}
+
+
+# Our task family -> (the transformers class fine-tuned for it, its label arguments from a batch).
+HF_HEADS = {
+    "classification": ("BertForSequenceClassification", _class_labels),
+    "tagging": ("BertForTokenClassification", _tag_labels),
+    "squad": ("BertForQuestionAnswering", _span_labels),
+}
 
 
 def hf_train(model, options, batches, num_train_steps, schedule="bert", epsilon=1e-6, step_fn=None):
@@ -377,14 +397,7 @@ def hf_train(model, options, batches, num_train_steps, schedule="bert", epsilon=
         batch = {k: torch.from_numpy(v) for k, v in batches[step - 1].items()}
         inputs = dict(input_ids=batch["input_word_ids"].long(), attention_mask=batch["input_mask"].long(),
                       token_type_ids=batch["input_type_ids"].long())
-        if options.task == "classification":
-            inputs["labels"] = batch["labels"].long()
-        elif options.task == "tagging":
-            labels = batch["labels"].long()
-            inputs["labels"] = torch.where(batch["label_weights"] > 0, labels, torch.full_like(labels, -100))
-        else:
-            inputs["start_positions"] = batch["start_positions"].long()
-            inputs["end_positions"] = batch["end_positions"].long()
+        inputs.update(HF_HEADS[options.task][1](batch))
         loss = model(**inputs).loss
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip_norm)
@@ -425,10 +438,10 @@ def num_steps(options, train):
 
 def run_hf(options, threads, schedule="bert"):
     """Hugging Face (PyTorch) fine-tuning of the same weights on the same
-    batches with the same settings; scored by `finetuning.score`."""
+    batches with the same settings; scored by the task's `score`."""
     import torch
 
-    from keras_bert.trainers.programs import finetuning
+    from keras_bert.trainers import tasks
 
     if options.dropout is not None:
         raise ValueError("run_hf: --dropout is not carried over; leave it at the config's")
@@ -440,8 +453,9 @@ def run_hf(options, threads, schedule="bert"):
     torch.manual_seed(options.random_seed)
     model = hf_model(options, task_info)
     train_seconds, last_loss = hf_train(model, options, batches, steps, schedule=schedule)
-    outputs = hf_predict(model, dev, options.eval_batch_size, finetuning.SEQUENCE_OUTPUTS[options.task])
-    results = finetuning.score(options.task, outputs, dev, task_info, dev_extras, options)
+    task = tasks.get(options.task)
+    outputs = hf_predict(model, dev, options.eval_batch_size, task.sequence_outputs)
+    results = task.score(outputs, dev, task_info, dev_extras, options)
     line = " ".join(f"{k}={v:.4f}" for k, v in results.items())
     print(f"hf dev at step {steps}: {line}", flush=True)
     info = {"seconds": time.perf_counter() - start, "train_seconds": train_seconds, "steps": steps,
@@ -460,10 +474,12 @@ def lockstep(options, steps, threads):
     import tensorflow as tf
     import torch
 
-    from keras_bert.trainers.programs import finetuning
+    from keras_bert.trainers import tasks
+    from keras_bert.trainers.engine import inference
     from keras_bert.trainers.engine import initialization
     from keras_bert.trainers.engine import optimization
     from keras_bert.trainers.engine import training_loop
+    from keras_bert.trainers.programs import finetuning
 
     epsilon = 1e-12
     options = dataclasses.replace(options, dropout=0.0, num_train_epochs=1.0, log_steps=1)
@@ -489,7 +505,8 @@ def lockstep(options, steps, threads):
     keras.backend.clear_session()
     trainer = training_loop.Trainer(
         tf.distribute.get_strategy(),
-        model_fn=lambda: finetuning.build_model(options.task, config, task_info, options),
+        model_fn=lambda: tasks.get(options.task).build_model(config, task_info, dropout=options.dropout,
+                                                             train_encoder=options.train_encoder),
         optimizer_fn=lambda: optimization.create_optimizer(
             "adamw", options.learning_rate, steps, int(steps * options.warmup_proportion),
             weight_decay_rate=options.weight_decay_rate, num_layers=config.num_layers, epsilon=epsilon),
@@ -505,7 +522,7 @@ def lockstep(options, steps, threads):
     theirs = []
     hf_train(hf, options, batches, steps, schedule="bert", epsilon=epsilon,
              step_fn=lambda step, loss, norm: theirs.append((loss, norm)))
-    ours_logits = finetuning.predict(trainer.model, dev, options.eval_batch_size)["logits"]
+    ours_logits = inference.predict(trainer.model, dev, options.eval_batch_size)["logits"]
     hf_logits = hf_predict(hf, dev, options.eval_batch_size, ())["logits"]
     shutil.rmtree(options.output_dir, ignore_errors=True)
     return {
@@ -518,7 +535,7 @@ def lockstep(options, steps, threads):
 
 
 def hf_predict(model, features, batch_size, sequence_outputs):
-    """`finetuning.predict` for the torch model: batches cut to their longest member."""
+    """`inference.predict` for the torch model: batches cut to their longest member."""
     import torch
 
     model.eval()
@@ -843,7 +860,7 @@ NOTES = [
     "every figure is the final model's.",
     "- The Hugging Face runs share everything with ours except the framework: features (our "
     "`BertPreprocessor`; HF's `BertTokenizer` on the same vocab.txt gives the same ids), batches (our tf.data "
-    "pipeline), the optimizer settings and the scoring code (`keras_bert.trainers.programs.finetuning.score`: accuracy/F1; "
+    "pipeline), the optimizer settings and the scoring code (`keras_bert.trainers.tasks`' `score`: accuracy/F1; "
     "seqeval conlleval-style entity F1; the official SQuAD 2.0 script after our n-best post-processing). "
     "Models: `BertForSequenceClassification`, `BertForTokenClassification`, `BertForQuestionAnswering` loaded "
     "from the same model.safetensors.",

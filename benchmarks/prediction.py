@@ -3,7 +3,7 @@
     python benchmarks/prediction.py [--preset mini] [--batch 64] [--rounds 3]
 
 What `keras-bert predict` and `keras-bert finetune --do_predict/--do_eval`
-run: `keras_bert.trainers.programs.finetuning.predict` over the SST-2 dev sentences
+run: `keras_bert.trainers.engine.inference.predict` over the SST-2 dev sentences
 (../shared/data/sst2/dev.tsv, 6,735 sentences of real lengths), tokenized
 beforehand by `BertPreprocessor` (max length 128; the same ids go to every
 contender, so only the model part is timed). A `--preset` classifier with
@@ -33,7 +33,7 @@ from benchmarks import common  # noqa: E402
 from benchmarks import serving  # noqa: E402
 from keras_bert.text import vocabulary  # noqa: E402
 from references import real_text  # noqa: E402
-from keras_bert.trainers.programs import finetuning  # noqa: E402
+from keras_bert.trainers.engine import inference  # noqa: E402
 
 OURS = ("keras_bert", "keras_bert XLA buckets", "keras_bert input order")
 
@@ -85,7 +85,7 @@ def main(argv=None):
     file_order = np.arange(len(lengths))
 
     def ours(**kw):
-        return lambda: finetuning.predict(classifier, features, args.batch, **kw)["logits"]
+        return lambda: inference.predict(classifier, features, args.batch, **kw)["logits"]
 
     runners = {
         "keras_bert": ours(),
@@ -110,7 +110,7 @@ def main(argv=None):
         "name": "prediction",
         "title": "Offline prediction (keras-bert predict)",
         "setup": (
-            "`keras_bert.trainers.programs.finetuning.predict` (what `keras-bert predict` and --do_eval run) over pre-tokenized SST-2 "
+            "`keras_bert.trainers.engine.inference.predict` (what `keras-bert predict` and --do_eval run) over pre-tokenized SST-2 "
             "dev features against Hugging Face's forward loop with the same weights and ids; logits agree within "
             f"{difference:.1e} (checked before timing); fp32. Versions: "
             + common.versions("tensorflow", "keras", "torch", "transformers")

@@ -39,23 +39,15 @@ import tensorflow as tf
 from keras_bert.export import op_audit
 from keras_bert.export import serving
 from keras_bert.export import warmup as warmup_lib
-from keras_bert.config import BertConfig
-from keras_bert.config import read_json_file
+from keras_bert.io import read_json_file
 from keras_bert.models.bert_encoder import BertEncoder
-from keras_bert.text.bert_preprocessor import BertPreprocessor
+from keras_bert.trainers import run_dir
+from keras_bert.trainers import tasks
 
 ASSETS_EXTRA = "assets.extra"
 EXPORT_INFO_FILE = "keras_bert_export.json"
 _VERSION = re.compile(r"^[0-9]+$")
 
-# A `keras-bert finetune` output_dir (keras_bert.trainers.programs.finetuning).
-TASK_FILE = "task.json"
-MODEL_CONFIG_FILE = "model_config.json"
-VOCAB_FILE = "vocab.txt"
-BEST_DIR = "best"
-# task.json's task name -> the serving task.
-_FINETUNING_TASKS = {"classification": "classification", "regression": "regression", "tagging": "tagging",
-                     "squad": "squad", "multiple_choice": "multiple_choice"}
 
 
 # ------------------------------------------------------------- versions
@@ -109,31 +101,13 @@ def _make_directory(path, export_dir):
 # ------------------------------------------------- a finetune output_dir
 
 
-def _read_json(path, what):
-    if not os.path.exists(path):
-        raise ValueError(f"{path}: not found ({what}); model_dir must be a `keras-bert finetune` output directory")
-    return read_json_file(path, what)
-
-
-def _squad_v2_from_results(model_dir):
-    """SQuAD 2.0 when the kept model's dev scores have 2.0's keys (task.json
-    holds None when the training run detected the version from the data)."""
-    path = os.path.join(model_dir, BEST_DIR, "results.json")
-    if not os.path.exists(path):
-        return False
-    try:
-        results = read_json_file(path, "results file")
-    except ValueError:
-        return False
-    return isinstance(results, dict) and any(key.startswith(("HasAns_", "NoAns_")) for key in results)
-
-
 def load_finetuned(model_dir):
     """The model, preprocessor and settings of a `keras-bert finetune` output_dir.
 
-    Reads `task.json` (task, labels, `max_seq_length`, casing, SQuAD
-    settings), `model_config.json`, `vocab.txt`, and the kept model:
-    `best/model` (a `tf.train.Checkpoint`), else `model.keras`.
+    Reads the directory as `keras_bert.trainers.run_dir` lays it out:
+    `task.json` (task, labels, `max_seq_length`, casing, SQuAD settings),
+    `model_config.json`, `vocab.txt`, and the kept model: `best/model` (a
+    `tf.train.Checkpoint`), else `model.keras`.
 
     Returns:
       `(model, preprocessor, settings)`; settings: dict of `make_spec`
@@ -142,50 +116,31 @@ def load_finetuned(model_dir):
     Raises:
       ValueError: naming the missing or unreadable file, or an unsupported task.
     """
-    if not isinstance(model_dir, (str, os.PathLike)) or not os.path.isdir(model_dir):
+    if not isinstance(model_dir, (str, os.PathLike)) or not tf.io.gfile.isdir(os.fspath(model_dir)):
         raise ValueError(f"model_dir={model_dir!r}: no such directory (a `keras-bert finetune` output_dir)")
     model_dir = os.fspath(model_dir)
-    task_info = _read_json(os.path.join(model_dir, TASK_FILE), "the task, labels and settings")
-    task = task_info.get("task") if isinstance(task_info, dict) else None
-    if task not in _FINETUNING_TASKS:
-        raise ValueError(
-            f"{os.path.join(model_dir, TASK_FILE)}: task {task!r} cannot be exported for serving "
-            f"(supported: {', '.join(_FINETUNING_TASKS)})"
-        )
-    config_path = os.path.join(model_dir, MODEL_CONFIG_FILE)
-    if not os.path.exists(config_path):
-        raise ValueError(f"{config_path}: not found (the model's BertConfig)")
-    config = BertConfig.load(config_path)
-    vocab_file = os.path.join(model_dir, VOCAB_FILE)
-    if not os.path.exists(vocab_file):
-        raise ValueError(f"{vocab_file}: not found (the vocabulary)")
-    preprocessor = BertPreprocessor(
-        vocab_file, lowercase=bool(task_info.get("lowercase", True)),
-        seq_length=int(task_info.get("max_seq_length", 128)),
-    )
-    model = _load_model(model_dir, task, config, task_info)
-    settings = {}
-    if task in ("classification", "tagging"):
-        settings["labels"] = task_info.get("label_list")
-    if task in ("classification", "regression"):
-        settings["pairs"] = task_info.get("text_b_column") is not None
-    if task == "squad":
-        for key, default in (("max_query_length", 64), ("max_answer_length", 30),
-                             ("null_score_diff_threshold", 0.0)):
-            value = task_info.get(key)
-            settings[key] = default if value is None else value
-        v2 = task_info.get("version_2_with_negative")
-        settings["version_2_with_negative"] = _squad_v2_from_results(model_dir) if v2 is None else bool(v2)
+    task_path = run_dir.required(run_dir.path(model_dir, run_dir.TASK_FILE), "the task, labels and settings")
+    task_info = read_json_file(task_path, "the task, labels and settings")
+    name = task_info.get("task") if isinstance(task_info, dict) else None
+    if name not in tasks.TASKS:
+        raise ValueError(f"{task_path}: task {name!r} cannot be exported for serving "
+                         f"(supported: {', '.join(tasks.TASKS)})")
+    run_dir.check_task_info(task_info, task_path)
+    config = run_dir.read_config(model_dir)
+    preprocessor = run_dir.make_preprocessor(model_dir, task_info)
+    model = run_dir.load_model(model_dir, task_info, config)
+    settings = tasks.TASKS[name].serving_settings(task_info, lambda: _best_results(model_dir))
     return model, preprocessor, settings
 
 
-def _load_model(model_dir, task, config, task_info):
-    """The fine-tuned model, loaded as `keras-bert predict` loads it."""
-    from keras_bert.trainers.programs import finetuning  # The model builder of the training run.
-    from keras_bert.trainers.programs import prediction
-
-    options = finetuning.FinetuningOptions(task=task, output_dir=model_dir)
-    return prediction.load_model(model_dir, dict(task_info, task=task), config, options)
+def _best_results(model_dir):
+    """The kept model's dev scores, or {} when there are none or they cannot be read."""
+    results_path = run_dir.path(model_dir, run_dir.BEST_DIR, run_dir.RESULTS_FILE)
+    try:
+        results = read_json_file(results_path, "results file") if tf.io.gfile.exists(results_path) else {}
+    except ValueError:
+        return {}
+    return results if isinstance(results, dict) else {}
 
 
 # ---------------------------------------------------------- quantization
@@ -490,12 +445,7 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
             "quantize": quantize,
             "signatures": _signature_info(functions),
         }
-        if spec.task == "tagging":
-            info["fill_tag"] = spec.fill_tag
-        if spec.task == "squad":
-            info.update(max_query_length=spec.max_query_length, max_answer_length=spec.max_answer_length,
-                        version_2_with_negative=spec.version_2_with_negative,
-                        null_score_diff_threshold=spec.null_score_diff_threshold)
+        info.update(serving.SIGNATURE_CLASSES[spec.task].export_settings(spec))
         with open(os.path.join(extra, EXPORT_INFO_FILE), "w", encoding="utf-8") as f:
             json.dump(info, f, indent=1)
         if audit:

@@ -83,13 +83,10 @@ import dataclasses
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from keras_bert.models.bert_classifier import BertClassifier
 from keras_bert.models.bert_encoder import INPUT_NAMES
-from keras_bert.models.bert_multiple_choice import BertMultipleChoice
-from keras_bert.models.bert_question_answerer import BertQuestionAnswerer
-from keras_bert.models.bert_regressor import BertRegressor
-from keras_bert.models.bert_token_classifier import BertTokenClassifier
 from keras_bert.text import bert_preprocessor as preprocessing
+from keras_bert.trainers import tasks
+from keras_bert.trainers.tasks import task as task_lib
 
 SERVING_DEFAULT = "serving_default"
 SERVE_TOKEN_IDS = "serve_token_ids"
@@ -101,14 +98,9 @@ PREDICT_METHOD = "tensorflow/serving/predict"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
 
-TASKS = ("classification", "regression", "tagging", "squad", "multiple_choice")
-MODEL_TASKS = (
-    (BertClassifier, "classification"),
-    (BertRegressor, "regression"),
-    (BertTokenClassifier, "tagging"),
-    (BertQuestionAnswerer, "squad"),
-    (BertMultipleChoice, "multiple_choice"),
-)
+# `serve_examples`' method per the family's API (`Task.examples_method`).
+_EXAMPLES_METHODS = {task_lib.PREDICT: PREDICT_METHOD, task_lib.CLASSIFY: CLASSIFY_METHOD,
+                     task_lib.REGRESS: REGRESS_METHOD}
 
 # RegexSplitWithOffsets stops at U+0000: it becomes U+0001 for the split
 # (same byte length; BERT's cleaning drops both).
@@ -116,16 +108,12 @@ _NUL, _NUL_STAND_IN = r"\x00", "\x01"
 
 
 def task_of(model):
-    """The task name of a keras_bert task model (see `TASKS`).
+    """The task name of a keras_bert task model (a key of `tasks.TASKS`).
 
     Raises:
       ValueError: for any other model.
     """
-    for cls, task in MODEL_TASKS:
-        if isinstance(model, cls):
-            return task
-    supported = ", ".join(cls.__name__ for cls, _ in MODEL_TASKS)
-    raise ValueError(f"model must be one of {supported} to be exported for serving, got {type(model).__name__}")
+    return tasks.of_model(model).name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +121,7 @@ class ServingSpec:
     """What the serving functions need besides the model and the preprocessor.
 
     Attributes:
-      task: one of `TASKS`.
+      task: the family, a key of `keras_bert.trainers.tasks.TASKS`.
       text_inputs: names of the string inputs of `serving_default`:
         `("text",)`, `("text_a", "text_b")` (classification and regression
         of pairs), `("question", "context")` (squad) or `("context",
@@ -157,9 +145,14 @@ class ServingSpec:
     null_score_diff_threshold: float = 0.0
 
     @property
+    def family(self):
+        """The `tasks.Task` of `task`."""
+        return tasks.TASKS[self.task]
+
+    @property
     def examples_method(self):
         """The method name of `serve_examples`."""
-        return {"classification": CLASSIFY_METHOD, "regression": REGRESS_METHOD}.get(self.task, PREDICT_METHOD)
+        return _EXAMPLES_METHODS[self.family.examples_method]
 
 
 def _check_int(name, value, minimum):
@@ -186,7 +179,8 @@ def make_spec(model, preprocessor, labels=None, pairs=False, fill_tag=None, max_
     Raises:
       ValueError: naming the argument and the rule it breaks.
     """
-    task = task_of(model)
+    family = tasks.of_model(model)
+    task = family.name
     if not isinstance(preprocessor, preprocessing.BertPreprocessor):
         raise ValueError(f"preprocessor must be a keras_bert.BertPreprocessor, got {type(preprocessor).__name__}")
     config = model.config
@@ -200,10 +194,10 @@ def make_spec(model, preprocessor, labels=None, pairs=False, fill_tag=None, max_
             f"preprocessor.seq_length={preprocessor.seq_length} is above the model's "
             f"max_position_embeddings={config.max_position_embeddings}"
         )
-    if task in ("classification", "tagging"):
+    if family.labelled:
         if labels is None:
-            if task == "tagging":
-                raise ValueError("labels: a tagging model needs its tag names (label_list of task.json)")
+            if family.labels_required:
+                raise ValueError(f"labels: a {task} model needs its tag names (label_list of task.json)")
             labels = [str(i) for i in range(model.num_classes)]
         labels = tuple(labels)
         if len(labels) != model.num_classes or not all(isinstance(x, str) and x for x in labels):
@@ -216,27 +210,10 @@ def make_spec(model, preprocessor, labels=None, pairs=False, fill_tag=None, max_
         raise ValueError(f"labels: a {task} model has no labels, got {labels!r}")
     if fill_tag is None:
         fill_tag = "O" if labels is None or "O" in labels else labels[0]
-    if task == "squad":
-        _check_int("max_query_length", max_query_length, 1)
-        _check_int("max_answer_length", max_answer_length, 1)
-        if preprocessor.seq_length <= max_query_length + 3:
-            raise ValueError(
-                f"max_seq_length={preprocessor.seq_length} must exceed max_query_length + 3 = "
-                f"{max_query_length + 3} ([CLS], [SEP], [SEP] and at least one context piece)"
-            )
-        if isinstance(null_score_diff_threshold, bool) or not isinstance(null_score_diff_threshold, (int, float)):
-            raise ValueError(f"null_score_diff_threshold must be a number, got {null_score_diff_threshold!r}")
-        text_inputs = ("question", "context")
-    elif task == "multiple_choice":
-        if pairs:
-            raise ValueError("pairs: a multiple_choice model takes a context and its choices")
-        text_inputs = ("context", "choices")
-    elif pairs and task in ("classification", "regression"):
-        text_inputs = ("text_a", "text_b")
-    elif pairs:
-        raise ValueError(f"pairs: a {task} model takes one text")
-    else:
-        text_inputs = ("text",)
+    text_inputs = family.text_inputs(pairs)
+    SIGNATURE_CLASSES[task].check_settings(preprocessor, max_query_length=max_query_length,
+                                           max_answer_length=max_answer_length,
+                                           null_score_diff_threshold=null_score_diff_threshold)
     return ServingSpec(
         task=task, text_inputs=text_inputs, labels=labels, fill_tag=fill_tag,
         max_query_length=max_query_length, max_answer_length=max_answer_length,
@@ -283,6 +260,15 @@ def _classification_outputs(logits, labels):
 class _Task:
     """The task-specific parts; `text_outputs(texts)` and `token_outputs(features)`."""
 
+    @staticmethod
+    def check_settings(preprocessor, **settings):
+        """Raises ValueError for settings of `make_spec` this family cannot serve with."""
+
+    @staticmethod
+    def export_settings(spec):
+        """The family's settings recorded in the export's keras_bert_export.json."""
+        return {}
+
     def __init__(self, model, preprocessor, spec):
         self.model = model
         self.preprocessor = preprocessor
@@ -322,6 +308,10 @@ class _Regression(_Task):
 
 
 class _Tagging(_Task):
+    @staticmethod
+    def export_settings(spec):
+        return {"fill_tag": spec.fill_tag}
+
     def token_outputs(self, features):
         logits = tf.cast(self.run_model(features)["logits"], tf.float32)
         return {
@@ -384,6 +374,25 @@ class _Tagging(_Task):
 
 
 class _Squad(_Task):
+    @staticmethod
+    def export_settings(spec):
+        return {"max_query_length": spec.max_query_length, "max_answer_length": spec.max_answer_length,
+                "version_2_with_negative": spec.version_2_with_negative,
+                "null_score_diff_threshold": spec.null_score_diff_threshold}
+
+    @staticmethod
+    def check_settings(preprocessor, max_query_length=64, max_answer_length=30, null_score_diff_threshold=0.0,
+                       **unused):
+        _check_int("max_query_length", max_query_length, 1)
+        _check_int("max_answer_length", max_answer_length, 1)
+        if preprocessor.seq_length <= max_query_length + 3:
+            raise ValueError(
+                f"max_seq_length={preprocessor.seq_length} must exceed max_query_length + 3 = "
+                f"{max_query_length + 3} ([CLS], [SEP], [SEP] and at least one context piece)"
+            )
+        if isinstance(null_score_diff_threshold, bool) or not isinstance(null_score_diff_threshold, (int, float)):
+            raise ValueError(f"null_score_diff_threshold must be a number, got {null_score_diff_threshold!r}")
+
     def token_outputs(self, features):
         outputs = self.run_model(features)
         return {
@@ -476,8 +485,10 @@ class _MultipleChoice(_Task):
         return self.token_outputs(features)
 
 
-_TASK_CLASSES = {"classification": _Classification, "regression": _Regression, "tagging": _Tagging,
-                 "squad": _Squad, "multiple_choice": _MultipleChoice}
+# The serving code of each family, keyed as `keras_bert.trainers.tasks.TASKS`
+# (tests/export checks the keys are the same).
+SIGNATURE_CLASSES = {"classification": _Classification, "regression": _Regression, "tagging": _Tagging,
+                     "squad": _Squad, "multiple_choice": _MultipleChoice}
 
 
 def build_serving_functions(model, preprocessor, spec):
@@ -492,7 +503,7 @@ def build_serving_functions(model, preprocessor, spec):
       dict `{signature name: (concrete function, method name)}` for
       `SIGNATURE_NAMES`.
     """
-    task = _TASK_CLASSES[spec.task](model, preprocessor, spec)
+    task = SIGNATURE_CLASSES[spec.task](model, preprocessor, spec)
     names = spec.text_inputs
     text_specs = [tf.TensorSpec([None, None] if name == "choices" else [None], tf.string, name=name)
                   for name in names]
@@ -530,7 +541,7 @@ def build_serving_functions(model, preprocessor, spec):
         # A call of serving_default's function (traced once, stored once).
         return task.examples_outputs(text_fn(*values))
 
-    token_specs = _token_id_specs(3 if spec.task == "multiple_choice" else 2)
+    token_specs = _token_id_specs(spec.family.token_rank)
     token_fn = tf.function(serve_token_ids, input_signature=[token_specs[n] for n in INPUT_NAMES])
     examples_fn = tf.function(serve_examples, input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
     return {

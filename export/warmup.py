@@ -100,7 +100,7 @@ def warmup_requests(spec, preprocessor, model_name):
         "input_mask": tf.constant([[1, 1] + [0] * (seq - 2)], tf.int32),
         "input_type_ids": tf.zeros([1, seq], tf.int32),
     }
-    if spec.task == "multiple_choice":  # [1, 2 choices, seq].
+    if spec.family.token_rank == 3:  # [1, 2 choices, seq].
         token_ids = {name: tf.stack([value, value], axis=1) for name, value in token_ids.items()}
     predict(serving.SERVE_TOKEN_IDS, token_ids)
     examples = [text_example({name: values[i] for name, values in texts.items()})

@@ -51,7 +51,7 @@ def layer_of_file(relpath):
         if parts[1] == "run_dir.py":
             return "run_dir"
         if parts[1] == "__init__.py":
-            return "programs"
+            return LIBRARY  # The container's docstring: it imports nothing.
         return parts[1]
     return None
 
@@ -72,7 +72,7 @@ def layer_of_module(name):
     if parts[1] == "export":
         return "export"
     if len(parts) == 2:
-        return "programs"  # keras_bert.trainers itself
+        return None  # keras_bert.trainers itself: a docstring, a container of the layers
     return "run_dir" if parts[2] == "run_dir" else parts[2]
 
 

@@ -21,7 +21,7 @@
   Python code to rebuild -- a `Lambda` layer holding a lambda, a lambda
   activation, a named function of a non-Keras module, a layer class or an
   activation hand-edited to `os.system` / `exec` -- or that is not a Keras
-  file at all: `keras_bert.trainers.programs.prediction.load_model` (what `keras-bert predict`
+  file at all: `keras_bert.trainers.run_dir.load_model` (what `keras-bert predict`
   and `keras-bert export` load with) refuses each with a `ValueError`
   naming the file, and the marker is never created. Unsafe loading of the
   `Lambda` file does create it.
@@ -316,21 +316,21 @@ def hostile_keras_files(root, marker):
 
 
 def test_keras_files_needing_code_are_refused(tmp_path):
-    from keras_bert.trainers.programs import prediction
+    from keras_bert.trainers import run_dir
 
     marker = str(tmp_path / "marker")
     directories = hostile_keras_files(str(tmp_path / "models"), marker)
     for name, directory in directories.items():
         keras_file = os.path.join(directory, "model.keras")
         with pytest.raises(ValueError, match=re.escape(f"{keras_file}: cannot load it")):
-            prediction.load_model(directory, {"task": "classification"}, None, None)
+            run_dir.load_model(directory, {"task": "classification"}, None)
         assert not os.path.exists(marker), f"{name}: its code ran"
     # The Lambda file is live: loaded unsafely, its lambda runs.
     keras.saving.load_model(os.path.join(directories["Lambda layer holding a lambda"], "model.keras"),
                             compile=False, safe_mode=False)
     assert os.path.exists(marker), "the Lambda payload does not run when loaded unsafely"
     record(ROW, inputs=len(directories), crashes=0,
-           detail="model.keras refused by keras_bert.trainers.programs.prediction.load_model (safe_mode=True): " + "; ".join(directories))
+           detail="model.keras refused by keras_bert.trainers.run_dir.load_model (safe_mode=True): " + "; ".join(directories))
 
 
 # ------------------------------------------------------------------ export

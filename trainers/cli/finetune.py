@@ -27,12 +27,13 @@ from absl import flags
 
 from keras_bert.trainers import cli
 from keras_bert.trainers.engine import distribution
+from keras_bert.trainers import tasks
 from keras_bert.trainers.programs import finetuning
 from keras_bert.trainers.engine import optimization
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("task", None, list(finetuning.TASKS), "The task family.")
+flags.DEFINE_enum("task", None, list(tasks.TASKS), "The task family.")
 flags.DEFINE_string("output_dir", None, "Where checkpoints, the best model, eval_results.txt and predictions go.")
 flags.DEFINE_string("train_file", None, "Training data: TSV, CSV, JSON Lines (classification/regression) or CoNLL.")
 flags.DEFINE_string("eval_file", None, "Dev data, scored after every checkpoint; the best model is kept.")

@@ -115,3 +115,40 @@ def make_init_fn(init_checkpoint, config, heads=False):
         print(f"initialised from {prefix} ({', '.join(parts)})", flush=True)
 
     return from_pretrained if kind == "pretrained" else from_training
+
+
+_VOCAB_FILE = "vocab.txt"  # In pretrained directories and our output dirs.
+
+
+def resolve_vocabulary(vocab_file=None, do_lower_case=None, init_checkpoint=None):
+    """`(vocab_file, lowercase)`: the flags' values, else what the init checkpoint has
+    (its vocab.txt; its casing from tokenizer_config.json or, for Google's
+    checkpoints, its name), else lowercase.
+
+    Raises:
+      ValueError: no vocabulary anywhere.
+    """
+    lowercase = do_lower_case
+    if init_checkpoint and checkpoint_kind(init_checkpoint) == "pretrained":
+        fmt = pretrained_lib.detect_format(init_checkpoint)
+        directory = init_checkpoint if tf.io.gfile.isdir(init_checkpoint) else os.path.dirname(
+            init_checkpoint)
+        if vocab_file is None and tf.io.gfile.exists(os.path.join(directory, _VOCAB_FILE)):
+            vocab_file = os.path.join(directory, _VOCAB_FILE)
+        if lowercase is None:
+            from keras_bert.checkpoints import huggingface_format
+            from keras_bert.checkpoints import original_format
+
+            lowercase = (huggingface_format.read_lowercase(directory) if fmt == "hf"
+                         else original_format.lowercase_from_name(directory))
+    elif init_checkpoint and vocab_file is None:
+        directory = init_checkpoint if tf.io.gfile.isdir(init_checkpoint) else os.path.dirname(
+            init_checkpoint)
+        for candidate in (os.path.join(directory, _VOCAB_FILE),
+                          os.path.join(directory, "pretrained_hf", _VOCAB_FILE)):
+            if tf.io.gfile.exists(candidate):
+                vocab_file = candidate
+                break
+    if vocab_file is None:
+        raise ValueError("no vocabulary: give --vocab_file (the init checkpoint has no vocab.txt)")
+    return vocab_file, True if lowercase is None else bool(lowercase)

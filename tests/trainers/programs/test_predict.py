@@ -21,6 +21,9 @@ from keras_bert.trainers.data import classification_data
 from keras_bert.trainers.programs import finetuning
 from keras_bert.trainers.data import long_text
 from keras_bert.trainers.programs import prediction
+from keras_bert.trainers import run_dir
+from keras_bert.trainers import tasks
+from keras_bert.trainers.engine import inference
 from tests.testing import REPO
 
 
@@ -111,10 +114,9 @@ def softmax(x):
 
 def test_long_text_logits_pooled_over_windows(trained, tmp_path):
     texts, path = long_texts(tmp_path)
-    task_info = prediction.read_task_info(str(trained))
+    task_info = run_dir.read_task_info(str(trained))
     config = BertConfig.load(str(trained / "model_config.json"))
-    fopts = prediction.finetuning_options(prediction.PredictOptions(str(trained), str(path)), task_info)
-    model = prediction.load_model(str(trained), task_info, config, fopts)
+    model = run_dir.load_model(str(trained), task_info, config)
     preprocessor = BertPreprocessor(str(trained / "vocab.txt"), seq_length=SEQ)
 
     # The model on each window as a text of its own (it fits: nothing truncated).
@@ -125,7 +127,7 @@ def test_long_text_logits_pooled_over_windows(trained, tmp_path):
     features = classification_data.examples_to_features(
         [classification_data.InputExample(str(i), s) for i, s in enumerate(strings)], preprocessor)
     np.testing.assert_array_equal(features["input_mask"].sum(1), [len(s.split()) + 2 for s in strings])
-    per_text = np.split(finetuning.predict(model, features, 4)["logits"].astype(np.float64),
+    per_text = np.split(inference.predict(model, features, 4)["logits"].astype(np.float64),
                         np.cumsum([len(w) for w in windows])[:-1])
     truncated = softmax(np.array([w[0] for w in per_text]))
 
@@ -231,7 +233,7 @@ def test_missing_pieces_of_output_dir(trained, data, tmp_path):  # noqa: F811
     with pytest.raises(ValueError, match="--long_text_stride=-1"):
         run(trained, long_text_stride=-1)
     with pytest.raises(ValueError, match="predictions.json"):
-        finetuning.prediction_path(finetuning.FinetuningOptions(task="squad", output_dir="o"), "x.tsv")
+        tasks.TASKS["squad"].prediction_path("o", "tsv", "x.tsv")
 
 
 def test_cli_error_names_the_path(tmp_path):
@@ -257,7 +259,7 @@ def test_no_partial_predictions_file(trained, data, tmp_path, monkeypatch):  # n
             raise OSError("disk full")
         return json.JSONEncoder().encode(args[0])
 
-    monkeypatch.setattr(finetuning.json, "dumps", failing_dumps)
+    monkeypatch.setattr(json, "dumps", failing_dumps)
     with pytest.raises(OSError, match="disk full"):
         prediction.run_predict(prediction.PredictOptions(str(trained), str(data / "dev.tsv"), output_file=str(out),
                                                          prediction_format="jsonl"))

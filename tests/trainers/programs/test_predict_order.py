@@ -1,4 +1,4 @@
-"""Batch shapes of fine-tuning: `finetuning.predict`'s batches sorted by
+"""Batch shapes of fine-tuning: `inference.predict`'s batches sorted by
 length (and XLA on length buckets) give every example the output it gets
 alone, in the input order; training batches under XLA keep to the bucket
 widths."""
@@ -10,6 +10,7 @@ import pytest
 from keras_bert.config import BertConfig
 from keras_bert.models.bert_classifier import BertClassifier
 from keras_bert.models.bert_token_classifier import BertTokenClassifier
+from keras_bert.trainers.engine import inference
 from keras_bert.trainers.programs import finetuning
 
 SEQ = 40
@@ -54,7 +55,7 @@ def test_classifier_outputs_in_input_order(config, sort_by_length, jit_compile):
     keras.utils.set_random_seed(1)
     model = BertClassifier(config, num_classes=3)
     inputs = features(LENGTHS)
-    got = finetuning.predict(model, inputs, 4, sort_by_length=sort_by_length, jit_compile=jit_compile)["logits"]
+    got = inference.predict(model, inputs, 4, sort_by_length=sort_by_length, jit_compile=jit_compile)["logits"]
     np.testing.assert_allclose(got, one_by_one(model, inputs, "logits"), atol=1e-5)
 
 
@@ -62,7 +63,7 @@ def test_token_outputs_padded_back_in_input_order(config):
     keras.utils.set_random_seed(2)
     model = BertTokenClassifier(config, num_classes=4)
     inputs = features(LENGTHS, seed=3)
-    got = finetuning.predict(model, inputs, 4, sequence_outputs=("logits",), jit_compile=True)["logits"]  # XLA here
+    got = inference.predict(model, inputs, 4, sequence_outputs=("logits",), jit_compile=True)["logits"]  # XLA here
     assert got.shape == (len(LENGTHS), SEQ, 4)
     expected = one_by_one(model, inputs, "logits")
     for i, length in enumerate(LENGTHS):  # Positions past an example's length are padding either way.
@@ -80,8 +81,8 @@ def test_predicting_again_reuses_the_traced_function(config):
     model = BertClassifier(config, num_classes=2)
     inputs = features(LENGTHS)
     for _ in range(3):  # Fine-tuning predicts on the dev set after every evaluation period.
-        finetuning.predict(model, inputs, 4)
-    (forward,) = finetuning._FORWARD_FUNCTIONS[model].values()
+        inference.predict(model, inputs, 4)
+    (forward,) = inference._FORWARD_FUNCTIONS[model].values()
     assert forward.experimental_get_tracing_count() == 1
     alive = weakref.ref(model)
     del model, forward
