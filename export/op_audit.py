@@ -83,13 +83,14 @@ def saved_model_ops(saved_model_dir):
       of its library. Calls of library functions are left out (the
       functions are listed themselves).
     """
+    import tensorflow as tf
     from tensorflow.core.protobuf import saved_model_pb2
 
     path = os.path.join(saved_model_dir, "saved_model.pb")
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         raise ValueError(f"saved_model_dir={saved_model_dir}: no saved_model.pb")
     proto = saved_model_pb2.SavedModel()
-    with open(path, "rb") as f:
+    with tf.io.gfile.GFile(path, "rb") as f:
         proto.ParseFromString(f.read())
     where = collections.defaultdict(set)
     for meta_graph in proto.meta_graphs:

@@ -29,8 +29,7 @@ TensorFlow's oneDNN u8 x s8 -> s32 kernel
 import json
 import os
 import re
-import shutil
-import tempfile
+import uuid
 import warnings
 
 import numpy as np
@@ -39,6 +38,7 @@ import tensorflow as tf
 from keras_bert.export import op_audit
 from keras_bert.export import serving
 from keras_bert.export import warmup as warmup_lib
+from keras_bert import io
 from keras_bert.io import read_json_file
 from keras_bert.models.bert_encoder import BertEncoder
 from keras_bert.trainers import run_dir
@@ -55,12 +55,11 @@ _VERSION = re.compile(r"^[0-9]+$")
 
 def existing_versions(export_dir):
     """Sorted int versions (integer-named subdirectories) in `export_dir`."""
-    if not os.path.isdir(export_dir):
+    if not tf.io.gfile.isdir(export_dir):
         return []
-    return sorted(
-        int(name) for name in os.listdir(export_dir)
-        if _VERSION.match(name) and os.path.isdir(os.path.join(export_dir, name))
-    )
+    names = (name.rstrip("/") for name in tf.io.gfile.listdir(export_dir))
+    return sorted(int(name) for name in names
+                  if _VERSION.match(name) and tf.io.gfile.isdir(io.join(export_dir, name)))
 
 
 def next_version(export_dir):
@@ -82,20 +81,17 @@ def _check_version(version):
 def _prepare_export_dir(export_dir):
     if not isinstance(export_dir, (str, os.PathLike)) or not os.fspath(export_dir):
         raise ValueError(f"export_dir must be a directory path, got {export_dir!r}")
-    export_dir = os.path.abspath(os.fspath(export_dir))
-    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+    export_dir = _normalized(export_dir)
+    if tf.io.gfile.exists(export_dir) and not tf.io.gfile.isdir(export_dir):
         raise ValueError(f"export_dir={export_dir}: exists and is not a directory")
-    _make_directory(export_dir, export_dir)
+    io.makedirs(export_dir, f"export_dir={export_dir}")
     return export_dir
 
 
-def _make_directory(path, export_dir):
-    """`os.makedirs(path)` unless it exists; failing (a parent that is a file, a dangling symlink, no
-    permission ...) is a `ValueError` naming `export_dir`."""
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as e:  # NotADirectoryError, FileExistsError, PermissionError ...
-        raise ValueError(f"export_dir={export_dir}: cannot create it ({e.strerror}: {e.filename})") from None
+def _normalized(path):
+    """A local path made absolute (its '..' resolved); a URL (gs://, ram:// ...) as it is."""
+    path = os.fspath(path)
+    return os.path.abspath(path) if io.is_local(path) else path.rstrip("/")
 
 
 # ------------------------------------------------- a finetune output_dir
@@ -300,9 +296,9 @@ def _set_method_names(saved_model_dir, method_names):
     from tensorflow.core.protobuf import saved_model_pb2
     from tensorflow.python.saved_model import fingerprinting_utils
 
-    path = os.path.join(saved_model_dir, "saved_model.pb")
+    path = io.join(saved_model_dir, "saved_model.pb")
     proto = saved_model_pb2.SavedModel()
-    with open(path, "rb") as f:
+    with tf.io.gfile.GFile(path, "rb") as f:
         proto.ParseFromString(f.read())
     changed = False
     for meta_graph in proto.meta_graphs:
@@ -311,7 +307,7 @@ def _set_method_names(saved_model_dir, method_names):
                 meta_graph.signature_def[name].method_name = method
                 changed = True
     if changed:
-        with open(path, "wb") as f:
+        with io.atomic_write(path, "wb") as f:  # (A GFile reopened for writing appends on ram://.)
             f.write(proto.SerializeToString(deterministic=True))
         fingerprinting_utils.write_fingerprint(saved_model_dir)
 
@@ -419,21 +415,22 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
 
     export_dir = _prepare_export_dir(export_dir)
     version = next_version(export_dir) if version is None else _check_version(version)
-    target = os.path.join(export_dir, str(version))
-    if os.path.exists(target) or version in existing_versions(export_dir):  # ("0007" is version 7 too.)
+    target = io.join(export_dir, str(version))
+    if tf.io.gfile.exists(target) or version in existing_versions(export_dir):  # ("0007" is version 7 too.)
         raise ValueError(
             f"version={version}: exists in {export_dir}; an exported version is never overwritten "
             f"(give another version, or none for the next free one, {next_version(export_dir)})"
         )
-    temp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
+    temp = io.join(export_dir, f".tmp-{version}-{uuid.uuid4().hex[:12]}")  # Not an integer: TF Serving skips it.
+    tf.io.gfile.makedirs(temp)
     try:
         functions = serving.build_serving_functions(model, preprocessor, spec)
         save_with_signatures(model.weights, functions, temp)
-        extra = os.path.join(temp, ASSETS_EXTRA)
-        os.makedirs(extra, exist_ok=True)
+        extra = io.join(temp, ASSETS_EXTRA)
+        tf.io.gfile.makedirs(extra)
         if warmup:
             warmup_lib.write_warmup_file(
-                os.path.join(extra, warmup_lib.WARMUP_FILE),
+                io.join(extra, warmup_lib.WARMUP_FILE),
                 warmup_lib.warmup_requests(spec, preprocessor, model_name or os.path.basename(export_dir)),
             )
         info = {
@@ -446,16 +443,18 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
             "signatures": _signature_info(functions),
         }
         info.update(serving.SIGNATURE_CLASSES[spec.task].export_settings(spec))
-        with open(os.path.join(extra, EXPORT_INFO_FILE), "w", encoding="utf-8") as f:
-            json.dump(info, f, indent=1)
+        with tf.io.gfile.GFile(io.join(extra, EXPORT_INFO_FILE), "w") as f:
+            f.write(json.dumps(info, indent=1))
         if audit:
             op_audit.check_saved_model(temp)
         try:
-            os.rename(temp, target)  # Fails if another export took the version meanwhile (non-empty).
-        except OSError as e:
-            raise ValueError(f"version={version}: cannot create {target} ({e.strerror}); nothing was written") from None
+            # Fails if another export took the version meanwhile (or it is a dangling symlink).
+            io.rename_tree(temp, target)
+        except tf.errors.OpError as e:
+            reason = e.message.split(";")[-1].strip()
+            raise ValueError(f"version={version}: cannot create {target} ({reason}); nothing was written") from None
     except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
+        io.remove(temp)
         raise
     return target
 
@@ -471,18 +470,19 @@ def write_saved_model_dir(export_dir, write):
     """
     if not isinstance(export_dir, (str, os.PathLike)) or not os.fspath(export_dir):
         raise ValueError(f"export_dir must be a directory path, got {export_dir!r}")
-    export_dir = os.path.abspath(os.fspath(export_dir))
-    if os.path.exists(export_dir) and (not os.path.isdir(export_dir) or os.listdir(export_dir)):
+    export_dir = _normalized(export_dir)
+    if tf.io.gfile.exists(export_dir) and (not tf.io.gfile.isdir(export_dir) or tf.io.gfile.listdir(export_dir)):
         raise ValueError(f"export_dir={export_dir}: exists and is not an empty directory; it is never overwritten")
-    parent = os.path.dirname(export_dir)
-    _make_directory(parent, export_dir)
-    temp = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.tmp-", dir=parent)
+    parent, name = os.path.split(export_dir)
+    io.makedirs(parent, f"export_dir={export_dir}")
+    temp = io.join(parent, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
+    tf.io.gfile.makedirs(temp)
     try:
         write(temp)
-        if os.path.isdir(export_dir):
-            os.rmdir(export_dir)  # Empty (checked above).
-        os.rename(temp, export_dir)
+        if tf.io.gfile.isdir(export_dir):
+            tf.io.gfile.rmtree(export_dir)  # Empty (checked above).
+        io.rename_tree(temp, export_dir)
     except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
+        io.remove(temp)
         raise
     return export_dir

@@ -2,14 +2,18 @@
 
 A frozen dataclass, validated on construction, with a JSON round trip and
 readers for the two config files users bring: Google's original
-`bert_config.json` and Hugging Face's `config.json`. `read_json_file` reads
-any JSON file a user brings (these, `tokenizer_config.json`, a fine-tuning
-output directory's `task.json` ...), or gives a `ValueError` naming it.
+`bert_config.json` and Hugging Face's `config.json` (read with
+`keras_bert.io.read_json_file`: any failure is a `ValueError` naming the
+file; any gfile path, `gs://` included).
 """
 
 import dataclasses
 import json
 import os
+
+from keras_bert.io import atomic_write
+from keras_bert.io import loads_json
+from keras_bert.io import read_json_file
 
 # Activations a BERT feed-forward layer may use.  `gelu` is the exact erf form
 # (Hugging Face's "gelu"); `gelu_approximate` is the tanh approximation used by
@@ -152,11 +156,9 @@ class BertConfig:
         return cls.from_dict(_parse_json(text, "<string>"))
 
     def save(self, path):
-        """Writes this config as JSON to `path` (via a temporary file)."""
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        """Writes this config as JSON to `path` (atomically: `keras_bert.io.atomic_write`)."""
+        with atomic_write(path) as f:
             f.write(self.to_json())
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path):
@@ -332,47 +334,6 @@ def _is_real(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def read_json_file(path, what):
-    """The JSON value held by the file `path` (any JSON type: the caller checks its shape).
-
-    Every way a file a user brings can fail to read is a `ValueError` whose
-    message starts with the path, never another exception: a missing or
-    unreadable file, bytes that are not UTF-8, text that is not JSON (with
-    its line), JSON nested deeper than Python's recursion limit, an integer
-    of more digits than Python converts to an int.
-
-    Args:
-      path: str or os.PathLike, the file.
-      what: str, what the file is, for the message of a missing one ("no
-        such {what}"), e.g. "config file".
-
-    Raises:
-      ValueError: "<path>: ..." saying why it cannot be read.
-    """
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such {what}.") from None
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read it ({e.strerror}).") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 ({e.reason}).") from None
-    return _loads(text, path)
-
-
-def _loads(text, where):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{where}:{e.lineno}: not valid JSON: {e.msg}.") from None
-    except RecursionError:
-        raise ValueError(f"{where}: not valid JSON: nested too deeply to read.") from None
-    except ValueError as e:  # An integer of more digits than Python converts ...
-        raise ValueError(f"{where}: not valid JSON: {str(e).split(';')[0]}.") from None
-
-
 def _expect_object(values, where):
     if not isinstance(values, dict):
         raise ValueError(f"{where}: expected a JSON object, got {type(values).__name__}.")
@@ -380,7 +341,7 @@ def _expect_object(values, where):
 
 
 def _parse_json(text, where):
-    return _expect_object(_loads(text, where), where)
+    return _expect_object(loads_json(text, where), where)
 
 
 def _read_json_file(path):

@@ -156,7 +156,7 @@ def has_best_model(output_dir):
 
 def save_best(output_dir, model, results, step):
     """Replaces `best/` with `model`'s weights and `results` (a swap of whole directories)."""
-    with io.atomic_directory(path(output_dir, BEST_DIR)) as temp:
+    with io.atomic_directory(path(output_dir, BEST_DIR), overwrite=True) as temp:
         tf.train.Checkpoint(model=model).write(io.join(temp, BEST_MODEL))
         io.write_json(io.join(temp, RESULTS_FILE), {"global_step": step, **results})
 

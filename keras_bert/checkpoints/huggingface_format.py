@@ -13,17 +13,18 @@ file that cannot be read (a hostile or truncated `model.safetensors`, a
 `config.json` nested too deeply ...) is a `ValueError` naming it.
 """
 
+import io
 import json
 import os
-import shutil
 
 import numpy as np
+import tensorflow as tf
 
 from keras_bert.checkpoints.encoder_weights import export_encoder_weights
 from keras_bert.checkpoints.head_weights import export_head_weights
-from keras_bert.checkpoints.output_directory import atomic_directory
+from keras_bert.io import atomic_directory
 from keras_bert.config import BertConfig
-from keras_bert.config import read_json_file
+from keras_bert.io import read_json_file
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_FILE = "model.safetensors"
@@ -41,17 +42,19 @@ def weights_file(directory):
     """The weights file of an HF directory (safetensors preferred), or None."""
     for name in (SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE, PYTORCH_FILE):
         path = os.path.join(directory, name)
-        if os.path.exists(path):
+        if tf.io.gfile.exists(path):
             return path
     return None
 
 
 def _load_safetensors(path):
-    """`safetensors.numpy.load_file(path)`; a file it cannot read is a `ValueError` naming it."""
-    from safetensors.numpy import load_file
+    """The arrays of the safetensors file `path` (any gfile path); a file it
+    cannot read is a `ValueError` naming it."""
+    from safetensors.numpy import load
 
     try:
-        return load_file(path)
+        with tf.io.gfile.GFile(path, "rb") as f:
+            return load(f.read())
     except Exception as e:  # SafetensorError (a bad header, a truncated file ...), OSError, TypeError ...
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"{path}: not a readable safetensors file ({reason})") from None
@@ -80,7 +83,8 @@ def _read_pytorch(path):
             f"to {SAFETENSORS_FILE} (safetensors), or install torch."
         ) from None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with tf.io.gfile.GFile(path, "rb") as f:  # Any gfile path: torch reads from the bytes.
+            state = torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError, RuntimeError, EOFError ...
         raise ValueError(
             f"{path}: torch.load(weights_only=True) refused or failed to read it "
@@ -115,7 +119,7 @@ def normalize_keys(weights):
 def read_lowercase(directory):
     """`do_lower_case` from `tokenizer_config.json`; True when not given."""
     path = os.path.join(directory, TOKENIZER_CONFIG_FILE)
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         return True
     values = read_json_file(path, "tokenizer config")
     value = values.get("do_lower_case", True) if isinstance(values, dict) else True
@@ -148,7 +152,7 @@ def read_hf_checkpoint(directory):
     return dict(
         config=config,
         weights=weights,
-        vocab_file=vocab_file if os.path.exists(vocab_file) else None,
+        vocab_file=vocab_file if tf.io.gfile.exists(vocab_file) else None,
         lowercase=read_lowercase(directory),
         source=path,
     )
@@ -197,7 +201,7 @@ def save_hf_checkpoint(
     Returns:
       `output_dir`.
     """
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     architecture = _architecture(masked_lm_head, next_sentence_head)
     prefix = "" if architecture == "BertModel" else PREFIX
@@ -208,20 +212,21 @@ def save_hf_checkpoint(
         weights.update(export_head_weights(next_sentence_head, "next_sentence", "hf"))
     weights = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
     config_values = dict(encoder.config.to_hf_dict(), architectures=[architecture])
-    if vocab_file is not None and not os.path.isfile(vocab_file):
+    if vocab_file is not None and (tf.io.gfile.isdir(vocab_file) or not tf.io.gfile.exists(vocab_file)):
         raise ValueError(f"vocab_file={vocab_file}: no such file.")
     with atomic_directory(output_dir, overwrite) as tmp:
-        with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as f:
-            json.dump(config_values, f, indent=2, sort_keys=True)
-            f.write("\n")
-        save_file(weights, os.path.join(tmp, SAFETENSORS_FILE), metadata={"format": "pt"})
+        _write_json(os.path.join(tmp, CONFIG_FILE), config_values)
+        with tf.io.gfile.GFile(os.path.join(tmp, SAFETENSORS_FILE), "wb") as f:
+            f.write(save(weights, metadata={"format": "pt"}))
         if vocab_file is not None:
-            shutil.copyfile(vocab_file, os.path.join(tmp, VOCAB_FILE))
-            with open(os.path.join(tmp, TOKENIZER_CONFIG_FILE), "w", encoding="utf-8") as f:
-                json.dump(
-                    {"do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer",
-                     "model_max_length": encoder.config.max_position_embeddings},
-                    f, indent=2, sort_keys=True,
-                )
-                f.write("\n")
+            tf.io.gfile.copy(vocab_file, os.path.join(tmp, VOCAB_FILE))
+            _write_json(os.path.join(tmp, TOKENIZER_CONFIG_FILE), {
+                "do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer",
+                "model_max_length": encoder.config.max_position_embeddings,
+            })
     return os.fspath(output_dir)
+
+
+def _write_json(path, values):
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(json.dumps(values, indent=2, sort_keys=True) + "\n")

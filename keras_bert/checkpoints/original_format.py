@@ -6,17 +6,15 @@ A directory holds `bert_config.json`, the TF1 checkpoint `bert_model.ckpt`
 (`*/adam_m`, `*/adam_v`); those are skipped without being read.
 """
 
-import glob
 import json
 import os
-import shutil
 
 import numpy as np
 import tensorflow as tf
 
 from keras_bert.checkpoints.encoder_weights import export_encoder_weights
 from keras_bert.checkpoints.head_weights import export_head_weights
-from keras_bert.checkpoints.output_directory import atomic_directory
+from keras_bert.io import atomic_directory
 from keras_bert.config import BertConfig
 
 CONFIG_FILE = "bert_config.json"
@@ -35,12 +33,12 @@ def is_ignored(name):
 def find_checkpoint_prefix(path):
     """The TF1 checkpoint prefix for `path` (a directory or a prefix), or None."""
     path = os.fspath(path)
-    if not os.path.isdir(path):
-        return path if os.path.exists(path + ".index") else None
+    if not tf.io.gfile.isdir(path):
+        return path if tf.io.gfile.exists(path + ".index") else None
     prefix = os.path.join(path, CHECKPOINT_PREFIX)
-    if os.path.exists(prefix + ".index"):
+    if tf.io.gfile.exists(prefix + ".index"):
         return prefix
-    indexes = sorted(glob.glob(os.path.join(path, "*.index")))
+    indexes = sorted(tf.io.gfile.glob(os.path.join(path, "*.index")))
     if len(indexes) == 1:
         return indexes[0][: -len(".index")]
     if len(indexes) > 1:
@@ -76,7 +74,7 @@ def read_original_checkpoint(path):
     prefix = find_checkpoint_prefix(path)
     if prefix is None:
         raise ValueError(f"{path}: no TF checkpoint ({CHECKPOINT_PREFIX}.index) found.")
-    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    directory = path if tf.io.gfile.isdir(path) else os.path.dirname(path)
     config = BertConfig.from_original_json(os.path.join(directory, CONFIG_FILE))
     try:
         reader = tf.train.load_checkpoint(prefix)
@@ -91,7 +89,7 @@ def read_original_checkpoint(path):
     return dict(
         config=config,
         weights=weights,
-        vocab_file=vocab_file if os.path.exists(vocab_file) else None,
+        vocab_file=vocab_file if tf.io.gfile.exists(vocab_file) else None,
         lowercase=lowercase_from_name(directory),
         source=prefix,
     )
@@ -130,13 +128,12 @@ def save_original_checkpoint(
         weights.update(export_head_weights(masked_lm_head, "masked_lm", "original"))
     if next_sentence_head is not None:
         weights.update(export_head_weights(next_sentence_head, "next_sentence", "original"))
-    if vocab_file is not None and not os.path.isfile(vocab_file):
+    if vocab_file is not None and (tf.io.gfile.isdir(vocab_file) or not tf.io.gfile.exists(vocab_file)):
         raise ValueError(f"vocab_file={vocab_file}: no such file.")
     names = sorted(weights)
     with atomic_directory(output_dir, overwrite) as tmp:
-        with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as f:
-            json.dump(config_values, f, indent=2, sort_keys=True)
-            f.write("\n")
+        with tf.io.gfile.GFile(os.path.join(tmp, CONFIG_FILE), "w") as f:
+            f.write(json.dumps(config_values, indent=2, sort_keys=True) + "\n")
         with tf.device("/cpu:0"):
             tf.raw_ops.SaveV2(
                 prefix=os.path.join(tmp, CHECKPOINT_PREFIX),
@@ -145,5 +142,5 @@ def save_original_checkpoint(
                 tensors=[tf.constant(np.asarray(weights[n], np.float32)) for n in names],
             )
         if vocab_file is not None:
-            shutil.copyfile(vocab_file, os.path.join(tmp, VOCAB_FILE))
+            tf.io.gfile.copy(vocab_file, os.path.join(tmp, VOCAB_FILE))
     return os.fspath(output_dir)

@@ -10,6 +10,8 @@ state / a buffer is a `ValueError` naming it, and nothing is loaded.
 import os
 import typing
 
+import tensorflow as tf
+
 from keras_bert.checkpoints import head_weights
 from keras_bert.checkpoints import huggingface_format
 from keras_bert.checkpoints import original_format
@@ -74,14 +76,14 @@ class PretrainedBert(typing.NamedTuple):
 def detect_format(path):
     """`"original"` or `"hf"`: which checkpoint format `path` holds."""
     path = os.fspath(path)
-    if not os.path.isdir(path):
+    if not tf.io.gfile.isdir(path):
         if original_format.find_checkpoint_prefix(path) is not None:
             return "original"
         raise ValueError(f"path={path}: no such directory or checkpoint prefix.")
-    original = os.path.exists(
+    original = tf.io.gfile.exists(
         os.path.join(path, original_format.CONFIG_FILE)
     ) and original_format.find_checkpoint_prefix(path) is not None
-    hf = os.path.exists(
+    hf = tf.io.gfile.exists(
         os.path.join(path, huggingface_format.CONFIG_FILE)
     ) and huggingface_format.weights_file(path) is not None
     if original and hf:
@@ -104,7 +106,7 @@ def read_config(path):
     """The `BertConfig` of the checkpoint at `path`, without reading weights."""
     path = os.fspath(path)
     if detect_format(path) == "original":
-        directory = path if os.path.isdir(path) else os.path.dirname(path)
+        directory = path if tf.io.gfile.isdir(path) else os.path.dirname(path)
         return BertConfig.from_original_json(os.path.join(directory, original_format.CONFIG_FILE))
     return BertConfig.from_hf_json(os.path.join(path, huggingface_format.CONFIG_FILE))
 

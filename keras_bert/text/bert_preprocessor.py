@@ -43,6 +43,8 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from keras_bert.io import read_text
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_CHARS_PER_WORD = 100
 MAX_SEQ_LENGTH = 512
@@ -115,13 +117,7 @@ def read_vocabulary(vocab_file):
     if not isinstance(vocab_file, (str, os.PathLike)):
         raise ValueError(f"vocab_file must be a path to a vocab.txt, got {vocab_file!r}")
     vocab_file = os.fspath(vocab_file)
-    try:
-        with open(vocab_file, encoding="utf-8") as f:
-            lines = f.read().split("\n")
-    except OSError as e:
-        raise ValueError(f"vocab_file={vocab_file!r}: cannot read it ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"vocab_file={vocab_file!r}: not UTF-8 ({e.reason})") from None
+    lines = read_text(vocab_file, f"vocab_file={vocab_file!r}").split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # The final newline.
     if not lines:

@@ -10,15 +10,19 @@ the pieces from tensorflow-text's WordPiece learner (the one behind
 """
 
 import collections
-import glob
 import os
-import tempfile
+import re
 
 import tensorflow as tf
 
+from keras_bert.io import atomic_write
+from keras_bert.io import expand_patterns
+from keras_bert.io import read_text
 from keras_bert.text import bert_preprocessor
 
 DEFAULT_NUM_UNUSED = 99
+# Line ends of text files, as Python's universal newlines reads them.
+_NEWLINES = re.compile(r"\r\n|\r|\n")
 
 
 def reserved_tokens(num_unused=DEFAULT_NUM_UNUSED):
@@ -28,44 +32,13 @@ def reserved_tokens(num_unused=DEFAULT_NUM_UNUSED):
     return ["[PAD]"] + [f"[unused{i}]" for i in range(num_unused)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def expand_input_files(input_file):
-    """Comma-separated list of files or glob patterns (as google-research/bert) -> paths.
-
-    Raises:
-        ValueError: naming the pattern that matches no file.
-    """
-    patterns = input_file.split(",") if isinstance(input_file, str) else list(input_file)
-    paths = []
-    for pattern in (p.strip() for p in patterns):
-        if not pattern:
-            continue
-        matches = sorted(glob.glob(pattern))
-        if not matches:
-            raise ValueError(f"input_file pattern {pattern!r} matches no file")
-        paths.extend(matches)
-    if not paths:
-        raise ValueError(f"input_file={input_file!r} names no file")
-    return paths
-
-
 def read_lines(paths, max_lines_per_file=None):
     """Non-blank lines of UTF-8 text files (BOM and CR dropped)."""
     lines = []
     for path in paths:
-        try:
-            with open(path, encoding="utf-8-sig") as f:
-                count = 0
-                for line in f:
-                    line = line.strip("\r\n")
-                    if line.strip():
-                        lines.append(line)
-                        count += 1
-                        if max_lines_per_file and count >= max_lines_per_file:
-                            break
-        except OSError as e:
-            raise ValueError(f"input file {path!r}: cannot read it ({e.strerror})") from None
-        except UnicodeDecodeError as e:
-            raise ValueError(f"input file {path!r}: not UTF-8 ({e.reason})") from None
+        text = read_text(path, f"input file {path!r}", encoding="utf-8-sig")
+        kept = [line for line in _NEWLINES.split(text) if line.strip()]
+        lines.extend(kept[:max_lines_per_file] if max_lines_per_file else kept)
     return lines
 
 
@@ -140,17 +113,11 @@ def learn_vocabulary(
 def write_vocabulary(vocab, path):
     """Writes `vocab` (tokens in id order) to `path`, one per line, atomically."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".vocab-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write("".join(f"{token}\n" for token in vocab))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    directory = os.path.dirname(path)
+    if directory:
+        tf.io.gfile.makedirs(directory)
+    with atomic_write(path) as f:
+        f.write("".join(f"{token}\n" for token in vocab))
     return path
 
 
@@ -174,7 +141,7 @@ def build_vocabulary_file(
     Returns:
         list of str, the vocabulary written.
     """
-    lines = read_lines(expand_input_files(input_file), max_lines_per_file)
+    lines = read_lines(expand_patterns(input_file), max_lines_per_file)
     vocab = learn_vocabulary(lines, vocab_size, lowercase, num_unused, **learn_kwargs)
     write_vocabulary(vocab, output_file)
     return vocab

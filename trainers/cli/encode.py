@@ -15,6 +15,8 @@ import tempfile
 
 from absl import flags
 
+from keras_bert import io
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string(
@@ -38,13 +40,10 @@ DEFAULT_SENTENCES = (
 def read_sentences(input_file, sentences):
     if input_file:
         try:
-            with open(input_file, encoding="utf-8-sig") as f:
-                lines = [line.strip() for line in f]
-        except OSError as e:
-            raise SystemExit(f"keras-bert encode: --input_file={input_file}: {e.strerror}")
-        except UnicodeDecodeError as e:
-            raise SystemExit(f"keras-bert encode: --input_file={input_file}: not UTF-8 ({e.reason})")
-        lines = [line for line in lines if line]
+            text = io.read_text(input_file, f"--input_file={input_file}", encoding="utf-8-sig")
+        except ValueError as e:
+            raise SystemExit(f"keras-bert encode: {e}")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
         if not lines:
             raise SystemExit(f"keras-bert encode: --input_file={input_file}: no sentences in it")
         return lines

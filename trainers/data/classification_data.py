@@ -45,6 +45,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_bert.io import binary_lines
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 
 FORMATS = ("tsv", "csv", "jsonl")
@@ -253,34 +254,26 @@ class _RowParser(ColumnParser):
         return InputExample(f"{self.path}:{line_number}", text_a, text_b, label)
 
 
-def _open_binary(path):
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"path must be a file path, got {path!r}")
-    try:
-        return open(path, "rb")
-    except OSError as e:
-        raise ValueError(f"path={os.fspath(path)!r}: cannot read it ({e.strerror})") from None
-
-
 def _lines(path, keep_ends=False):
     """`(line_number, text or UnicodeDecodeError)` of every line; BOM dropped.
 
     A line ends at `\\n` (a preceding `\\r` is part of the end); lone `\\r`
     stays in the text. `keep_ends` leaves the ends on (for the csv module).
     """
-    with _open_binary(path) as f:
-        for line_number, raw in enumerate(f, start=1):
-            if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
-            if not keep_ends:
-                if raw.endswith(b"\n"):
-                    raw = raw[:-1]
-                if raw.endswith(b"\r"):
-                    raw = raw[:-1]
-            try:
-                yield line_number, raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield line_number, e
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a file path, got {path!r}")
+    for line_number, raw in enumerate(binary_lines(path, f"path={os.fspath(path)!r}"), start=1):
+        if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
+        if not keep_ends:
+            if raw.endswith(b"\n"):
+                raw = raw[:-1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+        try:
+            yield line_number, raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            yield line_number, e
 
 
 def _not_utf8(error):

@@ -24,7 +24,7 @@ import re
 
 import tensorflow as tf
 
-from keras_bert.text import vocabulary as vocabulary_lib
+from keras_bert import io
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 
 TOKENIZE_BATCH_SIZE = 1024
@@ -410,7 +410,7 @@ def write_instances(instances, output_files, max_seq_length, max_predictions_per
         output_files = [p.strip() for p in output_files.split(",") if p.strip()]
     if not output_files:
         raise ValueError("output_file names no file")
-    temps = [f"{path}.tmp-{os.getpid()}" for path in output_files]
+    temps = [io.temporary_name(path) for path in output_files]
     writers = []
     try:
         for path, temp in zip(output_files, temps):
@@ -494,7 +494,7 @@ def create_pretraining_data(
         raise ValueError(f"masked_lm_prob must be in (0, 1], got {masked_lm_prob}")
     if not 0.0 <= short_seq_prob <= 1.0:
         raise ValueError(f"short_seq_prob must be in [0, 1], got {short_seq_prob}")
-    input_files = vocabulary_lib.expand_input_files(input_file)
+    input_files = io.expand_patterns(input_file)
     preprocessor = BertPreprocessor(vocab_file, lowercase=do_lower_case, seq_length=max_seq_length)
     documents = read_documents(input_files, preprocessor, input_format=input_format)
     if not documents:

@@ -25,6 +25,7 @@ import struct
 import numpy as np
 import tensorflow as tf
 
+from keras_bert import io
 from keras_bert.trainers.data import pretraining_data
 
 # Feature name -> (proto list kind, which length it must have).
@@ -157,37 +158,6 @@ def scan_tfrecord_file(path):
     return _scan(path)[0]
 
 
-def expand_input_patterns(input_patterns):
-    """Comma-separated files / glob patterns (str or list) -> sorted, deduplicated paths.
-
-    Globs with `tf.io.gfile.glob`, so `gs://` patterns work; the matches of
-    each pattern are sorted and patterns keep their order.
-
-    Raises:
-        ValueError: naming a pattern that matches no file.
-    """
-    if isinstance(input_patterns, (str, bytes)) or not hasattr(input_patterns, "__iter__"):
-        input_patterns = str(input_patterns).split(",")
-    paths = []
-    seen = set()
-    for pattern in (str(p).strip() for p in input_patterns):
-        if not pattern:
-            continue
-        try:
-            matches = sorted(tf.io.gfile.glob(pattern))
-        except tf.errors.OpError as e:
-            raise ValueError(f"input_file pattern {pattern!r}: cannot list it ({e.message})") from None
-        if not matches:
-            raise ValueError(f"input_file pattern {pattern!r} matches no file")
-        for path in matches:
-            if path not in seen:
-                seen.add(path)
-                paths.append(path)
-    if not paths:
-        raise ValueError(f"input_file={input_patterns!r} names no file")
-    return paths
-
-
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
@@ -248,7 +218,7 @@ def scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_s
     validate a large corpus once rather than once per input pipeline.
     """
     _check_lengths(max_seq_length, max_predictions_per_seq)
-    files = expand_input_patterns(input_patterns)
+    files = io.expand_patterns(input_patterns)
     counts = []
     for path in files:
         count, first = _scan(path, keep_first=True)

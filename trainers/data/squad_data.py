@@ -37,6 +37,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_bert.io import read_text
 from keras_bert.text.bert_preprocessor import MAX_SEQ_LENGTH
 
 DEFAULT_MAX_SEQ_LENGTH = 384
@@ -182,13 +183,9 @@ def _load_json(input_file):
     if not isinstance(input_file, (str, os.PathLike)):
         raise ValueError(f"input_file must be a path to a SQuAD JSON file, got {input_file!r}")
     input_file = os.fspath(input_file)
+    text = read_text(input_file, f"input_file={input_file!r}")
     try:
-        with open(input_file, encoding="utf-8") as f:
-            return json.load(f)
-    except OSError as e:
-        raise ValueError(f"input_file={input_file!r}: cannot read it ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"input_file={input_file!r}: not UTF-8 ({e.reason})") from None
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(
             f"input_file={input_file!r}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"

@@ -26,7 +26,9 @@ import os
 import unicodedata
 
 import numpy as np
+import tensorflow as tf
 
+from keras_bert.io import atomic_write
 from keras_bert.trainers.data import squad_data
 
 DEFAULT_N_BEST_SIZE = 20
@@ -338,18 +340,12 @@ def write_json(records, path):
     same directory, then renamed).
     """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    directory = os.path.dirname(path)
+    if directory:
+        tf.io.gfile.makedirs(directory)
     text = json.dumps(records, indent=4) + "\n"
-    temp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(temp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
+    with atomic_write(path) as f:
+        f.write(text)
     return path
 
 

@@ -33,6 +33,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_bert.io import binary_lines
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 
 DOCSTART = "-DOCSTART-"
@@ -87,10 +88,7 @@ def read_conll(path, tag_column=-1, with_tags=True, docstart=DOCSTART):
     if not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"path must be a file path, got {path!r}")
     path = os.fspath(path)
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise ValueError(f"path={path!r}: cannot read it ({e.strerror})") from None
+    lines = binary_lines(path, f"path={path!r}")
     sentences = []
     words, tags, first_line = [], [], None
 
@@ -102,33 +100,32 @@ def read_conll(path, tag_column=-1, with_tags=True, docstart=DOCSTART):
             )
         words, tags, first_line = [], [], None
 
-    with f:
-        for line_number, raw in enumerate(f, start=1):
-            if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{path}:{line_number}: not UTF-8 ({e.reason} at byte {e.start})") from None
-            fields = line.split()
-            if not fields:
-                end_sentence()
-                continue
-            if docstart is not None and fields[0] == docstart:
-                end_sentence()
-                continue
-            if with_tags:
-                index = tag_column if tag_column > 0 else len(fields) + tag_column
-                if not 1 <= index < len(fields):
-                    raise ValueError(
-                        f"{path}:{line_number}: no tag in field {tag_column} (tag_column): the line "
-                        f"has {len(fields)} field(s) {fields}; expected `token ... TAG` (or pass "
-                        "with_tags=False to read words only)"
-                    )
-                tags.append(fields[index])
-            if first_line is None:
-                first_line = line_number
-            words.append(fields[0])
+    for line_number, raw in enumerate(lines, start=1):
+        if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}:{line_number}: not UTF-8 ({e.reason} at byte {e.start})") from None
+        fields = line.split()
+        if not fields:
+            end_sentence()
+            continue
+        if docstart is not None and fields[0] == docstart:
+            end_sentence()
+            continue
+        if with_tags:
+            index = tag_column if tag_column > 0 else len(fields) + tag_column
+            if not 1 <= index < len(fields):
+                raise ValueError(
+                    f"{path}:{line_number}: no tag in field {tag_column} (tag_column): the line "
+                    f"has {len(fields)} field(s) {fields}; expected `token ... TAG` (or pass "
+                    "with_tags=False to read words only)"
+                )
+            tags.append(fields[index])
+        if first_line is None:
+            first_line = line_number
+        words.append(fields[0])
     end_sentence()
     return sentences
 

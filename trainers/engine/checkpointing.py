@@ -16,9 +16,10 @@ moves damaged ones to `DIR/damaged/`.
 
 import os
 import re
-import shutil
 
 import tensorflow as tf
+
+from keras_bert import io
 
 CHECKPOINT_NAME = "ckpt"
 DAMAGED_DIR = "damaged"
@@ -45,7 +46,7 @@ class CheckpointWriter:
         name = f"{CHECKPOINT_NAME}-{step}"
         final = os.path.join(self.directory, name)
         scratch = os.path.join(self.directory, f".{name}.partial")
-        shutil.rmtree(scratch, ignore_errors=True)
+        io.remove(scratch)
         written = self.checkpoint.write(os.path.join(scratch, name))
         if tf.io.gfile.exists(final + ".index"):  # Rewriting a step: no mix of old index and new data.
             tf.io.gfile.remove(final + ".index")
@@ -54,7 +55,7 @@ class CheckpointWriter:
             if path != index:
                 tf.io.gfile.rename(path, os.path.join(self.directory, os.path.basename(path)), overwrite=True)
         tf.io.gfile.rename(index, final + ".index", overwrite=True)  # Last: now it exists.
-        shutil.rmtree(scratch, ignore_errors=True)
+        io.remove(scratch)
         self._paths = [p for p in self._paths if p != final] + [final]
         stale, self._paths = self._paths[: -self.max_to_keep], self._paths[-self.max_to_keep:]
         tf.compat.v1.train.update_checkpoint_state(self.directory, final, all_model_checkpoint_paths=self._paths)

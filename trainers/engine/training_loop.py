@@ -45,6 +45,7 @@ import time
 import keras
 import tensorflow as tf
 
+from keras_bert import io
 from keras_bert.trainers.engine import checkpointing
 from keras_bert.trainers.engine import distribution
 
@@ -664,11 +665,9 @@ def _seed_states(model):
 
 def write_eval_results(path, results):
     """Writes `key = value` lines sorted by key, as google-research/bert does."""
-    temp = f"{path}.tmp-{os.getpid()}"
-    with tf.io.gfile.GFile(temp, "w") as f:
+    with io.atomic_write(path) as f:
         for key in sorted(results):
             f.write(f"{key} = {results[key]}\n")
-    tf.io.gfile.rename(temp, path, overwrite=True)
 
 
 def _local_replicas(strategy):

@@ -3,12 +3,12 @@
 `trainers/cli/export.py` holds the flags and calls `run_export`.
 """
 
-import json
 import os
 
 from keras_bert.export import hub
 from keras_bert.export import op_audit
 from keras_bert.export import saved_model
+from keras_bert.io import read_json_file
 
 
 def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None, encoder_export_dir=None,
@@ -25,8 +25,7 @@ def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None
     settings.update({key: value for key, value in squad_settings.items() if value is not None})
     path = saved_model.export_saved_model(model, export_dir, version, preprocessor=preprocessor, warmup=warmup,
                                           model_name=model_name, quantize=quantize, **settings)
-    with open(os.path.join(path, saved_model.ASSETS_EXTRA, saved_model.EXPORT_INFO_FILE), encoding="utf-8") as f:
-        info = json.load(f)
+    info = read_json_file(os.path.join(path, saved_model.ASSETS_EXTRA, saved_model.EXPORT_INFO_FILE), "export info")
     weights = f", {quantize} weights" if quantize else ""
     print(f"exported the {info['task']} model of {model_dir} to {path}{weights}", flush=True)
     for name, signature in info["signatures"].items():
@@ -39,5 +38,8 @@ def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None
         print(f"preprocessor (TF Hub style): {hub.export_preprocessor(preprocessor, preprocessor_export_dir)}")
     base = os.path.dirname(path)
     name = model_name or os.path.basename(base)
-    print(f"serve it: docker run -p 8501:8501 -v {base}:/models/{name} -e MODEL_NAME={name} tensorflow/serving")
+    if base.startswith("gs://"):  # TF Serving reads buckets itself.
+        print(f"serve it: tensorflow_model_server --rest_api_port=8501 --model_name={name} --model_base_path={base}")
+    else:
+        print(f"serve it: docker run -p 8501:8501 -v {base}:/models/{name} -e MODEL_NAME={name} tensorflow/serving")
     return path

@@ -40,6 +40,7 @@ import sys
 import sysconfig
 import time
 
+from keras_bert import io
 from keras_bert.config import PRESETS
 from keras_bert.config import BertConfig
 from keras_bert.text import vocabulary as vocabulary_lib
@@ -206,7 +207,7 @@ def check_options(options):
     corpus_files = None
     if options.corpus_files:
         try:
-            corpus_files = vocabulary_lib.expand_input_files(options.corpus_files)
+            corpus_files = io.expand_patterns(options.corpus_files)
         except ValueError as e:
             raise ValueError(f"--corpus_files={options.corpus_files}: {e}") from None
     if bool(options.train_file) != bool(options.dev_file):

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from keras_bert.text import BertPreprocessor
 from keras_bert.text import vocabulary
+from keras_bert.io import expand_patterns
 from references import real_text
 
 TEXTS = [
@@ -61,11 +62,11 @@ def test_write_is_atomic_and_loadable(tmp_path):
 def test_input_file_patterns(tmp_path):
     (tmp_path / "a.txt").write_text("hello world\n", encoding="utf-8")
     (tmp_path / "b.txt").write_text("\ufeffgoodbye world\r\n\r\n", encoding="utf-8")
-    paths = vocabulary.expand_input_files(f"{tmp_path}/a.txt,{tmp_path}/b*.txt")
+    paths = expand_patterns(f"{tmp_path}/a.txt,{tmp_path}/b*.txt")
     assert [os.path.basename(p) for p in paths] == ["a.txt", "b.txt"]
     assert vocabulary.read_lines(paths) == ["hello world", "goodbye world"]
     with pytest.raises(ValueError, match="nothing-here"):
-        vocabulary.expand_input_files(f"{tmp_path}/nothing-here*.txt")
+        expand_patterns(f"{tmp_path}/nothing-here*.txt")
 
 
 def run_cli(*args):
