@@ -63,7 +63,7 @@ def makedirs(path, where):
     try:
         tf.io.gfile.makedirs(path)
     except tf.errors.OpError as e:
-        raise ValueError(f"{where}: cannot create it ({_reason(e)})") from None
+        raise ValueError(f"{where}: cannot create it ({error_reason(e)})") from None
 
 
 def is_local(path):
@@ -226,7 +226,7 @@ def read_json_file(path, what):
     except tf.errors.NotFoundError:
         raise ValueError(f"{path}: no such {what}.") from None
     except tf.errors.OpError as e:
-        raise ValueError(f"{path}: cannot read it ({_reason(e)}).") from None
+        raise ValueError(f"{path}: cannot read it ({error_reason(e)}).") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -246,7 +246,7 @@ def read_bytes(path, where):
         with tf.io.gfile.GFile(os.fspath(path), "rb") as f:
             return f.read()
     except tf.errors.OpError as e:
-        raise ValueError(f"{where}: cannot read it ({_reason(e)})") from None
+        raise ValueError(f"{where}: cannot read it ({error_reason(e)})") from None
 
 
 def binary_lines(path, where):
@@ -279,7 +279,7 @@ def read_text(path, where, encoding="utf-8"):
         raise ValueError(f"{where}: not UTF-8 ({e.reason})") from None
 
 
-def _reason(error):
+def error_reason(error):
     """The OS's words in a gfile error ("Permission denied", "Is a directory" ...)."""
     message = error.message or type(error).__name__
     return message.split(";")[-1].strip() if ";" in message else message

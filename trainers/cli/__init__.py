@@ -43,6 +43,39 @@ def start(name, argv, required=()):
         raise SystemExit(f"{name}: {' and '.join('--' + flag for flag in required)} are required")
 
 
+def define_flags(options_class, module_name, skip=()):
+    """Defines one absl flag per field of the options dataclass `options_class`
+    (`keras_bert.trainers.programs.options`): its name, default, help and,
+    for a field with choices, an enum flag. A field without a default
+    becomes a flag defaulting to None (the subcommand says it is required).
+
+    Args:
+      options_class: the dataclass.
+      module_name: the defining subcommand's `__name__` (absl lists a
+        module's flags in its --help).
+      skip: names of fields not to make flags of.
+    """
+    import dataclasses
+
+    from absl import flags
+
+    for field in dataclasses.fields(options_class):
+        if field.name in skip or "help" not in field.metadata:
+            continue
+        default = None if field.default is dataclasses.MISSING else field.default
+        help, choices = field.metadata["help"], field.metadata.get("choices")
+        if choices:
+            flags.DEFINE_enum(field.name, default, list(choices), help, module_name=module_name)
+        elif field.type is bool:
+            flags.DEFINE_bool(field.name, default, help, module_name=module_name)
+        elif field.type is int:
+            flags.DEFINE_integer(field.name, default, help, module_name=module_name)
+        elif field.type is float:
+            flags.DEFINE_float(field.name, default, help, module_name=module_name)
+        else:
+            flags.DEFINE_string(field.name, default, help, module_name=module_name)
+
+
 def options_from_flags(options_class, **overrides):
     """`options_class(...)` (a dataclass) from the parsed flags of the same names, then `overrides`."""
     from absl import flags

@@ -39,10 +39,17 @@ DEFAULT_SENTENCES = (
 
 def read_sentences(input_file, sentences):
     if input_file:
+        import tensorflow as tf
+
         try:
-            text = io.read_text(input_file, f"--input_file={input_file}", encoding="utf-8-sig")
-        except ValueError as e:
-            raise SystemExit(f"keras-bert encode: {e}")
+            with tf.io.gfile.GFile(input_file, "rb") as f:
+                data = f.read()
+        except tf.errors.OpError as e:
+            raise SystemExit(f"keras-bert encode: --input_file={input_file}: {io.error_reason(e)}")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise SystemExit(f"keras-bert encode: --input_file={input_file}: not UTF-8 ({e.reason})")
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if not lines:
             raise SystemExit(f"keras-bert encode: --input_file={input_file}: no sentences in it")

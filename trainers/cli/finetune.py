@@ -26,76 +26,12 @@ and precision flags are those of `keras-bert pretrain`. See
 from absl import flags
 
 from keras_bert.trainers import cli
-from keras_bert.trainers.engine import distribution
-from keras_bert.trainers import tasks
 from keras_bert.trainers.programs import finetuning
-from keras_bert.trainers.engine import optimization
+from keras_bert.trainers.programs.options import FinetuningOptions
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("task", None, list(tasks.TASKS), "The task family.")
-flags.DEFINE_string("output_dir", None, "Where checkpoints, the best model, eval_results.txt and predictions go.")
-flags.DEFINE_string("train_file", None, "Training data: TSV, CSV, JSON Lines (classification/regression) or CoNLL.")
-flags.DEFINE_string("eval_file", None, "Dev data, scored after every checkpoint; the best model is kept.")
-flags.DEFINE_string("predict_file", None, "Data to predict (labels not needed).")
-flags.DEFINE_enum("file_format", None, ["tsv", "csv", "jsonl"], "Data format (default: by file extension).")
-flags.DEFINE_string("text_a_column", None, "Column (header name or 0-based index) of the first text.")
-flags.DEFINE_string("text_b_column", None, "Column of the second text, for pairs.")
-flags.DEFINE_string("label_column", None, "Column of the label (multiple choice: the right choice's index).")
-flags.DEFINE_string("choice_columns", None, "Multiple choice: comma-separated columns, one per choice "
-                    "(ending0,ending1,...), or one JSON Lines column holding a list; --text_a_column is the "
-                    "context, --text_b_column a prefix of every choice (SWAG's sent2).")
-flags.DEFINE_string("label_list", None, "Comma-separated labels (default: those of --train_file, sorted).")
-flags.DEFINE_bool("skip_invalid_rows", False, "Skip (and count) malformed rows instead of stopping.")
-flags.DEFINE_string("init_checkpoint", None, "Original or Hugging Face BERT directory, or a keras-bert output_dir.")
-flags.DEFINE_string("bert_config_file", None, "Model config (default: the init checkpoint's).")
-flags.DEFINE_string("bert_config_preset", None, "Model size without a checkpoint: tiny ... large.")
-flags.DEFINE_string("vocab_file", None, "vocab.txt (default: the init checkpoint's).")
-flags.DEFINE_bool("do_lower_case", None, "Lowercase input (default: what the checkpoint says, else True).")
-flags.DEFINE_integer("max_seq_length", 128, "Longest packed sequence; longer inputs are truncated.")
-flags.DEFINE_bool("do_train", False, "Train.")
-flags.DEFINE_bool("do_eval", False, "Score --eval_file; write eval_results.txt.")
-flags.DEFINE_bool("do_predict", False, "Predict --predict_file.")
-flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
-flags.DEFINE_integer("eval_batch_size", 32, "Evaluation batch size.")
-flags.DEFINE_integer("predict_batch_size", 32, "Prediction batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Epochs.")
-flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear warmup.")
-flags.DEFINE_enum("optimizer", "adamw", list(optimization.OPTIMIZERS), "AdamW or LAMB.")
-flags.DEFINE_float("weight_decay_rate", 0.01, "Decoupled weight decay (not on LayerNorm and biases).")
-flags.DEFINE_float("layerwise_lr_decay", 1.0, "< 1: lower layers learn slower by this factor per layer.")
-flags.DEFINE_bool("train_encoder", True, "False: freeze the encoder, train only the task head.")
-flags.DEFINE_float("dropout", None, "Dropout before the head (default: the config's hidden_dropout_prob).")
-flags.DEFINE_float("clip_norm", 1.0, "Clip the global gradient norm (0 = off).")
-flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per step.")
-flags.DEFINE_integer("save_checkpoints_steps", None, "Checkpoint and score the dev set this often (default: each epoch).")
-flags.DEFINE_integer("keep_checkpoint_max", 1, "Training checkpoints kept (the best model is kept apart).")
-flags.DEFINE_string("best_metric", None, "Dev metric choosing the best model (accuracy, f1, mcc, pearson, ...).")
-flags.DEFINE_integer("steps_per_execution", 1, "Train steps per tf.function call.")
-flags.DEFINE_integer("log_steps", 50, "Progress line every this many steps.")
-flags.DEFINE_enum("distribution_strategy", "off", list(distribution.STRATEGIES), "tf.distribute strategy.")
-flags.DEFINE_string("tpu", None, "TPU address for --distribution_strategy=tpu.")
-flags.DEFINE_integer("num_gpus", None, "GPUs to use (default: all visible).")
-flags.DEFINE_enum("mixed_precision", "auto", list(distribution.PRECISIONS), "Precision policy.")
-flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
-flags.DEFINE_integer("random_seed", 12345, "Seed of the new weights (task head), dropout and the data order.")
-flags.DEFINE_bool(
-    "deterministic", False,
-    "TensorFlow op determinism: reruns and resumed runs give bit-identical weights (slower on GPUs).",
-)
-flags.DEFINE_enum("prediction_format", "tsv", ["tsv", "jsonl"], "Format of predictions.* (SQuAD: always JSON).")
-# SQuAD: run_squad.py's flags.
-flags.DEFINE_integer("doc_stride", 128, "SQuAD: pieces between the starts of consecutive context windows.")
-flags.DEFINE_integer("max_query_length", 64, "SQuAD: questions keep this many pieces.")
-flags.DEFINE_integer("n_best_size", 20, "SQuAD: candidate answers considered per question.")
-flags.DEFINE_integer("max_answer_length", 30, "SQuAD: longest answer, in pieces.")
-flags.DEFINE_bool("version_2_with_negative", None, "SQuAD 2.0 (unanswerable questions); default: from the file.")
-flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD 2.0: predict no answer above this null score margin.")
-# Long texts (classification, regression).
-flags.DEFINE_integer("long_text_stride", 0, "Eval/predict texts longer than --max_seq_length as windows of text_a "
-                     "this many wordpieces apart, their logits pooled (0 = truncate; training truncates).")
-flags.DEFINE_enum("long_text_pooling", "mean", ["mean", "max"], "How window logits (scores) are pooled per text.")
+cli.define_flags(FinetuningOptions, __name__)
 
 
 def main(argv):
@@ -103,7 +39,7 @@ def main(argv):
     cli.start(name, argv, required=("task", "output_dir"))
     from keras_bert.trainers.engine import training_loop
 
-    cli.run_or_exit(name, finetuning.run_finetuning, cli.options_from_flags(finetuning.FinetuningOptions),
+    cli.run_or_exit(name, finetuning.run_finetuning, cli.options_from_flags(FinetuningOptions),
                     errors=(ValueError, training_loop.TrainingError))
     return 0
 

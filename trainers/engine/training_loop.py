@@ -334,7 +334,7 @@ class Trainer:
 
     # --------------------------------------------------------------- training
 
-    def train(self, dataset_fn, num_train_steps, init_fn=None, stop_at=None):
+    def train(self, dataset_fn, num_train_steps, init_fn=None, stop_at=None, on_checkpoint=None):
         """Trains until `global_step == num_train_steps`, resuming if possible.
 
         Args:
@@ -343,9 +343,13 @@ class Trainer:
           num_train_steps: int, the step to stop at.
           init_fn: `(model) -> None`, called when there is no checkpoint to
             resume from (e.g. to load `--init_checkpoint`).
-          stop_at: int or None: stop (with a checkpoint) at this step instead,
-            e.g. to evaluate; the schedule and progress still count to
-            `num_train_steps`.
+          stop_at: int or None: stop (with a checkpoint) at this step instead;
+            the schedule and progress still count to `num_train_steps`.
+          on_checkpoint: `(step) -> None` or None, called after each
+            checkpoint is written (every `save_checkpoints_steps` and at the
+            end, not when preempted), inside the loop: e.g. to score a dev
+            set with the model as it is, without leaving and re-entering
+            training (its time is not counted in examples/s).
 
         Returns:
           dict: `global_step`, `preempted` (bool), `resumed_from` (checkpoint
@@ -390,7 +394,7 @@ class Trainer:
             return results
         try:
             step, preempted = self._train_loop(iterator, manager, input_manager, step, stop_at,
-                                               num_train_steps, results)
+                                               num_train_steps, results, on_checkpoint)
         except _LOST_PEER_ERRORS as e:
             if self.strategy.num_replicas_in_sync == _local_replicas(self.strategy):
                 raise  # One worker: not a lost peer.
@@ -412,7 +416,8 @@ class Trainer:
                 f"({type(error).__name__}: {detail}); {resume}. Restart every worker with the same "
                 "flags to resume from it.")
 
-    def _train_loop(self, iterator, manager, input_manager, step, stop_at, num_train_steps, results):
+    def _train_loop(self, iterator, manager, input_manager, step, stop_at, num_train_steps, results,
+                    on_checkpoint=None):
         """Trains from `step` to `stop_at` (see `train`); returns (step, preempted)."""
         summary_writer = self._summary_writer("train")
         preempted = False
@@ -453,6 +458,10 @@ class Trainer:
                         self.log_fn(f"SIGTERM: saved {path} at step {step}; stopping")
                         preempted = True
                         break
+                    if on_checkpoint is not None:
+                        hook_start = time.perf_counter()
+                        on_checkpoint(step)
+                        window_start += time.perf_counter() - hook_start  # Not training time.
         return step, preempted
 
     def _agree_to_stop(self):

@@ -229,18 +229,20 @@ def run_finetuning(options):
         dataset_fn = _train_dataset_fn(train["features"], strategy, options, preprocessor)
         print(f"fine-tuning ({options.task}) on {num_examples} examples: {num_train_steps} steps of "
               f"{options.train_batch_size}, {precision}, {strategy.num_replicas_in_sync} replica(s)", flush=True)
-        step = int(trainer.global_step.numpy())
-        while True:
-            target = min(num_train_steps, (step // save_steps + 1) * save_steps)
-            outcome = trainer.train(dataset_fn, num_train_steps, init_fn=init_fn, stop_at=target)
-            step = outcome["global_step"]
-            if outcome["preempted"]:
-                results["train"] = outcome
-                return results
+        evaluated = set()  # Steps whose checkpoint was scored on the dev set, inside the training loop.
+
+        def evaluate_checkpoint(step):
+            nonlocal best
             if dev is not None:
                 best = _evaluate_and_keep_best(model, task, dev, task_info, options, best, step)
-            if step >= num_train_steps:
-                break
+                evaluated.add(step)
+
+        outcome = trainer.train(dataset_fn, num_train_steps, init_fn=init_fn, on_checkpoint=evaluate_checkpoint)
+        if outcome["preempted"]:
+            results["train"] = outcome
+            return results
+        if outcome["global_step"] not in evaluated:  # Resumed at the end: the last model not yet scored here.
+            evaluate_checkpoint(outcome["global_step"])
         results["train"] = outcome
         if dev is None:  # No dev set: the final model is the one kept.
             tf.train.Checkpoint(model=model).write(run_dir.path(options.output_dir, run_dir.BEST_DIR,

@@ -28,59 +28,9 @@ from keras_bert.trainers.engine import initialization
 from keras_bert.trainers.engine import optimization
 from keras_bert.trainers.data import pretraining_input
 from keras_bert.trainers.engine import training_loop
+from keras_bert.trainers.programs.options import PretrainingOptions  # noqa: F401 (what run_pretraining takes)
 
 SAVE_FORMATS = ("hf", "original")
-
-
-@dataclasses.dataclass(frozen=True)
-class PretrainingOptions:
-    """Everything `run_pretraining` needs; fields are the CLI flags.
-
-    Names and defaults follow google-research/bert's `run_pretraining.py`
-    where it has the option; `steps_per_execution` is its
-    `iterations_per_loop`.
-    """
-
-    output_dir: str
-    input_file: str = None
-    bert_config_file: str = None
-    bert_config_preset: str = None
-    init_checkpoint: str = None
-    vocab_file: str = None
-    do_lower_case: bool = True
-    max_seq_length: int = 128
-    max_predictions_per_seq: int = 20
-    do_train: bool = False
-    do_eval: bool = False
-    eval_input_file: str = None
-    train_batch_size: int = 32
-    eval_batch_size: int = 8
-    learning_rate: float = 5e-5
-    num_train_steps: int = 100000
-    num_warmup_steps: int = 10000
-    end_learning_rate: float = 0.0
-    lr_decay_power: float = 1.0
-    optimizer: str = "adamw"
-    weight_decay_rate: float = 0.01
-    clip_norm: float = 1.0
-    gradient_accumulation_steps: int = 1
-    save_checkpoints_steps: int = 1000
-    keep_checkpoint_max: int = 5
-    steps_per_execution: int = 1
-    max_eval_steps: int = 100
-    log_steps: int = 100
-    distribution_strategy: str = "off"
-    tpu: str = None
-    num_gpus: int = None
-    mixed_precision: str = "auto"
-    jit_compile: bool = False
-    dynamic_masking: bool = False
-    do_whole_word_mask: bool = False
-    masked_lm_prob: float = 0.15
-    random_seed: int = 12345
-    deterministic: bool = False
-    shuffle_buffer_size: int = 10000
-    save_pretrained_format: str = "hf"
 
 
 def check_options(options, config):
