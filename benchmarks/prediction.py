@@ -32,8 +32,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from benchmarks import common  # noqa: E402
 from benchmarks import serving  # noqa: E402
 from keras_bert.text import vocabulary  # noqa: E402
-from references import real_text  # noqa: E402
 from keras_bert.trainers.engine import inference  # noqa: E402
+from references import real_text  # noqa: E402
 
 OURS = ("keras_bert", "keras_bert XLA buckets", "keras_bert input order")
 

@@ -75,8 +75,8 @@ import tensorflow as tf  # noqa: E402
 import keras_bert  # noqa: E402
 from benchmarks import common  # noqa: E402
 from benchmarks import finetuning_step  # noqa: E402
-from references import real_text  # noqa: E402
 from keras_bert.trainers.engine import dynamic_padding  # noqa: E402
+from references import real_text  # noqa: E402
 
 MAX_SEQ_LENGTH = 128
 LABELS = ["0", "1"]

@@ -28,8 +28,8 @@ import tensorflow as tf
 
 from keras_bert.export import saved_model as saved_model_lib
 from keras_bert.export import serving
-from keras_bert.models.bert_encoder import INPUT_NAMES
 from keras_bert.models.bert_encoder import BertEncoder
+from keras_bert.models.bert_encoder import INPUT_NAMES
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 
 

@@ -35,10 +35,10 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_bert import io
 from keras_bert.export import op_audit
 from keras_bert.export import serving
 from keras_bert.export import warmup as warmup_lib
-from keras_bert import io
 from keras_bert.io import read_json_file
 from keras_bert.models.bert_encoder import BertEncoder
 from keras_bert.trainers import run_dir

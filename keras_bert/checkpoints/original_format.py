@@ -14,8 +14,8 @@ import tensorflow as tf
 
 from keras_bert.checkpoints.encoder_weights import export_encoder_weights
 from keras_bert.checkpoints.head_weights import export_head_weights
-from keras_bert.io import atomic_directory
 from keras_bert.config import BertConfig
+from keras_bert.io import atomic_directory
 
 CONFIG_FILE = "bert_config.json"
 CHECKPOINT_PREFIX = "bert_model.ckpt"

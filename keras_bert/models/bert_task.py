@@ -4,8 +4,8 @@ import keras
 import tensorflow as tf
 
 from keras_bert.config import BertConfig
-from keras_bert.models.bert_encoder import INPUT_NAMES
 from keras_bert.models.bert_encoder import BertEncoder
+from keras_bert.models.bert_encoder import INPUT_NAMES
 
 
 class BertTask(keras.Model):

@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from keras_bert.export import fresh_process_load
 from keras_bert.export import op_audit
-from keras_bert.trainers.programs import export as program
 from keras_bert.export import saved_model as saved_model_lib
+from keras_bert.trainers.programs import export as program
 
 
 def _onednn_int8_runs():

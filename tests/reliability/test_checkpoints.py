@@ -27,12 +27,12 @@ import pytest
 import tensorflow as tf
 
 from keras_bert.models.bert_pretrainer import BertPretrainer
-from tests.reliability.faults import checkpoint_tensors
-from tests.reliability.record import record
-from tests.trainers.engine import distributed_run as fixtures
 from keras_bert.trainers.engine.training_loop import DamagedCheckpointsError
 from keras_bert.trainers.engine.training_loop import NonFiniteLossError
 from keras_bert.trainers.engine.training_loop import Trainer
+from tests.reliability.faults import checkpoint_tensors
+from tests.reliability.record import record
+from tests.trainers.engine import distributed_run as fixtures
 
 B = fixtures.GLOBAL_BATCH
 STEPS = 6

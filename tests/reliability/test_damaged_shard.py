@@ -10,11 +10,11 @@ import struct
 
 import pytest
 
+from keras_bert.trainers.programs import pretraining
 from tests.reliability.record import record
 from tests.trainers.programs.test_pretraining import SEQ
 from tests.trainers.programs.test_pretraining import corpus  # noqa: F401 (fixture)
 from tests.trainers.programs.test_pretraining import options
-from keras_bert.trainers.programs import pretraining
 
 
 def test_damaged_record_body_met_in_training_is_named(corpus, tmp_path):  # noqa: F811

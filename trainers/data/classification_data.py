@@ -46,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert.io import binary_lines
+from keras_bert.models.bert_encoder import INPUT_NAMES
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 
 FORMATS = ("tsv", "csv", "jsonl")
@@ -629,7 +630,7 @@ def examples_to_features(examples, preprocessor, label_list=None, regression=Fal
             labels = np.array([ids[e.label] for e in examples], np.int32)
 
     seq_length = preprocessor.seq_length
-    names = ("input_word_ids", "input_mask", "input_type_ids")
+    names = INPUT_NAMES
     features = {name: np.zeros((len(examples), seq_length), np.int32) for name in names}
     strings = tf.TensorSpec([None], tf.string)
     single = tf.function(lambda a: preprocessor(a), input_signature=[strings])

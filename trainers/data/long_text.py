@@ -32,11 +32,12 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
+from keras_bert.models.bert_encoder import INPUT_NAMES
 from keras_bert.trainers.data import classification_data
 from keras_bert.trainers.data import squad_data
 
 POOLINGS = ("mean", "max")
-FEATURE_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+FEATURE_NAMES = INPUT_NAMES  # The encoder's inputs.
 
 
 def _pieces(preprocessor, texts):

@@ -36,6 +36,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from keras_bert.models.bert_encoder import INPUT_NAMES
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.trainers.data import classification_data
 from keras_bert.trainers.data.classification_data import InvalidRow
@@ -257,7 +258,7 @@ def examples_to_features(examples, preprocessor, batch_size=64):
                 raise ValueError(f"{e.guid}: label {e.label!r} is not a choice index in [0, {num_choices})")
 
     seq_length = preprocessor.seq_length
-    names = ("input_word_ids", "input_mask", "input_type_ids")
+    names = INPUT_NAMES
     features = {name: np.zeros((len(examples), num_choices, seq_length), np.int32) for name in names}
     strings = tf.TensorSpec([None], tf.string)
     pair = tf.function(lambda a, b: preprocessor((a, b)), input_signature=[strings, strings])

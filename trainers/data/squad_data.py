@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert.io import read_text
+from keras_bert.models.bert_encoder import INPUT_NAMES
 from keras_bert.text.bert_preprocessor import MAX_SEQ_LENGTH
 
 DEFAULT_MAX_SEQ_LENGTH = 384
@@ -47,7 +48,7 @@ DEFAULT_MAX_QUERY_LENGTH = 64
 BASE_UNIQUE_ID = 1000000000
 TOKENIZE_BATCH_SIZE = 512
 
-FEATURE_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+FEATURE_NAMES = INPUT_NAMES  # The encoder's inputs.
 LABEL_NAMES = ("start_positions", "end_positions")
 
 _LOG = logging.getLogger(__name__)

@@ -22,11 +22,11 @@ from keras_bert.checkpoints import pretrained as pretrained_lib
 from keras_bert.models.bert_pretrainer import BertPretrainer
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.text.bert_preprocessor import read_vocabulary
+from keras_bert.trainers.data import pretraining_input
 from keras_bert.trainers.engine import checkpointing
 from keras_bert.trainers.engine import distribution
 from keras_bert.trainers.engine import initialization
 from keras_bert.trainers.engine import optimization
-from keras_bert.trainers.data import pretraining_input
 from keras_bert.trainers.engine import training_loop
 from keras_bert.trainers.programs.options import PretrainingOptions  # noqa: F401 (what run_pretraining takes)
 

@@ -41,10 +41,13 @@ import sysconfig
 import time
 
 from keras_bert import io
-from keras_bert.config import PRESETS
 from keras_bert.config import BertConfig
+from keras_bert.config import PRESETS
 from keras_bert.text import vocabulary as vocabulary_lib
 from keras_bert.trainers.data import classification_data
+from keras_bert.trainers.programs.options import FILE_FORMATS
+from keras_bert.trainers.programs.options import option
+from keras_bert.trainers.tasks.task import column
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "quickstart_data")
 DEFAULT_TRAIN_FILE = os.path.join(DATA_DIR, "train.tsv")
@@ -98,46 +101,50 @@ MODEL_NAME = "quickstart"
 class QuickstartOptions:
     """Everything `run_quickstart` needs; the fields are the CLI flags."""
 
-    output_dir: str = "keras_bert_quickstart"
-    overwrite: bool = False
-    corpus_files: str = None
-    train_file: str = None
-    dev_file: str = None
-    file_format: str = None
-    text_a_column: str = "sentence"
-    text_b_column: str = None
-    label_column: str = "label"
-    do_lower_case: bool = True
-    model_size: str = "tiny"
-    vocab_size: int = 4000
-    vocab_num_iterations: int = 4
-    max_seq_length: int = 64
-    max_predictions_per_seq: int = 10
-    dupe_factor: int = 5
-    pretrain_steps: int = 600
-    pretrain_batch_size: int = 32
-    pretrain_learning_rate: float = 2e-3
-    finetune_epochs: float = 15.0
-    finetune_batch_size: int = 16
-    finetune_learning_rate: float = 1e-3
-    sentences: tuple = DEFAULT_SENTENCES
-    model_name: str = MODEL_NAME
-    random_seed: int = 12345
+    output_dir: str = option("keras_bert_quickstart", "Where everything goes (refused if not empty, unless "
+                                                      "--overwrite).")
+    overwrite: bool = option(False, "Replace what an earlier quickstart wrote in --output_dir (a directory with its "
+                                    "quickstart.json; other files there are left alone).")
+    corpus_files: str = option(None, "Pretraining text instead of the standard library's docstrings: comma-separated "
+                                     "files or glob patterns, UTF-8, one paragraph (or sentence) per line, a blank "
+                                     "line between documents.")
+    train_file: str = option(None, "Labelled training data (TSV, CSV or JSON Lines; default: the shipped "
+                                   "trainers/programs/quickstart_data/train.tsv). Needs --dev_file.")
+    dev_file: str = option(None, "Labelled dev data, same layout as --train_file (default: the shipped dev.tsv).")
+    file_format: str = option(None, "Format of --train_file/--dev_file (default: by extension).",
+                              choices=FILE_FORMATS)
+    text_a_column: str = option("sentence", "Column (header name or 0-based index) of the text.")
+    text_b_column: str = option(None, "Column of the second text, for pairs.")
+    label_column: str = option("label", "Column of the label.")
+    do_lower_case: bool = option(True, "Uncased vocabulary and model.")
+    model_size: str = option("tiny", "BERT size: tiny (2 layers x 128, default), mini, small, medium, base, large. "
+                                     "Above tiny, raise --pretrain_steps and expect hours, not minutes, on a CPU.")
+    vocab_size: int = option(4000, "WordPiece vocabulary size (special and [unused] tokens included).")
+    vocab_num_iterations: int = option(4, "WordPiece learner iterations (`keras-bert vocab --num_iterations`; 1 is "
+                                          "about 4x faster).")
+    max_seq_length: int = option(64, "Sequence length for pretraining and fine-tuning.")
+    max_predictions_per_seq: int = option(10, "Masked LM predictions per pretraining sequence.")
+    dupe_factor: int = option(5, "Copies of the pretraining corpus, each with different masks.")
+    pretrain_steps: int = option(600, "Pretraining steps. Below a few hundred the encoder may still be in the early "
+                                      "stage that predicts the frequent words everywhere, which fine-tunes worse than"
+                                      " random weights.")
+    pretrain_batch_size: int = option(32, "Pretraining batch size.")
+    pretrain_learning_rate: float = option(2e-3, "Pretraining peak learning rate.")
+    finetune_epochs: float = option(15.0, "Fine-tuning epochs (the best epoch on the dev set is kept).")
+    finetune_batch_size: int = option(16, "Fine-tuning batch size.")
+    finetune_learning_rate: float = option(1e-3, "Fine-tuning peak learning rate.")
+    sentences: tuple = DEFAULT_SENTENCES  # --sentence (repeatable): cli/quickstart.py
+    model_name: str = option(MODEL_NAME, "TF Serving model name (in the docker and curl lines).")
+    random_seed: int = option(12345, "Seed of the pretraining data and the input order.")
 
 
 # ------------------------------------------------------------------ checks
 
 
-def _column(value):
-    if value is None:
-        return None
-    return int(value) if str(value).lstrip("-").isdigit() else value
-
-
 def read_labelled(options, path):
     """`InputExample`s of a labelled file, with the options' columns and format."""
     examples, _ = classification_data.read_examples(
-        path, _column(options.text_a_column), _column(options.text_b_column), _column(options.label_column),
+        path, column(options.text_a_column), column(options.text_b_column), column(options.label_column),
         format=options.file_format,
     )
     return examples

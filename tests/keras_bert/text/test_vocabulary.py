@@ -7,9 +7,9 @@ import sys
 import pytest
 import tensorflow as tf
 
+from keras_bert.io import expand_patterns
 from keras_bert.text import BertPreprocessor
 from keras_bert.text import vocabulary
-from keras_bert.io import expand_patterns
 from references import real_text
 
 TEXTS = [

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_bert.trainers.programs import export as program
 from keras_bert.export import saved_model as saved_model_lib
+from keras_bert.trainers.programs import export as program
 
 from tests.export.conftest import build_model
 from tests.export.conftest import exports  # noqa: F401 (fixture)

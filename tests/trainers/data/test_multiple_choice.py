@@ -12,15 +12,15 @@ import tensorflow as tf
 
 from keras_bert import BertConfig
 from keras_bert import BertPreprocessor
+from keras_bert.trainers.data import multiple_choice_data as mcd
+from keras_bert.trainers.data.multiple_choice_data import MultipleChoiceExample
+from keras_bert.trainers.programs import finetuning
 from tests.trainers.programs.test_finetuning import BAD
 from tests.trainers.programs.test_finetuning import FILLER
 from tests.trainers.programs.test_finetuning import GOOD
 from tests.trainers.programs.test_finetuning import VOCAB
 from tests.trainers.programs.test_finetuning import options as finetuning_options
 from tests.trainers.programs.test_finetuning import read_results
-from keras_bert.trainers.programs import finetuning
-from keras_bert.trainers.data import multiple_choice_data as mcd
-from keras_bert.trainers.data.multiple_choice_data import MultipleChoiceExample
 
 ENDINGS = ["ending0", "ending1", "ending2"]
 

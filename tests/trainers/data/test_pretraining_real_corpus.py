@@ -12,8 +12,8 @@ import os
 import pytest
 
 from keras_bert.text import vocabulary
-from keras_bert.trainers.programs import pretraining
 from keras_bert.trainers.data import pretraining_data
+from keras_bert.trainers.programs import pretraining
 from tests.testing import REPO
 
 GRIMM = os.path.join(REPO, "..", "shared", "data", "pretrain", "grimm-tales.txt")

@@ -15,11 +15,11 @@ import pytest
 from keras_bert import BertQuestionAnswerer
 from keras_bert.text import BertPreprocessor
 from keras_bert.text import vocabulary
-from tests import testing
-from references import real_text
 from keras_bert.trainers.data import squad_data
 from keras_bert.trainers.data import squad_postprocess
 from keras_bert.trainers.data.squad_postprocess import basic_tokenize_text
+from references import real_text
+from tests import testing
 
 SQUAD2 = os.path.join(real_text.DATA_DIR, "squad2", "dev-subset.json")
 needs_squad2 = pytest.mark.skipif(not os.path.exists(SQUAD2), reason="needs ../shared/data/squad2")

@@ -21,8 +21,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.trainers.engine import distributed_run as fixtures
 from tests.testing import REPO
+from tests.trainers.engine import distributed_run as fixtures
 
 TIMEOUT = 240  # seconds, for all processes together
 STEPS = 4

@@ -17,10 +17,10 @@ import pytest
 import tensorflow as tf
 
 from keras_bert.models.bert_pretrainer import BertPretrainer
-from tests.trainers.engine import distributed_run as fixtures
 from keras_bert.trainers.engine import optimization
 from keras_bert.trainers.engine.training_loop import NonFiniteLossError
 from keras_bert.trainers.engine.training_loop import Trainer
+from tests.trainers.engine import distributed_run as fixtures
 
 B = fixtures.GLOBAL_BATCH
 STEPS = 6

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from keras_bert.trainers.programs import finetuning
 from keras_bert.trainers.engine import optimization
+from keras_bert.trainers.programs import finetuning
 from tests.testing import REPO
 
 GOOD = ["good", "great", "fine", "happy"]

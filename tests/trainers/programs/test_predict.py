@@ -13,18 +13,18 @@ import pytest
 
 from keras_bert.config import BertConfig
 from keras_bert.text.bert_preprocessor import BertPreprocessor
+from keras_bert.trainers import run_dir
+from keras_bert.trainers import tasks
+from keras_bert.trainers.data import classification_data
+from keras_bert.trainers.data import long_text
+from keras_bert.trainers.engine import inference
+from keras_bert.trainers.programs import finetuning
+from keras_bert.trainers.programs import prediction
+from tests.testing import REPO
 from tests.trainers.programs.test_finetuning import FILLER
 from tests.trainers.programs.test_finetuning import VOCAB
 from tests.trainers.programs.test_finetuning import data  # noqa: F401 (the fixture)
 from tests.trainers.programs.test_finetuning import options
-from keras_bert.trainers.data import classification_data
-from keras_bert.trainers.programs import finetuning
-from keras_bert.trainers.data import long_text
-from keras_bert.trainers.programs import prediction
-from keras_bert.trainers import run_dir
-from keras_bert.trainers import tasks
-from keras_bert.trainers.engine import inference
-from tests.testing import REPO
 
 
 SEQ = 24  # The fine-tuned model's max_seq_length: 22 wordpieces per single-text window.

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from keras_bert import load_checkpoint
-from keras_bert.trainers.programs import pretraining
 from keras_bert.trainers.data import pretraining_data
+from keras_bert.trainers.programs import pretraining
+from tests.testing import REPO
 from tests.trainers.data.test_pretraining_data import VOCAB
 from tests.trainers.data.test_pretraining_data import corpus_text
-from tests.testing import REPO
 
 SEQ, PRED = 32, 5
 EVAL_KEYS = {"masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy", "next_sentence_loss",

@@ -13,9 +13,9 @@ import pytest
 import tensorflow as tf
 
 from keras_bert.export import op_audit
-from tests.export import rest
 from keras_bert.trainers.data import classification_data
 from keras_bert.trainers.programs import quickstart
+from tests.export import rest
 from tests.testing import REPO
 
 
