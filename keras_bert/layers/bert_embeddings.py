@@ -95,7 +95,11 @@ class BertEmbeddings(keras.layers.Layer):
         """The `[vocab_size, hidden_size]` word table (tied to the MLM output)."""
         return self.word_embeddings.embeddings
 
-    def call(self, input_word_ids, input_type_ids, training=None):
+    def call(self, input_word_ids, input_type_ids, training=None, position_ids=None):
+        """`input_word_ids`, `input_type_ids`: int `[batch, seq]`; `position_ids`:
+        optional int `[batch, seq]`, each token's position (packed rows restart
+        it per sequence); None: 0, 1, ... seq - 1 in every row. Returns float
+        `[batch, seq, hidden_size]`."""
         seq_length = input_word_ids.shape[1]
         if seq_length is not None and seq_length > self.max_position_embeddings:
             raise ValueError(
@@ -109,12 +113,14 @@ class BertEmbeddings(keras.layers.Layer):
                 self.max_position_embeddings,
                 message="input_word_ids is longer than max_position_embeddings",
             )
-        positions = keras.ops.cast(
-            self.position_embeddings[:seq_length], self.compute_dtype
-        )
         x = self.word_embeddings(input_word_ids)
         x = x + self.token_type_embeddings(input_type_ids)
-        x = x + positions[None, :, :]
+        if position_ids is None:
+            positions = keras.ops.cast(self.position_embeddings[:seq_length], self.compute_dtype)
+            x = x + positions[None, :, :]
+        else:
+            x = x + keras.ops.cast(keras.ops.take(self.position_embeddings, position_ids, axis=0),
+                                   self.compute_dtype)
         x = self.layer_norm(x)
         return self.dropout(x, training=training)
 

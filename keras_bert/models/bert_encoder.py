@@ -1,4 +1,16 @@
-"""`BertEncoder`: the BERT transformer encoder as a functional Keras model."""
+"""`BertEncoder`: the BERT transformer encoder as a functional Keras model.
+
+Packed rows. A row may hold several sequences back to back, each packed
+`[CLS] A [SEP] (B [SEP])` as usual, to leave no room to padding (Krell et
+al. 2021). `input_mask` then numbers them: 1 at the first sequence's
+tokens, 2 at the second's ..., 0 at padding -- a row of one sequence is the
+usual 0/1 mask, which gives exactly the outputs it always gave. A token
+attends only to the tokens of its own sequence (`packed_attention_mask`:
+block-diagonal), and positions restart at 0 with each sequence
+(`packed_position_ids`), both derived from the mask inside the graph with
+static shapes, so every sequence gets the states it gets alone. The TF Hub
+inputs and the weights are unchanged.
+"""
 
 import keras
 
@@ -7,6 +19,45 @@ from keras_bert.layers.bert_embeddings import BertEmbeddings
 from keras_bert.layers.transformer_block import TransformerBlock
 
 INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+
+
+def packed_attention_mask(input_mask):
+    """bool `[batch, seq, seq]`: query `i` may attend to key `j`.
+
+    `input_mask`: int `[batch, seq]`, the packed sequence of each token (1,
+    2, ...; 0 = padding). A token attends to the real tokens of its own
+    sequence; a padding token to every real token of its row (its output is
+    never read, and a row of nothing to attend to would be undefined).
+    """
+    mask = keras.ops.convert_to_tensor(input_mask)
+    key_real = keras.ops.greater(mask, 0)[:, None, :]
+    same = keras.ops.equal(mask[:, :, None], mask[:, None, :])
+    query_padding = keras.ops.equal(mask, 0)[:, :, None]
+    return keras.ops.logical_and(key_real, keras.ops.logical_or(same, query_padding))
+
+
+def packed_position_ids(input_mask):
+    """int32 `[batch, seq]`: each real token's position within its packed
+    sequence, counted from 0 (the number of earlier tokens of the same
+    sequence); a padding token's position in the row, as unpacked rows have
+    always had (so a row of one sequence gets 0, 1, ... everywhere)."""
+    mask = keras.ops.convert_to_tensor(input_mask)
+    same = keras.ops.cast(keras.ops.equal(mask[:, :, None], mask[:, None, :]), "int32")  # [batch, seq, seq]
+    # Row t of the running count, at column t: the same-sequence tokens up to t, itself included.
+    within = keras.ops.diagonal(keras.ops.cumsum(same, axis=-1), axis1=1, axis2=2) - 1
+    in_row = keras.ops.cumsum(keras.ops.ones_like(mask), axis=1) - 1
+    return keras.ops.where(keras.ops.greater(mask, 0), within, in_row)
+
+
+def packed_first_tokens(input_mask, max_sequences_per_row):
+    """`(index, present)`, int32 and bool `[batch, max_sequences_per_row]`:
+    where the packed sequence k = 1, 2, ... of each row starts (its `[CLS]`),
+    and whether the row has it (index 0 where not)."""
+    mask = keras.ops.convert_to_tensor(input_mask)
+    numbers = keras.ops.arange(1, max_sequences_per_row + 1, dtype=mask.dtype)
+    is_k = keras.ops.equal(mask[:, :, None], numbers[None, None, :])  # [batch, seq, P]
+    index = keras.ops.cast(keras.ops.argmax(keras.ops.cast(is_k, "int32"), axis=1), "int32")
+    return index, keras.ops.any(is_k, axis=1)
 
 
 @keras.saving.register_keras_serializable(package="keras_bert")
@@ -19,6 +70,11 @@ class BertEncoder(keras.Model):
 
     Args:
       config: a `keras_bert.BertConfig` (or its `to_dict()`).
+      max_sequences_per_row: int or None. With packed rows (see above):
+        the most sequences a row holds, for the per-sequence outputs
+        `packed_cls_output` and `packed_pooled_output`. None (default): no
+        such outputs (packed rows still attend and count positions per
+        sequence).
       skip_padding: bool. True: the blocks' position-wise layers skip the
         padding positions (see `TransformerBlock`'s `token_mask`), which
         saves the batch's share of padding in time; real positions get the
@@ -32,18 +88,27 @@ class BertEncoder(keras.Model):
 
     Inputs, a dict of int32 Tensors `[batch, seq]`, any `seq` up to
     `config.max_position_embeddings`:
-      input_word_ids: wordpiece ids, `[CLS] A [SEP] B [SEP]` then padding.
-      input_mask: 1 at real tokens, 0 at padding.
-      input_type_ids: 0 for the first segment, 1 for the second.
+      input_word_ids: wordpiece ids, `[CLS] A [SEP] B [SEP]` then padding
+        (packed rows: one such sequence after another).
+      input_mask: 1 at real tokens, 0 at padding (packed rows: k at the
+        tokens of the k-th sequence).
+      input_type_ids: 0 for the first segment, 1 for the second (of each
+        sequence).
 
     Outputs, a dict:
       sequence_output: float `[batch, seq, hidden]`, the last block's states.
-      pooled_output: float `[batch, hidden]`, tanh(dense(`[CLS]` state)).
+      pooled_output: float `[batch, hidden]`, tanh(dense(`[CLS]` state))
+        (packed rows: of the first sequence).
       encoder_outputs: list of `num_layers` float `[batch, seq, hidden]`, the
         output of every block (the last one equals `sequence_output`).
+      With `max_sequences_per_row` P:
+      packed_cls_output: float `[batch, P, hidden]`, the `[CLS]` state of
+        each packed sequence (zeros where the row has fewer).
+      packed_pooled_output: float `[batch, P, hidden]`, the pooler on them
+        (zeros where the row has fewer).
     """
 
-    def __init__(self, config, skip_padding=False, name="bert_encoder", **kwargs):
+    def __init__(self, config, skip_padding=False, max_sequences_per_row=None, name="bert_encoder", **kwargs):
         if isinstance(config, dict):
             config = BertConfig.from_dict(config)
         if not isinstance(config, BertConfig):
@@ -53,6 +118,11 @@ class BertEncoder(keras.Model):
             )
         if not isinstance(skip_padding, bool):
             raise ValueError(f"BertEncoder: skip_padding must be a bool, got {skip_padding!r}.")
+        if max_sequences_per_row is not None and (
+                isinstance(max_sequences_per_row, bool) or not isinstance(max_sequences_per_row, int)
+                or max_sequences_per_row < 1):
+            raise ValueError(f"BertEncoder: max_sequences_per_row must be an int >= 1 or None, got "
+                             f"{max_sequences_per_row!r}.")
         inputs = {
             key: keras.Input(shape=(None,), dtype="int32", name=key)
             for key in INPUT_NAMES
@@ -90,10 +160,11 @@ class BertEncoder(keras.Model):
             name="pooler_dense",
         )
 
-        x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"])
-        # [batch, 1, seq]: every query may attend to every real key.
-        attention_mask = keras.ops.cast(inputs["input_mask"][:, None, :], "bool")
-        token_mask = inputs["input_mask"] if skip_padding else None
+        input_mask = inputs["input_mask"]
+        x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"],
+                       position_ids=packed_position_ids(input_mask))
+        attention_mask = packed_attention_mask(input_mask)  # [batch, seq, seq]
+        token_mask = keras.ops.cast(keras.ops.greater(input_mask, 0), "int32") if skip_padding else None
         encoder_outputs = []
         for block in blocks:
             x = block(x, attention_mask=attention_mask, token_mask=token_mask)
@@ -104,9 +175,16 @@ class BertEncoder(keras.Model):
             "pooled_output": pooled_output,
             "encoder_outputs": encoder_outputs,
         }
+        if max_sequences_per_row is not None:
+            index, present = packed_first_tokens(input_mask, max_sequences_per_row)
+            present = keras.ops.cast(present, x.dtype)[:, :, None]
+            cls = keras.ops.take_along_axis(x, index[:, :, None], axis=1) * present  # [batch, P, hidden]
+            outputs["packed_cls_output"] = cls
+            outputs["packed_pooled_output"] = pooler(cls) * present
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.config = config
         self.skip_padding = skip_padding
+        self.max_sequences_per_row = max_sequences_per_row
         self.embeddings = embeddings
         self.transformer_layers = blocks
         self.pooler = pooler
@@ -117,7 +195,8 @@ class BertEncoder(keras.Model):
         return self.embeddings.word_embedding_table
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "skip_padding": self.skip_padding, "name": self.name}
+        return {"config": self.config.to_dict(), "skip_padding": self.skip_padding,
+                "max_sequences_per_row": self.max_sequences_per_row, "name": self.name}
 
     @classmethod
     def from_config(cls, config):
