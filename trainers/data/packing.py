@@ -1,0 +1,162 @@
+"""Packing examples into rows: several sequences per row instead of padding.
+
+Fine-tuning and pretraining examples are mostly far shorter than
+`max_seq_length` (SST-2 sentences are ~13 wordpieces of 128). Packing puts
+several whole examples back to back in one row of the same fixed
+`[rows, seq_length]` shape, numbered in `input_mask` (1, 2, ...; 0 =
+padding) as `BertEncoder` reads packed rows, with at most
+`max_sequences_per_row` per row. One static shape for a whole run, as TPUs
+need, and almost no padding (Krell et al. 2021).
+
+`pack_rows` decides which examples share a row: first-fit decreasing
+within windows of `window` examples taken in the given (e.g. shuffled)
+order. Inside a window the longest example goes first into the first row
+with room for it; at the window's end its rows are closed. The window keeps
+the order random at the scale of windows (a row never mixes examples from
+far apart in the order), while first-fit decreasing wastes little: the
+padding left is at most about one short example per row.
+
+`pack_features` lays the examples' numpy features out in those rows, and
+`unpack_outputs` maps per-sequence outputs back to the examples.
+"""
+
+import numpy as np
+
+from keras_bert.models.bert_encoder import INPUT_NAMES
+
+DEFAULT_WINDOW = 1024
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def pack_rows(lengths, seq_length, max_sequences_per_row, window=DEFAULT_WINDOW):
+    """Which examples share each row.
+
+    Args:
+      lengths: int array `[N]`, each example's length in tokens (>= 1).
+      seq_length: int, the row length.
+      max_sequences_per_row: int >= 1, the most examples in a row.
+      window: int >= 1, examples packed together (first-fit decreasing),
+        taken in the order of `lengths`.
+
+    Returns:
+      list of rows, each a list of example indices (every index once), in
+      the order of the windows; within a row, in the order they were placed.
+
+    Raises:
+      ValueError: a bad argument, or an example longer than `seq_length`
+        (naming the first; truncate before packing).
+    """
+    _check_int("seq_length", seq_length, 1)
+    _check_int("max_sequences_per_row", max_sequences_per_row, 1)
+    _check_int("window", window, 1)
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1:
+        raise ValueError(f"lengths must be a 1-D array of example lengths, got shape {lengths.shape}")
+    too_long = np.flatnonzero(lengths > seq_length)
+    if len(too_long):
+        raise ValueError(f"example {too_long[0]} has {lengths[too_long[0]]} tokens, more than seq_length="
+                         f"{seq_length} ({len(too_long)} such examples; truncate them before packing)")
+    empty = np.flatnonzero(lengths < 1)
+    if len(empty):
+        raise ValueError(f"example {empty[0]} has {lengths[empty[0]]} tokens; every example needs at least one")
+    rows = []
+    for start in range(0, len(lengths), window):
+        indices = np.arange(start, min(start + window, len(lengths)))
+        longest_first = indices[np.argsort(-lengths[indices], kind="stable")]
+        open_rows, room = [], []
+        for index in longest_first:
+            length = int(lengths[index])
+            for r, free in enumerate(room):
+                if free >= length and len(open_rows[r]) < max_sequences_per_row:
+                    open_rows[r].append(int(index))
+                    room[r] -= length
+                    break
+            else:
+                open_rows.append([int(index)])
+                room.append(seq_length - length)
+        rows.extend(open_rows)
+    return rows
+
+
+def packing_efficiency(lengths, rows, seq_length):
+    """Real tokens / (rows * seq_length): 1.0 is no padding at all."""
+    return float(np.sum(lengths)) / max(1, len(rows) * seq_length)
+
+
+def pack_features(features, rows, seq_length, max_sequences_per_row, token_features=()):
+    """The examples' features laid out in packed rows.
+
+    Args:
+      features: dict of numpy arrays, one row per example: the encoder
+        inputs `[N, S]` (each example's tokens first, then padding, as
+        unpacked features are; `S <= seq_length`), `token_features` `[N, S]`
+        (per token, e.g. tagging's `labels` and `label_weights`), and
+        any other `[N, ...]` (per example, e.g. a class label).
+      rows: from `pack_rows`.
+      seq_length: int, the packed row length.
+      max_sequences_per_row: int, P.
+      token_features: names of the per-token features besides the inputs.
+
+    Returns:
+      dict: the encoder inputs and `token_features` `[R, seq_length]`
+      (`input_mask` numbering the sequences); every per-example feature
+      `[R, P, ...]` (zeros in empty slots); `example_index` int32 `[R, P]`
+      (-1 in empty slots) and `sequence_mask` int32 `[R, P]` (1 where a slot
+      holds an example).
+    """
+    _check_int("max_sequences_per_row", max_sequences_per_row, 1)
+    lengths = np.asarray(features["input_mask"]).astype(bool).sum(axis=-1)
+    per_token = set(INPUT_NAMES) | set(token_features)
+    num_rows = len(rows)
+    packed = {}
+    for name, value in features.items():
+        value = np.asarray(value)
+        if name in per_token:
+            packed[name] = np.zeros((num_rows, seq_length), value.dtype)
+        else:
+            packed[name] = np.zeros((num_rows, max_sequences_per_row) + value.shape[1:], value.dtype)
+    packed["example_index"] = np.full((num_rows, max_sequences_per_row), -1, np.int32)
+    packed["sequence_mask"] = np.zeros((num_rows, max_sequences_per_row), np.int32)
+    for r, row in enumerate(rows):
+        if len(row) > max_sequences_per_row:
+            raise ValueError(f"row {r} holds {len(row)} examples, more than max_sequences_per_row="
+                             f"{max_sequences_per_row}")
+        position = 0
+        for k, index in enumerate(row):
+            length = int(lengths[index])
+            if position + length > seq_length:
+                raise ValueError(f"row {r}: its examples hold more than seq_length={seq_length} tokens")
+            for name in features:
+                value = np.asarray(features[name])
+                if name in per_token:
+                    packed[name][r, position:position + length] = value[index, :length]
+                else:
+                    packed[name][r, k] = value[index]
+            packed["input_mask"][r, position:position + length] = k + 1
+            packed["example_index"][r, k] = index
+            packed["sequence_mask"][r, k] = 1
+            position += length
+    return packed
+
+
+def unpack_outputs(per_sequence, example_index, num_examples):
+    """Per-sequence outputs `[R, P, ...]` back to one row per example `[N, ...]`,
+    in example order (`example_index` from `pack_features`).
+
+    Raises:
+      ValueError: an example missing from `example_index` or found twice.
+    """
+    per_sequence = np.asarray(per_sequence)
+    slots = np.flatnonzero(np.asarray(example_index).reshape(-1) >= 0)
+    indices = np.asarray(example_index).reshape(-1)[slots]
+    if len(indices) != num_examples or len(np.unique(indices)) != num_examples:
+        raise ValueError(f"example_index holds {len(np.unique(indices))} distinct examples of {num_examples} "
+                         f"({len(indices)} slots)")
+    flat = per_sequence.reshape((-1,) + per_sequence.shape[2:])[slots]
+    out = np.empty_like(flat)
+    out[indices] = flat
+    return out
