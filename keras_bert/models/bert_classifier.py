@@ -1,7 +1,6 @@
 """`BertClassifier`: sentence or sentence-pair classification on `[CLS]`."""
 
 import keras
-import tensorflow as tf
 
 from keras_bert.models.bert_task import BertTask
 from keras_bert.models.bert_task import sparse_cross_entropy
@@ -27,6 +26,12 @@ class BertClassifier(BertTask):
       `labels` int32 `[batch]` in `[0, num_classes)`.
 
     Outputs: dict `logits` float `[batch, num_classes]`.
+
+    Packed rows (an encoder with `max_sequences_per_row` P): one item per
+    packed sequence -- `logits` `[batch, P, num_classes]`, `labels` `[batch,
+    P]` and `sequence_mask` `[batch, P]` (1 where a slot holds a sequence),
+    which weighs the loss, so a packed batch's loss is the mean over its
+    examples, as unpacked.
     """
 
     loss_terms = ("classification",)
@@ -48,12 +53,12 @@ class BertClassifier(BertTask):
         self.built = True
 
     def call(self, inputs, training=False):
-        pooled = self.encode(inputs, training=training)["pooled_output"]
+        pooled = self.pooled_output(self.encode(inputs, training=training))
         return {"logits": self.classifier(self.output_dropout(pooled, training=training))}
 
     def loss_weights(self, features):
-        """`classification`: float32 `[batch]` ones."""
-        return {"classification": tf.ones_like(tf.convert_to_tensor(features["labels"]), tf.float32)}
+        """`classification`: float32 `[batch]` ones (packed: `sequence_mask`)."""
+        return {"classification": self.example_weights(features)}
 
     def item_losses(self, features, outputs):
         return {"classification": sparse_cross_entropy(outputs["logits"], features["labels"])}

@@ -24,6 +24,9 @@ class BertRegressor(BertTask):
       `labels` float32 `[batch]`.
 
     Outputs: dict `score` float `[batch]`.
+
+    Packed rows (an encoder with `max_sequences_per_row` P): `score`,
+    `labels` and `sequence_mask` are `[batch, P]`, as `BertClassifier`'s.
     """
 
     loss_terms = ("regression",)
@@ -43,12 +46,12 @@ class BertRegressor(BertTask):
         self.built = True
 
     def call(self, inputs, training=False):
-        pooled = self.encode(inputs, training=training)["pooled_output"]
-        return {"score": self.regressor(self.output_dropout(pooled, training=training))[:, 0]}
+        pooled = self.pooled_output(self.encode(inputs, training=training))
+        return {"score": self.regressor(self.output_dropout(pooled, training=training))[..., 0]}
 
     def loss_weights(self, features):
-        """`regression`: float32 `[batch]` ones."""
-        return {"regression": tf.ones_like(tf.convert_to_tensor(features["labels"]), tf.float32)}
+        """`regression`: float32 `[batch]` ones (packed: `sequence_mask`)."""
+        return {"regression": self.example_weights(features)}
 
     def item_losses(self, features, outputs):
         score = tf.cast(outputs["score"], tf.float32)

@@ -75,6 +75,22 @@ class BertTask(keras.Model):
         # A frozen encoder also runs in inference mode (no dropout).
         return self.encoder({k: inputs[k] for k in INPUT_NAMES}, training=training and self.train_encoder)
 
+    def pooled_output(self, encoded):
+        """The pooled `[CLS]` states a sentence-level head reads: `[batch, hidden]`,
+        or with packed rows (an encoder with `max_sequences_per_row` P) one per
+        packed sequence, `[batch, P, hidden]`."""
+        if self.encoder.max_sequences_per_row is not None:
+            return encoded["packed_pooled_output"]
+        return encoded["pooled_output"]
+
+    @staticmethod
+    def example_weights(features):
+        """float32 weights of sentence-level items, the shape of `features["labels"]`:
+        `features["sequence_mask"]` for packed rows (0 at empty slots), else ones."""
+        if "sequence_mask" in features:
+            return tf.cast(features["sequence_mask"], tf.float32)
+        return tf.ones_like(tf.convert_to_tensor(features["labels"]), tf.float32)
+
     def loss_weights(self, features):
         """Abstract: `{term: float32 weights}` from the labels in `features`."""
         raise NotImplementedError(f"{type(self).__name__} must define loss_weights(features)")

@@ -158,3 +158,52 @@ def test_max_sequences_per_row_is_checked_and_saved(encoder):
     for bad in (0, -1, 2.0, True, "4"):
         with pytest.raises(ValueError, match="max_sequences_per_row must be an int >= 1 or None"):
             BertEncoder(packed_encoder.config, max_sequences_per_row=bad)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_packed_batch_loss_and_gradients_equal_unpacked(kind):
+    """The same examples, packed or not: the same loss (the mean over the
+    examples: `sequence_mask` weighs the items) and the same gradients."""
+    import keras
+
+    from keras_bert import BertClassifier
+    from keras_bert import BertConfig
+    from keras_bert import BertRegressor
+    from keras_bert.trainers.data import packing
+
+    keras.utils.set_random_seed(5)
+    config = BertConfig(vocab_size=60, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
+                        max_position_embeddings=SEQ, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    rng = np.random.default_rng(6)
+    lengths = np.array([5, 31, 1, 12, 32, 7, 3, 20, 9, 2])
+    n = len(lengths)
+    ids = np.zeros((n, SEQ), np.int32)
+    mask = np.zeros_like(ids)
+    for i, length in enumerate(lengths):
+        ids[i, :length] = rng.integers(5, 60, length)
+        mask[i, :length] = 1
+    labels = rng.integers(0, 3, n).astype(np.int32) if kind == "classifier" else rng.normal(size=n).astype(np.float32)
+    unpacked = {"input_word_ids": ids, "input_mask": mask, "input_type_ids": np.zeros_like(ids), "labels": labels}
+
+    def build(max_sequences_per_row):
+        encoder = BertEncoder(config, max_sequences_per_row=max_sequences_per_row)
+        return BertClassifier(encoder, num_classes=3) if kind == "classifier" else BertRegressor(encoder)
+
+    plain, packed_model = build(None), build(MAX_SEQUENCES)
+    packed_model.set_weights(plain.get_weights())
+    rows = packing.pack_rows(lengths, SEQ, MAX_SEQUENCES)
+    packed = packing.pack_features(unpacked, rows, SEQ, MAX_SEQUENCES)
+    assert len(rows) < n
+
+    def loss_and_gradients(model, features):
+        features = {k: tf.constant(v) for k, v in features.items()}
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(x=features, training=False)
+        return float(loss), tape.gradient(loss, model.trainable_variables)
+
+    loss, gradients = loss_and_gradients(plain, unpacked)
+    packed_loss, packed_gradients = loss_and_gradients(packed_model, packed)
+    assert abs(loss - packed_loss) <= TOLERANCE * max(1.0, abs(loss))
+    for variable, g, h in zip(plain.trainable_variables, gradients, packed_gradients):
+        g, h = tf.convert_to_tensor(g).numpy(), tf.convert_to_tensor(h).numpy()
+        assert np.abs(g - h).max() <= TOLERANCE * max(1.0, np.abs(g).max()), variable.path
