@@ -31,12 +31,10 @@ import uuid
 
 import tensorflow as tf
 
-_OBJECT_STORES = ("gs://", "s3://")
 
-
-def is_object_store(path):
-    """True for paths whose filesystem has no atomic rename (gs://, s3://)."""
-    return os.fspath(path).startswith(_OBJECT_STORES)
+def is_local(path):
+    """True for a path of the local filesystem (no `scheme://`)."""
+    return "://" not in os.fspath(path)
 
 
 def join(path, *parts):
@@ -58,17 +56,12 @@ def makedirs(path, where):
         gfile would otherwise take for an existing directory).
     """
     path = os.fspath(path)
-    if "://" not in path and os.path.islink(path) and not os.path.exists(path):
+    if is_local(path) and os.path.islink(path) and not os.path.exists(path):
         raise ValueError(f"{where}: cannot create it (a symbolic link to {os.readlink(path)}, which does not exist)")
     try:
         tf.io.gfile.makedirs(path)
     except tf.errors.OpError as e:
         raise ValueError(f"{where}: cannot create it ({error_reason(e)})") from None
-
-
-def is_local(path):
-    """True for a path of the local filesystem (no `scheme://`)."""
-    return "://" not in os.fspath(path)
 
 
 def rename_tree(source, target):
