@@ -27,11 +27,12 @@ class BertClassifier(BertTask):
 
     Outputs: dict `logits` float `[batch, num_classes]`.
 
-    Packed rows (an encoder with `max_sequences_per_row` P): one item per
-    packed sequence -- `logits` `[batch, P, num_classes]`, `labels` `[batch,
-    P]` and `sequence_mask` `[batch, P]` (1 where a slot holds a sequence),
-    which weighs the loss, so a packed batch's loss is the mean over its
-    examples, as unpacked.
+    Packed rows (inputs with `sequence_mask` `[batch, P]`, 1 where a slot
+    holds a sequence, on an encoder with `max_sequences_per_row` P): one item
+    per packed sequence -- `logits` `[batch, P, num_classes]`, `labels`
+    `[batch, P]` -- weighed by `sequence_mask`, so a packed batch's loss is
+    the mean over its examples, as unpacked. Unpacked inputs give the
+    unpacked outputs on the same model.
     """
 
     loss_terms = ("classification",)
@@ -53,7 +54,7 @@ class BertClassifier(BertTask):
         self.built = True
 
     def call(self, inputs, training=False):
-        pooled = self.pooled_output(self.encode(inputs, training=training))
+        pooled = self.pooled_output(self.encode(inputs, training=training), inputs)
         return {"logits": self.classifier(self.output_dropout(pooled, training=training))}
 
     def loss_weights(self, features):

@@ -25,8 +25,8 @@ class BertRegressor(BertTask):
 
     Outputs: dict `score` float `[batch]`.
 
-    Packed rows (an encoder with `max_sequences_per_row` P): `score`,
-    `labels` and `sequence_mask` are `[batch, P]`, as `BertClassifier`'s.
+    Packed rows (inputs with `sequence_mask`, see `BertClassifier`): `score`
+    and `labels` are `[batch, P]`.
     """
 
     loss_terms = ("regression",)
@@ -46,7 +46,7 @@ class BertRegressor(BertTask):
         self.built = True
 
     def call(self, inputs, training=False):
-        pooled = self.pooled_output(self.encode(inputs, training=training))
+        pooled = self.pooled_output(self.encode(inputs, training=training), inputs)
         return {"score": self.regressor(self.output_dropout(pooled, training=training))[..., 0]}
 
     def loss_weights(self, features):

@@ -75,13 +75,18 @@ class BertTask(keras.Model):
         # A frozen encoder also runs in inference mode (no dropout).
         return self.encoder({k: inputs[k] for k in INPUT_NAMES}, training=training and self.train_encoder)
 
-    def pooled_output(self, encoded):
-        """The pooled `[CLS]` states a sentence-level head reads: `[batch, hidden]`,
-        or with packed rows (an encoder with `max_sequences_per_row` P) one per
-        packed sequence, `[batch, P, hidden]`."""
-        if self.encoder.max_sequences_per_row is not None:
-            return encoded["packed_pooled_output"]
-        return encoded["pooled_output"]
+    def pooled_output(self, encoded, inputs):
+        """The pooled `[CLS]` states a sentence-level head reads: `[batch, hidden]`;
+        for packed rows -- inputs with a `sequence_mask` `[batch, P]`, on an
+        encoder with `max_sequences_per_row` P -- one per packed sequence,
+        `[batch, P, hidden]`. Unpacked inputs (evaluation, serving) keep the
+        unpacked outputs on the same model."""
+        if "sequence_mask" not in inputs:
+            return encoded["pooled_output"]
+        if self.encoder.max_sequences_per_row is None:
+            raise ValueError(f"{type(self).__name__}: packed inputs (a sequence_mask) need an encoder built with "
+                             "max_sequences_per_row.")
+        return encoded["packed_pooled_output"]
 
     @staticmethod
     def example_weights(features):

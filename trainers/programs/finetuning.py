@@ -39,12 +39,14 @@ the families is asked of `keras_bert.trainers.tasks`.
 import math
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.trainers import run_dir
 from keras_bert.trainers import tasks
 from keras_bert.trainers.data import long_text
+from keras_bert.trainers.data import packing
 from keras_bert.trainers.engine import distribution
 from keras_bert.trainers.engine import dynamic_padding
 from keras_bert.trainers.engine import initialization
@@ -77,6 +79,9 @@ def check_options(options):
         raise ValueError(f"--prediction_format={options.prediction_format!r}: tsv or jsonl")
     if options.max_seq_length < 2:
         raise ValueError(f"--max_seq_length={options.max_seq_length}: must be >= 2")
+    if options.packing and (isinstance(options.max_sequences_per_row, bool) or
+                            not isinstance(options.max_sequences_per_row, int) or options.max_sequences_per_row < 1):
+        raise ValueError(f"--max_sequences_per_row={options.max_sequences_per_row!r}: must be an int >= 1")
     if not options.init_checkpoint:
         print("warning: no --init_checkpoint: the encoder starts from random weights", flush=True)
 
@@ -188,8 +193,11 @@ def run_finetuning(options):
         run_dir.write_task_info(options.output_dir, task_info)
 
     num_examples = len(train["features"]["input_mask"]) if train else 0
-    steps_per_epoch = max(1, num_examples // options.train_batch_size)
-    num_train_steps = max(1, int(math.ceil(options.num_train_epochs * num_examples / options.train_batch_size)))
+    packed_rows = _packed_epochs(task, train["features"], options) if options.do_train and options.packing else None
+    # Items per epoch: examples, or with --packing rows (the batch counts rows).
+    per_epoch = packed_rows["rows_per_epoch"] if packed_rows else num_examples
+    steps_per_epoch = max(1, per_epoch // options.train_batch_size)
+    num_train_steps = max(1, int(math.ceil(options.num_train_epochs * per_epoch / options.train_batch_size)))
     num_warmup_steps = int(num_train_steps * options.warmup_proportion)
     save_steps = options.save_checkpoints_steps or steps_per_epoch
     num_layers = config.num_layers
@@ -203,8 +211,9 @@ def run_finetuning(options):
 
     trainer = training_loop.Trainer(
         strategy,
-        model_fn=lambda: task.build_model(config, task_info, dropout=options.dropout,
-                                          train_encoder=options.train_encoder),
+        model_fn=lambda: task.build_model(
+            config, task_info, dropout=options.dropout, train_encoder=options.train_encoder,
+            max_sequences_per_row=options.max_sequences_per_row if options.packing else None),
         optimizer_fn=optimizer_fn,
         output_dir=options.output_dir,
         global_batch_size=options.train_batch_size,
@@ -226,9 +235,14 @@ def run_finetuning(options):
     if saved is not None:
         best = {"step": saved.pop("global_step"), "results": saved}
     if options.do_train:
-        dataset_fn = _train_dataset_fn(train["features"], strategy, options, preprocessor)
+        if packed_rows:
+            dataset_fn = _packed_dataset_fn(packed_rows["features"], options)
+        else:
+            dataset_fn = _train_dataset_fn(train["features"], strategy, options, preprocessor)
+        unit = f"packed rows ({packed_rows['summary']})" if packed_rows else ""
         print(f"fine-tuning ({options.task}) on {num_examples} examples: {num_train_steps} steps of "
-              f"{options.train_batch_size}, {precision}, {strategy.num_replicas_in_sync} replica(s)", flush=True)
+              f"{options.train_batch_size}{' ' + unit if unit else ''}, {precision}, "
+              f"{strategy.num_replicas_in_sync} replica(s)", flush=True)
         evaluated = set()  # Steps whose checkpoint was scored on the dev set, inside the training loop.
 
         def evaluate_checkpoint(step):
@@ -296,5 +310,50 @@ def _train_dataset_fn(features, strategy, options, preprocessor):
             padding_values={"input_word_ids": preprocessor.pad_id},
         )
         return dataset.prefetch(tf.data.AUTOTUNE)
+
+    return dataset_fn
+
+
+def _packed_epochs(task, features, options):
+    """Training rows for `--packing`: for each epoch, the examples in a new
+    seeded order, packed (`data/packing.py`: first-fit decreasing within
+    windows of that order), all epochs' rows one after another.
+
+    Returns:
+      dict: `features` (numpy `[rows, ...]`: the inputs and per-token
+      features `[rows, seq]`, per-example ones and `sequence_mask` `[rows,
+      P]`), `rows_per_epoch` (the mean) and a `summary` line.
+    """
+    lengths = (features["input_mask"] > 0).sum(axis=-1)
+    num_epochs = max(1, int(math.ceil(options.num_train_epochs)))
+    rng = np.random.default_rng(options.random_seed)
+    parts, counts = [], []
+    for _ in range(num_epochs):
+        order = rng.permutation(len(lengths))
+        rows = [[int(order[i]) for i in row] for row in
+                packing.pack_rows(lengths[order], options.max_seq_length, options.max_sequences_per_row)]
+        packed = packing.pack_features(features, rows, options.max_seq_length, options.max_sequences_per_row,
+                                       token_features=task.token_features)
+        packed.pop("example_index")
+        parts.append(packed)
+        counts.append(len(rows))
+    rows_per_epoch = int(round(np.mean(counts)))
+    efficiency = packing.packing_efficiency(lengths, range(rows_per_epoch), options.max_seq_length)
+    summary = (f"{rows_per_epoch} rows of {options.max_seq_length} an epoch, up to {options.max_sequences_per_row} "
+               f"examples each, {efficiency:.1%} of the tokens real")
+    return {"features": {name: np.concatenate([part[name] for part in parts]) for name in parts[0]},
+            "rows_per_epoch": rows_per_epoch, "summary": summary}
+
+
+def _packed_dataset_fn(rows, options):
+    """Batches of packed rows, one static shape `[batch, max_seq_length]`; the
+    rows' order is already seeded per epoch, and the iterator's position is
+    saved with the checkpoints like any `tf.data` input's."""
+
+    def dataset_fn(input_context):
+        batch_size = input_context.get_per_replica_batch_size(options.train_batch_size)
+        dataset = tf.data.Dataset.from_tensor_slices(rows)
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id).repeat()
+        return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
     return dataset_fn

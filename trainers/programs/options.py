@@ -174,6 +174,10 @@ class FinetuningOptions(ModelOptions, TrainingOptions, ColumnOptions, LongTextOp
     log_steps: int = option(50, "Progress line every this many steps.")
     prediction_format: str = option("tsv", "Format of predictions.* (SQuAD: always JSON).",
                                     choices=PREDICTION_FORMATS)
+    packing: bool = option(False, "Train on packed rows (classification, regression, tagging): each row of "
+                                  "--max_seq_length holds several whole examples, each attending only to itself; "
+                                  "--train_batch_size then counts rows. Evaluation and prediction stay unpacked.")
+    max_sequences_per_row: int = option(32, "With --packing: the most examples in one row.")
 
 
 def _from_the_training_run(*groups, names=None):

@@ -10,6 +10,7 @@ overlapping windows (`data/long_text.py`); training truncates.
 import numpy as np
 
 from keras_bert.models.bert_classifier import BertClassifier
+from keras_bert.models.bert_encoder import BertEncoder
 from keras_bert.trainers.data import classification_data
 from keras_bert.trainers.data import long_text
 from keras_bert.trainers.tasks import metrics
@@ -19,6 +20,7 @@ from keras_bert.trainers.tasks import task
 class Classification(task.Task):
     name = "classification"
     model_class = BertClassifier
+    packable = True
     default_metric = "accuracy"
     labelled = True
     long_text = True
@@ -63,8 +65,9 @@ class Classification(task.Task):
             features.pop("labels", None)
         return features, extras
 
-    def build_model(self, config, task_info, dropout=None, train_encoder=True):
-        return BertClassifier(config, num_classes=len(task_info["label_list"]), dropout=dropout,
+    def build_model(self, config, task_info, dropout=None, train_encoder=True, max_sequences_per_row=None):
+        encoder = BertEncoder(config, max_sequences_per_row=max_sequences_per_row)
+        return BertClassifier(encoder, num_classes=len(task_info["label_list"]), dropout=dropout,
                               train_encoder=train_encoder)
 
     def predict(self, model, inputs, batch_size):

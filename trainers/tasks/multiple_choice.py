@@ -29,6 +29,7 @@ def choice_columns(value):
 class MultipleChoice(task.Task):
     name = "multiple_choice"
     model_class = BertMultipleChoice
+    unpackable_because = "an example is a group of [choices, seq] rows scored together"
     default_metric = "accuracy"
     token_rank = 3
 
@@ -58,7 +59,7 @@ class MultipleChoice(task.Task):
             features.pop("labels", None)
         return features, {}
 
-    def build_model(self, config, task_info, dropout=None, train_encoder=True):
+    def build_model(self, config, task_info, dropout=None, train_encoder=True, max_sequences_per_row=None):
         return BertMultipleChoice(config, dropout=dropout, train_encoder=train_encoder)
 
     def score(self, outputs, features, task_info, extras, options):

@@ -6,6 +6,7 @@ a float label; scored by Pearson and Spearman correlation.
 
 import numpy as np
 
+from keras_bert.models.bert_encoder import BertEncoder
 from keras_bert.models.bert_regressor import BertRegressor
 from keras_bert.trainers.tasks import classification
 from keras_bert.trainers.tasks import metrics
@@ -23,8 +24,9 @@ class Regression(classification.Classification):
     def collect_labels(self, examples):
         raise NotImplementedError("regression has no label list")
 
-    def build_model(self, config, task_info, dropout=None, train_encoder=True):
-        return BertRegressor(config, dropout=dropout, train_encoder=train_encoder)
+    def build_model(self, config, task_info, dropout=None, train_encoder=True, max_sequences_per_row=None):
+        encoder = BertEncoder(config, max_sequences_per_row=max_sequences_per_row)
+        return BertRegressor(encoder, dropout=dropout, train_encoder=train_encoder)
 
     def score(self, outputs, features, task_info, extras, options):
         score, labels = outputs["score"].astype(np.float64), features["labels"].astype(np.float64)

@@ -28,6 +28,7 @@ def is_version_2(squad, options):
 class Squad(task.Task):
     name = "squad"
     model_class = BertQuestionAnswerer
+    unpackable_because = "its windows of a context already fill the row (--doc_stride), and an answer span is per window"
     default_metric = "f1"
     columns = False
     sequence_outputs = ("start_logits", "end_logits")
@@ -52,7 +53,7 @@ class Squad(task.Task):
             features.pop("end_positions", None)
         return features, {"squad": squad}
 
-    def build_model(self, config, task_info, dropout=None, train_encoder=True):
+    def build_model(self, config, task_info, dropout=None, train_encoder=True, max_sequences_per_row=None):
         return BertQuestionAnswerer(config, train_encoder=train_encoder)
 
     def answers(self, outputs, extras, options):

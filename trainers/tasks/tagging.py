@@ -17,11 +17,13 @@ from keras_bert.trainers.tasks import task
 class Tagging(task.Task):
     name = "tagging"
     model_class = BertTokenClassifier
+    packable = True
     default_metric = "f1"
     labelled = True
     labels_required = True
     columns = False
     sequence_outputs = ("logits",)
+    token_features = ("labels", "label_weights")
 
     def read(self, options, path, task_info, with_labels):
         return tagging_data.read_conll(path, with_tags=with_labels)
@@ -41,7 +43,8 @@ class Tagging(task.Task):
             )
         return aligned.features, {"num_words": aligned.num_words, "label_weights": aligned.features["label_weights"]}
 
-    def build_model(self, config, task_info, dropout=None, train_encoder=True):
+    def build_model(self, config, task_info, dropout=None, train_encoder=True, max_sequences_per_row=None):
+        # Packed rows need nothing of the encoder here: tags are read per token.
         return BertTokenClassifier(config, num_classes=len(task_info["label_list"]), dropout=dropout,
                                    train_encoder=train_encoder)
 

@@ -56,6 +56,9 @@ class Task:
       columns: bool, read from TSV/CSV/JSON Lines columns (`--text_a_column` ...).
       sequence_outputs: names of model outputs with a sequence axis 1.
       long_text: bool, `--long_text_stride` windows apply.
+      packable: bool, `--packing` applies (several examples per row).
+      token_features: names of the per-token features besides the encoder
+        inputs (packing lays them out per token, the rest per example).
       token_rank: rank of the token id inputs: 2 (`[batch, seq]`) or 3
         (`[batch, choices, seq]`).
       examples_method: `serve_examples`' API: PREDICT, CLASSIFY or REGRESS.
@@ -69,6 +72,8 @@ class Task:
     columns = True
     sequence_outputs = ()
     long_text = False
+    packable = False
+    token_features = ()
     token_rank = 2
     examples_method = PREDICT
 
@@ -93,6 +98,8 @@ class Task:
         if options.long_text_stride and not self.long_text:
             raise ValueError(f"--long_text_stride={options.long_text_stride}: windows are for classification and "
                              f"regression, not {self.name}")
+        if getattr(options, "packing", False) and not self.packable:
+            raise ValueError(f"--packing: {self.name} trains unpacked ({self.unpackable_because})")
 
     def check_columns(self, options):
         """Column flags a family needs besides `--text_a_column` (ValueError naming them)."""
@@ -118,10 +125,13 @@ class Task:
 
     # -------------------------------------------------------------- model
 
-    def build_model(self, config, task_info, dropout=None, train_encoder=True):
+    unpackable_because = "it has no packed model"
+
+    def build_model(self, config, task_info, dropout=None, train_encoder=True, max_sequences_per_row=None):
         """A new `model_class` for `config` (classes from task_info's
         `label_list`); `dropout` before the head (None: the config's) and
-        `train_encoder` (False: frozen) where the model takes them."""
+        `train_encoder` (False: frozen) where the model takes them;
+        `max_sequences_per_row` for a model that also trains on packed rows."""
         raise NotImplementedError(f"{type(self).__name__} must define build_model()")
 
     def predict(self, model, inputs, batch_size):

@@ -119,6 +119,36 @@ def test_tagging_and_frozen_encoder(data, tmp_path):
     assert np.isfinite(frozen["eval"]["loss"])
 
 
+def test_packed_rows_learn_classification_regression_and_tagging(data, tmp_path, capsys):
+    """--packing: rows of 24 hold several examples; each family still learns
+    what it learns unpacked, in fewer steps (the batch counts rows)."""
+    results = finetuning.run_finetuning(options(data, tmp_path / "cls", packing=True, max_sequences_per_row=8,
+                                                train_batch_size=4, num_train_epochs=6))
+    assert results["eval"]["accuracy"] >= 0.9, results["eval"]
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("fine-tuning"))
+    rows = int(line.split("packed rows (")[1].split()[0])
+    assert rows < 240 / 2  # 240 sentences of 4-9 words + 2: at least two a row.
+    assert results["train"]["global_step"] == -(-6 * rows // 4)
+    regression = finetuning.run_finetuning(options(
+        data, tmp_path / "reg", task="regression", train_file=str(data / "train_reg.tsv"),
+        eval_file=str(data / "dev_reg.tsv"), text_a_column="text", label_column="score", num_train_epochs=12,
+        packing=True, max_sequences_per_row=8, train_batch_size=4))
+    assert regression["eval"]["pearson"] > 0.8, regression["eval"]
+    tagging = finetuning.run_finetuning(options(
+        data, tmp_path / "tag", task="tagging", train_file=str(data / "train.conll"),
+        eval_file=str(data / "dev.conll"), text_a_column=None, label_column=None, num_train_epochs=8,
+        packing=True, max_sequences_per_row=8, train_batch_size=4))
+    assert tagging["eval"]["f1"] > 0.9, tagging["eval"]
+
+
+def test_packing_refused_where_it_does_not_apply(data, tmp_path):
+    with pytest.raises(ValueError, match=r"--packing: squad trains unpacked \(its windows"):
+        finetuning.run_finetuning(options(data, tmp_path / "squad", task="squad", text_a_column=None,
+                                          label_column=None, packing=True))
+    with pytest.raises(ValueError, match="--max_sequences_per_row=0: must be an int >= 1"):
+        finetuning.run_finetuning(options(data, tmp_path / "zero", packing=True, max_sequences_per_row=0))
+
+
 @pytest.mark.parametrize("overrides, message", [
     (dict(text_a_column=None), "--text_a_column"),
     (dict(label_column="nope"), "nope"),
