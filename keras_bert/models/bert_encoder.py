@@ -21,28 +21,36 @@ from keras_bert.layers.transformer_block import TransformerBlock
 INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 
 
-def packed_attention_mask(input_mask):
+def same_sequence(input_mask):
+    """bool `[batch, seq, seq]`: tokens i and j carry the same `input_mask` number."""
+    mask = keras.ops.convert_to_tensor(input_mask)
+    return keras.ops.equal(mask[:, :, None], mask[:, None, :])
+
+
+def packed_attention_mask(input_mask, same=None):
     """bool `[batch, seq, seq]`: query `i` may attend to key `j`.
 
     `input_mask`: int `[batch, seq]`, the packed sequence of each token (1,
     2, ...; 0 = padding). A token attends to the real tokens of its own
     sequence; a padding token to every real token of its row (its output is
     never read, and a row of nothing to attend to would be undefined).
+    `same`: `same_sequence(input_mask)` when the caller has it.
     """
     mask = keras.ops.convert_to_tensor(input_mask)
     key_real = keras.ops.greater(mask, 0)[:, None, :]
-    same = keras.ops.equal(mask[:, :, None], mask[:, None, :])
+    same = same_sequence(mask) if same is None else same
     query_padding = keras.ops.equal(mask, 0)[:, :, None]
     return keras.ops.logical_and(key_real, keras.ops.logical_or(same, query_padding))
 
 
-def packed_position_ids(input_mask):
+def packed_position_ids(input_mask, same=None):
     """int32 `[batch, seq]`: each real token's position within its packed
     sequence, counted from 0 (the number of earlier tokens of the same
     sequence); a padding token's position in the row, as unpacked rows have
-    always had (so a row of one sequence gets 0, 1, ... everywhere)."""
+    always had (so a row of one sequence gets 0, 1, ... everywhere).
+    `same`: `same_sequence(input_mask)` when the caller has it."""
     mask = keras.ops.convert_to_tensor(input_mask)
-    same = keras.ops.cast(keras.ops.equal(mask[:, :, None], mask[:, None, :]), "int32")  # [batch, seq, seq]
+    same = keras.ops.cast(same_sequence(mask) if same is None else same, "int32")  # [batch, seq, seq]
     # Row t of the running count, at column t: the same-sequence tokens up to t, itself included.
     within = keras.ops.diagonal(keras.ops.cumsum(same, axis=-1), axis1=1, axis2=2) - 1
     in_row = keras.ops.cumsum(keras.ops.ones_like(mask), axis=1) - 1
@@ -161,9 +169,10 @@ class BertEncoder(keras.Model):
         )
 
         input_mask = inputs["input_mask"]
+        same = same_sequence(input_mask)
         x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"],
-                       position_ids=packed_position_ids(input_mask))
-        attention_mask = packed_attention_mask(input_mask)  # [batch, seq, seq]
+                       position_ids=packed_position_ids(input_mask, same))
+        attention_mask = packed_attention_mask(input_mask, same)  # [batch, seq, seq]
         token_mask = keras.ops.cast(keras.ops.greater(input_mask, 0), "int32") if skip_padding else None
         encoder_outputs = []
         for block in blocks:

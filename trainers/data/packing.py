@@ -109,12 +109,12 @@ def pack_features(features, rows, seq_length, max_sequences_per_row, token_featu
       holds an example).
     """
     _check_int("max_sequences_per_row", max_sequences_per_row, 1)
-    lengths = np.asarray(features["input_mask"]).astype(bool).sum(axis=-1)
+    features = {name: np.asarray(value) for name, value in features.items()}
+    lengths = features["input_mask"].astype(bool).sum(axis=-1)
     per_token = set(INPUT_NAMES) | set(token_features)
     num_rows = len(rows)
     packed = {}
     for name, value in features.items():
-        value = np.asarray(value)
         if name in per_token:
             packed[name] = np.zeros((num_rows, seq_length), value.dtype)
         else:
@@ -130,8 +130,7 @@ def pack_features(features, rows, seq_length, max_sequences_per_row, token_featu
             length = int(lengths[index])
             if position + length > seq_length:
                 raise ValueError(f"row {r}: its examples hold more than seq_length={seq_length} tokens")
-            for name in features:
-                value = np.asarray(features[name])
+            for name, value in features.items():
                 if name in per_token:
                     packed[name][r, position:position + length] = value[index, :length]
                 else:

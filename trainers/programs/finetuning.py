@@ -45,7 +45,6 @@ import tensorflow as tf
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.trainers import run_dir
 from keras_bert.trainers import tasks
-from keras_bert.trainers.data import long_text
 from keras_bert.trainers.data import packing
 from keras_bert.trainers.engine import distribution
 from keras_bert.trainers.engine import dynamic_padding
@@ -53,6 +52,7 @@ from keras_bert.trainers.engine import initialization
 from keras_bert.trainers.engine import optimization
 from keras_bert.trainers.engine import training_loop
 from keras_bert.trainers.programs import prediction
+from keras_bert.trainers.programs.options import PREDICTION_FORMATS
 from keras_bert.trainers.programs.options import FinetuningOptions  # noqa: F401 (what run_finetuning takes)
 
 
@@ -67,7 +67,6 @@ def check_options(options):
                          ("predict_file", options.do_predict)):
         if needed and not getattr(options, flag):
             raise ValueError(f"--do_{flag.split('_')[0]} needs --{flag}")
-    check_long_text_options(options)
     task.check_options(options, training=options.do_train or options.do_eval)
     if options.num_train_epochs <= 0:
         raise ValueError(f"--num_train_epochs={options.num_train_epochs}: must be > 0")
@@ -75,7 +74,7 @@ def check_options(options):
         raise ValueError(f"--warmup_proportion={options.warmup_proportion}: must be in [0, 1)")
     if not 0.0 < options.layerwise_lr_decay <= 1.0:
         raise ValueError(f"--layerwise_lr_decay={options.layerwise_lr_decay}: must be in (0, 1]")
-    if options.prediction_format not in ("tsv", "jsonl"):
+    if options.prediction_format not in PREDICTION_FORMATS:
         raise ValueError(f"--prediction_format={options.prediction_format!r}: tsv or jsonl")
     if options.max_seq_length < 2:
         raise ValueError(f"--max_seq_length={options.max_seq_length}: must be >= 2")
@@ -84,17 +83,6 @@ def check_options(options):
         raise ValueError(f"--max_sequences_per_row={options.max_sequences_per_row!r}: must be an int >= 1")
     if not options.init_checkpoint:
         print("warning: no --init_checkpoint: the encoder starts from random weights", flush=True)
-
-
-def check_long_text_options(options):
-    """`--long_text_stride` and `--long_text_pooling` well formed (whether the family takes them: the task)."""
-    stride = options.long_text_stride
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 0:
-        raise ValueError(f"--long_text_stride={stride!r}: must be an int >= 0 (wordpieces between window starts; "
-                         "0 = truncate)")
-    if options.long_text_pooling not in long_text.POOLINGS:
-        raise ValueError(f"--long_text_pooling={options.long_text_pooling!r}: must be one of "
-                         f"{', '.join(long_text.POOLINGS)}")
 
 
 def evaluate(model, task, dev, task_info, options):

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from keras_bert.trainers import run_dir
 from keras_bert.trainers import tasks
+from keras_bert.trainers.programs.options import PREDICTION_FORMATS
 from keras_bert.trainers.programs.options import FinetuningOptions
 from keras_bert.trainers.programs.options import PredictOptions  # noqa: F401 (what run_predict takes)
 
@@ -81,19 +82,18 @@ def finetuning_options(options, task_info):
 
 
 def _check(options, fopts):
-    from keras_bert.trainers.programs import finetuning
-
     if not options.predict_file:
         raise ValueError("--predict_file is required")
     if isinstance(fopts.predict_batch_size, bool) or not isinstance(fopts.predict_batch_size, int) or (
             fopts.predict_batch_size < 1):
         raise ValueError(f"--predict_batch_size={fopts.predict_batch_size!r}: must be an int >= 1")
-    if fopts.prediction_format not in ("tsv", "jsonl"):
+    if fopts.prediction_format not in PREDICTION_FORMATS:
         raise ValueError(f"--prediction_format={fopts.prediction_format!r}: tsv or jsonl")
-    finetuning.check_long_text_options(fopts)
     try:
         tasks.get(fopts.task).check_options(fopts, training=False)
     except ValueError as e:
+        if "needs --" not in str(e):  # A bad flag value, not a setting the training run did not record.
+            raise
         raise ValueError(f"{e} (task.json of {options.output_dir} has none: give it)") from None
 
 

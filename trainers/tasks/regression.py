@@ -22,7 +22,7 @@ class Regression(classification.Classification):
     regression = True
 
     def collect_labels(self, examples):
-        raise NotImplementedError("regression has no label list")
+        return None  # A number per example: no label list (`labelled` is False).
 
     def build_model(self, config, task_info, dropout=None, train_encoder=True, max_sequences_per_row=None):
         encoder = BertEncoder(config, max_sequences_per_row=max_sequences_per_row)

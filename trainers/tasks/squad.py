@@ -34,7 +34,7 @@ class Squad(task.Task):
     sequence_outputs = ("start_logits", "end_logits")
 
     def check_options(self, options, training):
-        if options.long_text_stride:
+        if options.long_text_stride and isinstance(options.long_text_stride, int) and options.long_text_stride > 0:
             raise ValueError(f"--long_text_stride={options.long_text_stride}: windows are for classification and "
                              "regression, not squad (SQuAD windows with --doc_stride)")
         super().check_options(options, training)

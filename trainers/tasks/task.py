@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from keras_bert.io import atomic_write
+from keras_bert.trainers.data import long_text
 from keras_bert.trainers.engine import inference
 
 # `serve_examples`' method: TF Serving's Predict, Classify or Regress API.
@@ -95,6 +96,13 @@ class Task:
             self.check_columns(options)
             if training and options.label_column is None:
                 raise ValueError("--do_train/--do_eval need --label_column")
+        stride = options.long_text_stride
+        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 0:
+            raise ValueError(f"--long_text_stride={stride!r}: must be an int >= 0 (wordpieces between window "
+                             "starts; 0 = truncate)")
+        if options.long_text_pooling not in long_text.POOLINGS:
+            raise ValueError(f"--long_text_pooling={options.long_text_pooling!r}: must be one of "
+                             f"{', '.join(long_text.POOLINGS)}")
         if options.long_text_stride and not self.long_text:
             raise ValueError(f"--long_text_stride={options.long_text_stride}: windows are for classification and "
                              f"regression, not {self.name}")
