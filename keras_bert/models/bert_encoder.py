@@ -198,6 +198,24 @@ class BertEncoder(keras.Model):
         self.transformer_layers = blocks
         self.pooler = pooler
 
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        """Checkpoint names that do not depend on how the graph was built.
+
+        A functional model's checkpoint reaches its layers through
+        `_operations`, the graph's operations by index, so one more op on
+        the way (the packed outputs of `max_sequences_per_row`, a changed
+        mask computation) renumbers the transformer blocks and the
+        checkpoint no longer restores. The blocks are named here by their
+        layer names instead (`transformer_layer_0` ...), beside `embeddings`
+        and `pooler`: every encoder of one config reads every other's
+        checkpoints, packed or not.
+        """
+        children = super()._trackable_children(save_type, **kwargs)
+        if save_type == "checkpoint":
+            children.pop("_operations", None)
+            children.update({block.name: block for block in self.transformer_layers})
+        return children
+
     @property
     def word_embedding_table(self):
         """The `[vocab_size, hidden]` word embedding variable."""

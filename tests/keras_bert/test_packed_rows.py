@@ -160,6 +160,23 @@ def test_max_sequences_per_row_is_checked_and_saved(encoder):
             BertEncoder(packed_encoder.config, max_sequences_per_row=bad)
 
 
+def test_checkpoints_restore_across_packed_and_unpacked_encoders(encoder, tmp_path):
+    """A checkpoint names the blocks by layer (not by the graph's op index,
+    which the packed outputs shift): a packed encoder's weights restore,
+    every one, into an unpacked encoder and into one of another P."""
+    packed_encoder, _ = encoder
+    prefix = tf.train.Checkpoint(model=packed_encoder).write(str(tmp_path / "packed"))
+    names = {name.split("/")[1] for name, _ in tf.train.list_variables(prefix) if name.startswith("model/")}
+    layers = packed_encoder.config.num_layers
+    assert names == {"embeddings", "pooler"} | {f"transformer_layer_{i}" for i in range(layers)}
+    for other in (BertEncoder(packed_encoder.config), BertEncoder(packed_encoder.config, max_sequences_per_row=2)):
+        status = tf.train.Checkpoint(model=other).read(prefix)
+        status.assert_consumed()
+        for mine, theirs in zip(other.weights, packed_encoder.weights):
+            assert mine.path == theirs.path
+            np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
 def test_packed_batch_loss_and_gradients_equal_unpacked(kind):
     """The same examples, packed or not: the same loss (the mean over the
