@@ -56,10 +56,12 @@ TASK_FILE_SCHEMA = {
     "null_score_diff_threshold": ((_NUM,), "squad 2.0: no-answer margin"),
     "long_text_stride": ((_INT,), "windows of long texts (0 = truncate)"),
     "long_text_pooling": ((_STR,), "how window outputs are pooled: mean or max"),
+    "packing": ((_BOOL,), "examples packed several to a row (training, evaluation, prediction)"),
+    "max_sequences_per_row": ((_INT,), "with packing: the most examples in a row"),
 }
 PREDICTION_SETTINGS = ("text_a_column", "text_b_column", "choice_columns", "doc_stride", "max_query_length",
                        "n_best_size", "max_answer_length", "version_2_with_negative", "null_score_diff_threshold",
-                       "long_text_stride", "long_text_pooling")
+                       "long_text_stride", "long_text_pooling", "packing", "max_sequences_per_row")
 
 
 def path(output_dir, *parts):
@@ -180,9 +182,11 @@ def save_keras_file(output_dir, model):
     tf.io.gfile.rename(temp, keras_path, overwrite=True)
 
 
-def load_model(output_dir, task_info, config):
+def load_model(output_dir, task_info, config, max_sequences_per_row=None):
     """The fine-tuned model of `output_dir`: `best/model` (the checkpoint
-    `run_finetuning` keeps and predicts with), else `model.keras`.
+    `run_finetuning` keeps and predicts with), else `model.keras`; with
+    `max_sequences_per_row`, built to predict packed rows of that many
+    sequences (the weights are the same).
 
     `model.keras` is loaded in Keras' safe mode (`safe_mode=True`, said
     explicitly): a file that would need Python code to rebuild -- a
@@ -196,17 +200,23 @@ def load_model(output_dir, task_info, config):
     """
     prefix = path(output_dir, BEST_DIR, BEST_MODEL)
     keras_file = path(output_dir, KERAS_FILE)
+    task = tasks.get(task_info["task"], TASK_FILE)
     if has_best_model(output_dir):
-        model = tasks.get(task_info["task"], TASK_FILE).build_model(config, task_info)
+        model = task.build_model(config, task_info, max_sequences_per_row=max_sequences_per_row)
         status = tf.train.Checkpoint(model=model).read(prefix)
         status.assert_existing_objects_matched()
         status.expect_partial()
         return model
     if tf.io.gfile.exists(keras_file):
         try:
-            return keras.saving.load_model(keras_file, compile=False, safe_mode=True)
+            model = keras.saving.load_model(keras_file, compile=False, safe_mode=True)
         except Exception as e:  # ValueError, TypeError, BadZipFile ... from a file of unknown origin.
             reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
             raise ValueError(f"{keras_file}: cannot load it ({type(e).__name__}: {reason})") from None
+        if max_sequences_per_row is not None and model.encoder.max_sequences_per_row != max_sequences_per_row:
+            rebuilt = task.build_model(config, task_info, max_sequences_per_row=max_sequences_per_row)
+            rebuilt.set_weights(model.get_weights())  # The same layers in the same order.
+            model = rebuilt
+        return model
     raise ValueError(f"no model in {output_dir}: neither {prefix}.index nor {keras_file} exists "
                      "(was it trained with --do_train?)")

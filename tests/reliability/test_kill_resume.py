@@ -107,20 +107,26 @@ def test_pretraining_sigterm_saves_and_resumes(corpus, pretrain_reference, tmp_p
                   "signalled step; final weights bit-identical")
 
 
-@pytest.mark.slow  # Seven processes, ~1.5 min; the pretraining kills above run in the default slice.
-def test_finetuning_killed_five_times_is_bit_identical(data, tmp_path):  # noqa: F811
+@pytest.mark.slow  # Seven processes each, ~1.5 min; the pretraining kills above run in the default slice.
+@pytest.mark.parametrize("packing", [False, True], ids=["padded", "packed"])
+def test_finetuning_killed_five_times_is_bit_identical(data, tmp_path, packing):  # noqa: F811
     kills = 5
-    num_steps = 2 * (240 // 16)
-    reference = faults_lib.run_once(finetune_argv(data, tmp_path / "reference"))
+    # Packed: rows of 24 hold ~2 of the 240 sentences; batches of 4 rows give as many steps.
+    overrides = dict(packing=True, max_sequences_per_row=4, train_batch_size=4) if packing else {}
+    reference = faults_lib.run_once(finetune_argv(data, tmp_path / "reference", **overrides))
     assert reference.returncode == 0, reference.output[-3000:]
+    num_steps = int(reference.output.split(" examples: ")[1].split()[0])
+    assert num_steps >= 2 * kills, reference.output[-3000:]
     rng = random.Random(SEED + kills)
     steps = faults_lib.fault_steps(rng, kills, spacing=num_steps // kills)
-    runs = faults_lib.run_with_faults(finetune_argv(data, tmp_path / "run"), [("KILL", s) for s in steps])
+    runs = faults_lib.run_with_faults(finetune_argv(data, tmp_path / "run", **overrides),
+                                      [("KILL", s) for s in steps])
     check_kill_chain(runs, steps)
     final = f"ckpt-{num_steps}"
     tensors = faults_lib.assert_same_checkpoints(str(tmp_path / "run" / final), str(tmp_path / "reference" / final))
     for name in ("model.keras", "best/model.index", "task.json"):
         assert (tmp_path / "run" / name).exists(), name
-    record("Kill and resume (fine-tuning, SIGKILL)", faults=kills, survived=kills, data_lost=0,
+    what = "packed rows, " if packing else ""
+    record(f"Kill and resume (fine-tuning, {what}SIGKILL)", faults=kills, survived=kills, data_lost=0,
            detail=f"killed after steps {[r.signalled_at_step for r in runs[:-1]]} of {num_steps}; "
                   f"{tensors} tensors bit-identical to an uninterrupted run")

@@ -16,8 +16,9 @@ the order random at the scale of windows (a row never mixes examples from
 far apart in the order), while first-fit decreasing wastes little: the
 padding left is at most about one short example per row.
 
-`pack_features` lays the examples' numpy features out in those rows, and
-`unpack_outputs` maps per-sequence outputs back to the examples.
+`pack_features` lays the examples' numpy features out in those rows;
+`unpack_outputs` maps per-sequence outputs (`[rows, P, ...]`) and
+`unpack_tokens` per-token outputs (`[rows, seq, ...]`) back to the examples.
 """
 
 import numpy as np
@@ -158,4 +159,42 @@ def unpack_outputs(per_sequence, example_index, num_examples):
     flat = per_sequence.reshape((-1,) + per_sequence.shape[2:])[slots]
     out = np.empty_like(flat)
     out[indices] = flat
+    return out
+
+
+def unpack_tokens(per_token, input_mask, example_index, seq_length):
+    """Per-token outputs of packed rows back to one padded row per example.
+
+    Args:
+      per_token: numpy `[R, W, ...]`, an output per row position (`W` <=
+        the packed row length; positions beyond `W` held padding).
+      input_mask: numpy int `[R, >= W]`, the packed rows' `input_mask` (k at
+        the tokens of the row's k-th sequence).
+      example_index: int `[R, P]` from `pack_features`.
+      seq_length: int, the examples' own (unpacked) row length.
+
+    Returns:
+      numpy `[N, seq_length, ...]`: example n's tokens first, zeros after
+      them, as `predict` gives unpacked rows.
+
+    Raises:
+      ValueError: an example missing from `example_index`, found twice, or
+        longer than `seq_length`.
+    """
+    per_token = np.asarray(per_token)
+    example_index = np.asarray(example_index)
+    input_mask = np.asarray(input_mask)[:, :per_token.shape[1]]
+    slots = example_index >= 0
+    num_examples = int(slots.sum())
+    if len(np.unique(example_index[slots])) != num_examples or (
+            num_examples and example_index.max() != num_examples - 1):
+        raise ValueError(f"example_index holds {len(np.unique(example_index[slots]))} distinct examples in "
+                         f"{num_examples} slots; each of 0..N-1 must be there once")
+    out = np.zeros((num_examples, seq_length) + per_token.shape[2:], per_token.dtype)
+    for r, k in zip(*np.nonzero(slots)):
+        positions = np.flatnonzero(input_mask[r] == k + 1)  # Contiguous: one sequence after another.
+        if len(positions) > seq_length:
+            raise ValueError(f"example {example_index[r, k]} has {len(positions)} tokens, more than "
+                             f"seq_length={seq_length}")
+        out[example_index[r, k], :len(positions)] = per_token[r, positions]
     return out

@@ -16,7 +16,8 @@ from keras_bert.models.bert_encoder import INPUT_NAMES
 from keras_bert.trainers.engine import dynamic_padding
 
 
-def predict(model, features, batch_size, sequence_outputs=(), sort_by_length=True, jit_compile=False):
+def predict(model, features, batch_size, sequence_outputs=(), sort_by_length=True, jit_compile=False,
+            row_inputs=()):
     """Model outputs for numpy features, batch by batch, each batch cut to its
     longest member (no padding beyond it).
 
@@ -33,17 +34,22 @@ def predict(model, features, batch_size, sequence_outputs=(), sort_by_length=Tru
       jit_compile: bool, XLA-compile the forward pass; batch widths are then
         rounded up to `dynamic_padding.default_bucket_boundaries(S)`, so at
         most a handful of programs are compiled.
+      row_inputs: names of further features the model takes whole, one
+        row per example (packed rows' `sequence_mask` `[N, P]`).
 
     Returns:
       dict of numpy arrays `[N, ...]`, in the order of `features`.
     """
     inputs = {k: features[k] for k in INPUT_NAMES}
-    lengths = inputs["input_mask"].sum(axis=-1)  # [N] (or [N, C]: a batch is cut to its longest choice).
+    whole = {k: features[k] for k in row_inputs}
+    # Real tokens [N] (or [N, C]: a batch is cut to its longest choice); a
+    # packed row's input_mask numbers its sequences 1, 2, ...
+    lengths = (inputs["input_mask"] > 0).sum(axis=-1)
     longest = lengths if lengths.ndim == 1 else lengths.max(axis=-1)
     seq = inputs["input_word_ids"].shape[-1]
     order = np.argsort(longest, kind="stable") if sort_by_length else np.arange(len(longest))
     boundaries = np.array(dynamic_padding.default_bucket_boundaries(seq)) if jit_compile else None
-    forward = _forward_function(model, {k: v.ndim for k, v in inputs.items()}, jit_compile)
+    forward = _forward_function(model, {k: v.ndim for k, v in {**inputs, **whole}.items()}, jit_compile)
     outputs = {}
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
@@ -51,6 +57,7 @@ def predict(model, features, batch_size, sequence_outputs=(), sort_by_length=Tru
         if boundaries is not None:
             width = int(boundaries[np.searchsorted(boundaries, width)])
         batch = {k: tf.constant(v[rows, ..., :width], tf.int32) for k, v in inputs.items()}
+        batch.update({k: tf.constant(v[rows], tf.int32) for k, v in whole.items()})
         for key, value in forward(batch).items():
             value = value.numpy()
             if key in sequence_outputs:

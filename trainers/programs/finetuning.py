@@ -78,16 +78,13 @@ def check_options(options):
         raise ValueError(f"--prediction_format={options.prediction_format!r}: tsv or jsonl")
     if options.max_seq_length < 2:
         raise ValueError(f"--max_seq_length={options.max_seq_length}: must be >= 2")
-    if options.packing and (isinstance(options.max_sequences_per_row, bool) or
-                            not isinstance(options.max_sequences_per_row, int) or options.max_sequences_per_row < 1):
-        raise ValueError(f"--max_sequences_per_row={options.max_sequences_per_row!r}: must be an int >= 1")
     if not options.init_checkpoint:
         print("warning: no --init_checkpoint: the encoder starts from random weights", flush=True)
 
 
 def evaluate(model, task, dev, task_info, options):
     """Dev scores of `model` (a dict of floats)."""
-    outputs = task.predict(model, dev, options.eval_batch_size)
+    outputs = task.predict(model, dev, options.eval_batch_size, options.packed_sequences_per_row)
     return task.score(outputs, dev["features"], task_info, dev["extras"], options)
 
 
@@ -201,7 +198,7 @@ def run_finetuning(options):
         strategy,
         model_fn=lambda: task.build_model(
             config, task_info, dropout=options.dropout, train_encoder=options.train_encoder,
-            max_sequences_per_row=options.max_sequences_per_row if options.packing else None),
+            max_sequences_per_row=options.packed_sequences_per_row),
         optimizer_fn=optimizer_fn,
         output_dir=options.output_dir,
         global_batch_size=options.train_batch_size,

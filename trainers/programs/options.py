@@ -174,10 +174,15 @@ class FinetuningOptions(ModelOptions, TrainingOptions, ColumnOptions, LongTextOp
     log_steps: int = option(50, "Progress line every this many steps.")
     prediction_format: str = option("tsv", "Format of predictions.* (SQuAD: always JSON).",
                                     choices=PREDICTION_FORMATS)
-    packing: bool = option(False, "Train on packed rows (classification, regression, tagging): each row of "
-                                  "--max_seq_length holds several whole examples, each attending only to itself; "
-                                  "--train_batch_size then counts rows. Evaluation and prediction stay unpacked.")
+    packing: bool = option(False, "Pack rows (classification, regression, tagging): each row of --max_seq_length "
+                                  "holds several whole examples, each attending only to itself; training, "
+                                  "evaluation and prediction run on packed rows, and the batch sizes count rows.")
     max_sequences_per_row: int = option(32, "With --packing: the most examples in one row.")
+
+    @property
+    def packed_sequences_per_row(self):
+        """`max_sequences_per_row` with `--packing`, else None (unpacked)."""
+        return self.max_sequences_per_row if self.packing else None
 
 
 def _from_the_training_run(*groups, names=None):
@@ -210,7 +215,8 @@ PredictOptions = dataclasses.make_dataclass(
         ("do_lower_case", bool, option(None, "Lowercase input (default: the training run's).")),
     ]
     + _from_the_training_run(ColumnOptions, names=("text_a_column", "text_b_column", "choice_columns"))
-    + _from_the_training_run(LongTextOptions, SquadOptions),
+    + _from_the_training_run(LongTextOptions, SquadOptions)
+    + _from_the_training_run(FinetuningOptions, names=("packing", "max_sequences_per_row")),
     frozen=True,
 )
 PredictOptions.__module__ = __name__

@@ -53,7 +53,7 @@ def run_prediction(task, model, inputs, task_info, options, output_file=None, wr
       str, the path of the predictions file.
     """
     path = task.prediction_path(options.output_dir, options.prediction_format, output_file)
-    outputs = task.predict(model, inputs, options.predict_batch_size)
+    outputs = task.predict(model, inputs, options.predict_batch_size, options.packed_sequences_per_row)
     if not write:
         return path
     directory = path.rsplit("/", 1)[0] if "/" in path else ""
@@ -111,6 +111,6 @@ def run_predict(options):
                                              lowercase=options.do_lower_case)
     task.prediction_path(options.output_dir, fopts.prediction_format, options.output_file)  # Fails before work.
     inputs = prediction_inputs(task, fopts, preprocessor, task_info)  # Bad rows fail here.
-    model = run_dir.load_model(options.output_dir, task_info, config)
+    model = run_dir.load_model(options.output_dir, task_info, config, fopts.packed_sequences_per_row)
     return run_prediction(task, model, inputs, task_info, fopts, output_file=options.output_file)
 

@@ -70,8 +70,8 @@ class Classification(task.Task):
         return BertClassifier(encoder, num_classes=len(task_info["label_list"]), dropout=dropout,
                               train_encoder=train_encoder)
 
-    def predict(self, model, inputs, batch_size):
-        outputs = super().predict(model, inputs, batch_size)
+    def predict(self, model, inputs, batch_size, max_sequences_per_row=None):
+        outputs = super().predict(model, inputs, batch_size, max_sequences_per_row)
         extras = inputs["extras"]
         if "window_example" in extras:  # Windows of long texts: pooled per example.
             window_example = extras["window_example"]

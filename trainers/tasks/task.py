@@ -18,7 +18,9 @@ import os
 import numpy as np
 
 from keras_bert.io import atomic_write
+from keras_bert.models.bert_encoder import INPUT_NAMES
 from keras_bert.trainers.data import long_text
+from keras_bert.trainers.data import packing
 from keras_bert.trainers.engine import inference
 
 # `serve_examples`' method: TF Serving's Predict, Classify or Regress API.
@@ -106,8 +108,12 @@ class Task:
         if options.long_text_stride and not self.long_text:
             raise ValueError(f"--long_text_stride={options.long_text_stride}: windows are for classification and "
                              f"regression, not {self.name}")
-        if getattr(options, "packing", False) and not self.packable:
-            raise ValueError(f"--packing: {self.name} trains unpacked ({self.unpackable_because})")
+        if getattr(options, "packing", False):
+            if not self.packable:
+                raise ValueError(f"--packing: {self.name} runs unpacked ({self.unpackable_because})")
+            per_row = options.max_sequences_per_row
+            if isinstance(per_row, bool) or not isinstance(per_row, int) or per_row < 1:
+                raise ValueError(f"--max_sequences_per_row={per_row!r}: must be an int >= 1")
 
     def check_columns(self, options):
         """Column flags a family needs besides `--text_a_column` (ValueError naming them)."""
@@ -142,9 +148,34 @@ class Task:
         `max_sequences_per_row` for a model that also trains on packed rows."""
         raise NotImplementedError(f"{type(self).__name__} must define build_model()")
 
-    def predict(self, model, inputs, batch_size):
-        """Model outputs for `inputs` (`{"features", "extras"}`), one row per example."""
-        return inference.predict(model, inputs["features"], batch_size, self.sequence_outputs)
+    def predict(self, model, inputs, batch_size, max_sequences_per_row=None):
+        """Model outputs for `inputs` (`{"features", "extras"}`), one row per example.
+
+        With `max_sequences_per_row` P (a packable family; `model` built for
+        P): the examples are packed, up to P to a row of their own length
+        `S` (`data/packing.py`), `batch_size` rows at a time, and the outputs
+        mapped back to the examples -- the same values as unpacked, in the
+        same order.
+        """
+        features = inputs["features"]
+        if max_sequences_per_row is None:
+            return inference.predict(model, features, batch_size, self.sequence_outputs)
+        if not self.packable:
+            raise ValueError(f"packed prediction: {self.name} is not packable ({self.unpackable_because})")
+        built_for = getattr(getattr(model, "encoder", None), "max_sequences_per_row", None)
+        if built_for not in (None, max_sequences_per_row):
+            raise ValueError(f"packed prediction with max_sequences_per_row={max_sequences_per_row}: the model's "
+                             f"encoder was built for {built_for}")
+        seq_length = features["input_mask"].shape[-1]
+        lengths = (features["input_mask"] > 0).sum(axis=-1)
+        rows = packing.pack_rows(lengths, seq_length, max_sequences_per_row)
+        packed = packing.pack_features({k: features[k] for k in INPUT_NAMES}, rows, seq_length,
+                                       max_sequences_per_row)
+        outputs = inference.predict(model, packed, batch_size, self.sequence_outputs, row_inputs=("sequence_mask",))
+        example_index = packed["example_index"]
+        return {key: (packing.unpack_tokens(value, packed["input_mask"], example_index, seq_length)
+                      if key in self.sequence_outputs else packing.unpack_outputs(value, example_index, len(lengths)))
+                for key, value in outputs.items()}
 
     def score(self, outputs, features, task_info, extras, options):
         """Dev metrics (and the loss), a dict of floats, from `predict`'s outputs."""

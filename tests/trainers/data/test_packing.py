@@ -108,6 +108,20 @@ def test_features_laid_out_in_rows_and_outputs_mapped_back():
         broken = packed["example_index"].copy()
         broken[broken == 3] = -1
         packing.unpack_outputs(packed["scores"], broken, len(lengths))
+    # Per-token outputs back to each example's own row: its tokens, then zeros.
+    tokens = np.where(features["input_mask"] > 0, features["tags"], 0)
+    np.testing.assert_array_equal(
+        packing.unpack_tokens(packed["tags"], packed["input_mask"], packed["example_index"], 32), tokens)
+    used = int((packed["input_mask"] > 0).sum(axis=1).max())  # Outputs of rows cut to their longest.
+    np.testing.assert_array_equal(
+        packing.unpack_tokens(packed["tags"][:, :used, None], packed["input_mask"], packed["example_index"], 32),
+        tokens[..., None])
+    with pytest.raises(ValueError, match="more than seq_length=16"):
+        packing.unpack_tokens(packed["tags"], packed["input_mask"], packed["example_index"], 16)
+    with pytest.raises(ValueError, match="each of 0..N-1 must be there once"):
+        broken = packed["example_index"].copy()
+        broken[broken == 3] = 2
+        packing.unpack_tokens(packed["tags"], packed["input_mask"], broken, 32)
 
 
 def test_packed_rows_give_each_example_its_unpacked_encoder_outputs():

@@ -123,8 +123,21 @@ def test_packed_rows_learn_classification_regression_and_tagging(data, tmp_path,
     """--packing: rows of 24 hold several examples; each family still learns
     what it learns unpacked, in fewer steps (the batch counts rows)."""
     results = finetuning.run_finetuning(options(data, tmp_path / "cls", packing=True, max_sequences_per_row=8,
-                                                train_batch_size=4, num_train_epochs=6))
+                                                train_batch_size=4, num_train_epochs=6, do_predict=True,
+                                                predict_file=str(data / "dev.tsv"), prediction_format="jsonl"))
     assert results["eval"]["accuracy"] >= 0.9, results["eval"]
+    task = json.load(open(tmp_path / "cls" / "task.json"))
+    assert task["packing"] is True and task["max_sequences_per_row"] == 8
+    # Evaluated and predicted on packed rows: the same as `keras-bert predict` unpacked.
+    from keras_bert.trainers.programs import prediction
+
+    unpacked = prediction.run_predict(prediction.PredictOptions(
+        str(tmp_path / "cls"), str(data / "dev.tsv"), output_file=str(tmp_path / "unpacked.jsonl"), packing=False))
+    packed_rows = [json.loads(line) for line in open(results["predict"])]
+    unpacked_rows = [json.loads(line) for line in open(unpacked)]
+    assert [r["guid"] for r in packed_rows] == [r["guid"] for r in unpacked_rows]
+    np.testing.assert_allclose([r["probabilities"] for r in packed_rows],
+                               [r["probabilities"] for r in unpacked_rows], atol=1e-5)
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("fine-tuning"))
     rows = int(line.split("packed rows (")[1].split()[0])
     assert rows < 240 / 2  # 240 sentences of 4-9 words + 2: at least two a row.
@@ -137,12 +150,20 @@ def test_packed_rows_learn_classification_regression_and_tagging(data, tmp_path,
     tagging = finetuning.run_finetuning(options(
         data, tmp_path / "tag", task="tagging", train_file=str(data / "train.conll"),
         eval_file=str(data / "dev.conll"), text_a_column=None, label_column=None, num_train_epochs=8,
-        packing=True, max_sequences_per_row=8, train_batch_size=4))
+        packing=True, max_sequences_per_row=8, train_batch_size=4, do_predict=True,
+        predict_file=str(data / "dev.conll")))
     assert tagging["eval"]["f1"] > 0.9, tagging["eval"]
+    # `keras-bert predict` packs as the training run did (task.json), from model.keras as well.
+    from keras_bert.trainers.programs import prediction
+
+    os.rename(tmp_path / "tag" / "best", tmp_path / "best.away")
+    again = prediction.run_predict(prediction.PredictOptions(
+        str(tmp_path / "tag"), str(data / "dev.conll"), output_file=str(tmp_path / "again.tsv")))
+    assert open(again).read() == open(tagging["predict"]).read()
 
 
 def test_packing_refused_where_it_does_not_apply(data, tmp_path):
-    with pytest.raises(ValueError, match=r"--packing: squad trains unpacked \(its windows"):
+    with pytest.raises(ValueError, match=r"--packing: squad runs unpacked \(its windows"):
         finetuning.run_finetuning(options(data, tmp_path / "squad", task="squad", text_a_column=None,
                                           label_column=None, packing=True))
     with pytest.raises(ValueError, match="--max_sequences_per_row=0: must be an int >= 1"):

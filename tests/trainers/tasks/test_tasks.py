@@ -93,3 +93,56 @@ def test_task_file_schema_names_the_key(tmp_path):
         run_dir.read_task_file(str(path))
     path.write_text('{"task": "squad", "version_2_with_negative": null, "null_score_diff_threshold": 1}')
     assert run_dir.read_task_file(str(path))["task"] == "squad"
+
+
+def random_features(lengths, seq, vocab_size, seed=0):
+    """Unpacked features of examples of `lengths`: `[CLS]`-first ids, two segments."""
+    rng = np.random.default_rng(seed)
+    n = len(lengths)
+    features = {name: np.zeros((n, seq), np.int32) for name in ("input_word_ids", "input_mask", "input_type_ids")}
+    for i, length in enumerate(lengths):
+        features["input_word_ids"][i, :length] = rng.integers(1, vocab_size, length)
+        features["input_mask"][i, :length] = 1
+        features["input_type_ids"][i, length // 2:length] = 1
+    return features
+
+
+@pytest.mark.parametrize("name", ["classification", "regression", "tagging"])
+def test_packed_prediction_equals_unpacked(name):
+    """Offline prediction on packed rows gives every example what it gets
+    unpacked, in input order: per-example outputs and per-token ones."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
+                        max_position_embeddings=32)
+    task = tasks.TASKS[name]
+    info = {"task": name, "label_list": ["a", "b", "c"] if task.labelled else None}
+    packed_model = task.build_model(config, info, max_sequences_per_row=4)
+    lengths = np.random.default_rng(1).integers(2, 33, 37)
+    lengths[[3, 10]] = [32, 1]  # A full row and a sequence of one token.
+    inputs = {"features": random_features(lengths, 32, 50), "extras": {}}
+    unpacked = task.predict(packed_model, inputs, batch_size=5)
+    packed = task.predict(packed_model, inputs, batch_size=3, max_sequences_per_row=4)
+    assert unpacked.keys() == packed.keys()
+    real = inputs["features"]["input_mask"] > 0
+    for key in unpacked:
+        assert packed[key].shape == unpacked[key].shape
+        if key in task.sequence_outputs:  # Per token: real positions agree; padding is 0 when packed.
+            assert not packed[key][~real].any()
+            packed[key], unpacked[key] = packed[key][real], unpacked[key][real]
+        np.testing.assert_allclose(packed[key], unpacked[key], atol=1e-5, err_msg=key)
+    if name == "classification":  # Windows of long texts, pooled per example after unpacking.
+        window_example = np.repeat(np.arange(13), 3)[:37]  # 13 texts of 3 windows (the last of 1).
+        windows = {"features": inputs["features"], "extras": {"window_example": window_example, "pooling": "mean"}}
+        np.testing.assert_allclose(task.predict(packed_model, windows, 8, max_sequences_per_row=4)["logits"],
+                                   task.predict(packed_model, windows, 8)["logits"], atol=1e-5)
+        other = task.build_model(config, info, max_sequences_per_row=2)
+        with pytest.raises(ValueError, match="max_sequences_per_row=4: the model's encoder was built for 2"):
+            task.predict(other, inputs, 3, max_sequences_per_row=4)
+
+
+def test_packed_prediction_refused_for_unpackable_families():
+    task = tasks.TASKS["multiple_choice"]
+    with pytest.raises(ValueError, match="packed prediction: multiple_choice is not packable"):
+        task.predict(None, {"features": {}, "extras": {}}, 4, max_sequences_per_row=4)
