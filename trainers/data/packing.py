@@ -16,7 +16,9 @@ the order random at the scale of windows (a row never mixes examples from
 far apart in the order), while first-fit decreasing wastes little: the
 padding left is at most about one short example per row.
 
-`pack_features` lays the examples' numpy features out in those rows, and
+`pack_features` lays the examples' numpy features out in those rows,
+`pack_predictions` their per-token predictions (masked LM targets: a list
+of positions per example becomes one list of positions in the row), and
 `unpack_outputs` maps per-sequence outputs back to the examples.
 """
 
@@ -139,6 +141,51 @@ def pack_features(features, rows, seq_length, max_sequences_per_row, token_featu
             packed["example_index"][r, k] = index
             packed["sequence_mask"][r, k] = 1
             position += length
+    return packed
+
+
+def pack_predictions(predictions, lengths, rows, max_predictions_per_row, positions="masked_lm_positions",
+                     weights="masked_lm_weights"):
+    """Examples' lists of predictions at some of their tokens (e.g. the
+    masked LM targets) as one list per packed row, positions in the row.
+
+    Args:
+      predictions: dict of numpy arrays `[N, K]`, one row per example:
+        `positions` (int, indices into the example's tokens), `weights`
+        (float, 0.0 for a padding entry) and any other per-prediction
+        features (e.g. `masked_lm_ids`).
+      lengths: int array `[N]`, each example's length in tokens (as packed).
+      rows: from `pack_rows`.
+      max_predictions_per_row: int >= 1, the row's number of entries.
+      positions, weights: the names of those two features.
+
+    Returns:
+      dict of the same names, `[R, max_predictions_per_row]`: each row's
+      examples' real entries (weight > 0), example after example in the row's
+      order, `positions` moved by the example's start in the row; zeros
+      (weight 0) after them.
+
+    Raises:
+      ValueError: a row whose examples have more entries than
+        `max_predictions_per_row` (naming the row and the counts).
+    """
+    _check_int("max_predictions_per_row", max_predictions_per_row, 1)
+    predictions = {name: np.asarray(value) for name, value in predictions.items()}
+    real = predictions[weights] > 0
+    packed = {name: np.zeros((len(rows), max_predictions_per_row), value.dtype)
+              for name, value in predictions.items()}
+    for r, row in enumerate(rows):
+        start, filled = 0, 0
+        for index in row:
+            keep = real[index]
+            count = int(keep.sum())
+            if filled + count > max_predictions_per_row:
+                raise ValueError(f"row {r}: its examples have {int(real[row].sum())} predictions, more than "
+                                 f"max_predictions_per_row={max_predictions_per_row}")
+            for name, value in predictions.items():
+                packed[name][r, filled:filled + count] = value[index][keep] + (start if name == positions else 0)
+            start += int(lengths[index])
+            filled += count
     return packed
 
 
