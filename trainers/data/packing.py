@@ -29,7 +29,8 @@ from keras_bert.models.bert_encoder import INPUT_NAMES
 DEFAULT_WINDOW = 1024
 
 
-def _check_int(name, value, minimum):
+def check_int(name, value, minimum):
+    """ValueError naming `name` unless `value` is an int >= `minimum`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
@@ -52,9 +53,9 @@ def pack_rows(lengths, seq_length, max_sequences_per_row, window=DEFAULT_WINDOW)
       ValueError: a bad argument, or an example longer than `seq_length`
         (naming the first; truncate before packing).
     """
-    _check_int("seq_length", seq_length, 1)
-    _check_int("max_sequences_per_row", max_sequences_per_row, 1)
-    _check_int("window", window, 1)
+    check_int("seq_length", seq_length, 1)
+    check_int("max_sequences_per_row", max_sequences_per_row, 1)
+    check_int("window", window, 1)
     lengths = np.asarray(lengths)
     if lengths.ndim != 1:
         raise ValueError(f"lengths must be a 1-D array of example lengths, got shape {lengths.shape}")
@@ -110,7 +111,7 @@ def pack_features(features, rows, seq_length, max_sequences_per_row, token_featu
       (-1 in empty slots) and `sequence_mask` int32 `[R, P]` (1 where a slot
       holds an example).
     """
-    _check_int("max_sequences_per_row", max_sequences_per_row, 1)
+    check_int("max_sequences_per_row", max_sequences_per_row, 1)
     features = {name: np.asarray(value) for name, value in features.items()}
     lengths = features["input_mask"].astype(bool).sum(axis=-1)
     per_token = set(INPUT_NAMES) | set(token_features)
@@ -169,7 +170,7 @@ def pack_predictions(predictions, lengths, rows, max_predictions_per_row, positi
       ValueError: a row whose examples have more entries than
         `max_predictions_per_row` (naming the row and the counts).
     """
-    _check_int("max_predictions_per_row", max_predictions_per_row, 1)
+    check_int("max_predictions_per_row", max_predictions_per_row, 1)
     predictions = {name: np.asarray(value) for name, value in predictions.items()}
     real = predictions[weights] > 0
     packed = {name: np.zeros((len(rows), max_predictions_per_row), value.dtype)
