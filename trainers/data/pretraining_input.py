@@ -187,7 +187,9 @@ def _check_first_record(path, payload, max_seq_length, max_predictions_per_seq, 
             f"input file {path!r}: record 0 lacks the feature 'sequence_mask': not packed rows, but "
             f"--max_sequences_per_row is {max_sequences_per_row} (drop it for unpacked files)"
         )
-    for name, (dtype, want, flag) in spec.items():
+    # Packed rows: the number of sequences first (the masked LM entries follow from it).
+    for name in sorted(spec, key=lambda name: spec[name][2] != "max_sequences_per_row"):
+        dtype, want, flag = spec[name]
         kind = "float_list" if dtype == tf.float32 else "int64_list"
         if name not in features:
             raise ValueError(
@@ -202,6 +204,10 @@ def _check_first_record(path, payload, max_seq_length, max_predictions_per_seq, 
         found = len(getattr(features[name], kind).value)
         if found != want:
             rule = "it must have 1 value" if flag is None else f"--{flag} is {want}"
+            if flag == "max_predictions_per_row":
+                rule = (f"max_predictions_per_row is {want} (computed from --max_seq_length, --max_sequences_per_row, "
+                        "--max_predictions_per_seq and --masked_lm_prob as create-pretraining-data --pack computes "
+                        "it: were the files made with other values?)")
             raise ValueError(f"input file {path!r}: {name} has {found} values, {rule}")
     # And the parser the pipeline runs agrees.
     try:
