@@ -23,10 +23,11 @@ class NextSentenceHead(keras.layers.Layer):
 
     Call args:
       pooled_output: float Tensor `[batch, hidden_size]`, the encoder's
-        pooled `[CLS]` state.
+        pooled `[CLS]` state (packed rows: `[batch, P, hidden_size]`, one
+        per packed sequence).
 
     Returns:
-      float Tensor `[batch, 2]`, logits.
+      float Tensor `[batch, 2]` (packed rows: `[batch, P, 2]`), logits.
     """
 
     def __init__(self, hidden_size, initializer_range=0.02, **kwargs):
@@ -50,7 +51,7 @@ class NextSentenceHead(keras.layers.Layer):
         return self.dense(pooled_output)
 
     def compute_output_shape(self, pooled_output_shape):
-        return (pooled_output_shape[0], 2)
+        return tuple(pooled_output_shape[:-1]) + (2,)
 
     def get_config(self):
         config = super().get_config()

@@ -51,11 +51,22 @@ class BertPretrainer(BertTask):
       masked_lm_weights: float32 `[batch, num_predictions]`, 1.0 for a real
         prediction, 0.0 for padding.
       next_sentence_labels: int32 `[batch]` or `[batch, 1]`, 0 when segment
-        B follows A, 1 when it is random.
+        B follows A, 1 when it is random (packed rows: `[batch, P]`).
 
     Outputs, a dict:
       masked_lm_logits: float `[batch, num_predictions, vocab_size]`.
       next_sentence_logits: float `[batch, 2]`.
+
+    Packed rows (inputs with `sequence_mask` int32 `[batch, P]`, 1 where a
+    slot holds a sequence, on an encoder with `max_sequences_per_row` P; the
+    format of `create-pretraining-data --pack`): the masked LM is unchanged
+    -- `masked_lm_positions` are positions in the row, whichever sequence
+    they fall in, `masked_lm_weights` weigh each prediction. Next sentence
+    is one item per packed sequence: `next_sentence_logits` `[batch, P, 2]`
+    from the encoder's `packed_pooled_output`, `next_sentence_labels`
+    `[batch, P]`, weighed by `sequence_mask`. So a packed batch's loss is
+    that of the same instances unpacked, one per row. Unpacked inputs give
+    the unpacked outputs on the same model.
     """
 
     loss_terms = LOSS_TERMS
@@ -115,7 +126,7 @@ class BertPretrainer(BertTask):
             inputs["masked_lm_positions"],
             self.encoder.word_embedding_table,
         )
-        next_sentence_logits = self.next_sentence_head(encoded["pooled_output"])
+        next_sentence_logits = self.next_sentence_head(self.pooled_output(encoded, inputs))
         return {
             "masked_lm_logits": masked_lm_logits,
             "next_sentence_logits": next_sentence_logits,
@@ -126,12 +137,12 @@ class BertPretrainer(BertTask):
 
         Returns:
           dict: `masked_lm` float32 `[batch, num_predictions]` (the
-          `masked_lm_weights`), `next_sentence` float32 `[batch]` (ones).
+          `masked_lm_weights`), `next_sentence` float32 `[batch]` (ones;
+          packed rows: `[batch, P]`, the `sequence_mask`).
         """
-        labels = _next_sentence_labels(features)
         return {
             "masked_lm": tf.cast(features["masked_lm_weights"], tf.float32),
-            "next_sentence": tf.ones_like(labels, dtype=tf.float32),
+            "next_sentence": self.example_weights(features, _next_sentence_labels(features)),
         }
 
     def item_losses(self, features, outputs):
@@ -157,8 +168,9 @@ class BertPretrainer(BertTask):
 
 
 def _next_sentence_labels(features):
-    """int32 `[batch]` from `[batch]` or `[batch, 1]` labels."""
+    """int32 `[batch]` from `[batch]` or `[batch, 1]` labels; packed rows'
+    `[batch, P]` as they are."""
     labels = tf.convert_to_tensor(features["next_sentence_labels"])
-    if labels.shape.rank == 2:
+    if labels.shape.rank == 2 and "sequence_mask" not in features:
         labels = labels[:, 0]
     return labels

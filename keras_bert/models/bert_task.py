@@ -89,12 +89,13 @@ class BertTask(keras.Model):
         return encoded["packed_pooled_output"]
 
     @staticmethod
-    def example_weights(features):
-        """float32 weights of sentence-level items, the shape of `features["labels"]`:
+    def example_weights(features, labels=None):
+        """float32 weights of sentence-level items, the shape of `labels`
+        (default `features["labels"]`; `[batch]`, packed rows `[batch, P]`):
         `features["sequence_mask"]` for packed rows (0 at empty slots), else ones."""
         if "sequence_mask" in features:
             return tf.cast(features["sequence_mask"], tf.float32)
-        return tf.ones_like(tf.convert_to_tensor(features["labels"]), tf.float32)
+        return tf.ones_like(tf.convert_to_tensor(features["labels"] if labels is None else labels), tf.float32)
 
     def loss_weights(self, features):
         """Abstract: `{term: float32 weights}` from the labels in `features`."""

@@ -177,6 +177,25 @@ def test_checkpoints_restore_across_packed_and_unpacked_encoders(encoder, tmp_pa
             np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
 
 
+def loss_and_gradients(model, features, training=False):
+    features = {k: tf.constant(v) for k, v in features.items()}
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=features, training=training)
+    return float(loss), tape.gradient(loss, model.trainable_variables)
+
+
+def assert_same_loss_and_gradients(plain, unpacked, packed_model, packed, training=False):
+    """The loss and gradients of `plain` on `unpacked` equal those of
+    `packed_model` (the same weights) on `packed`; returns the loss."""
+    loss, gradients = loss_and_gradients(plain, unpacked, training)
+    packed_loss, packed_gradients = loss_and_gradients(packed_model, packed, training)
+    assert abs(loss - packed_loss) <= TOLERANCE * max(1.0, abs(loss))
+    for variable, g, h in zip(plain.trainable_variables, gradients, packed_gradients):
+        g, h = tf.convert_to_tensor(g).numpy(), tf.convert_to_tensor(h).numpy()
+        assert np.abs(g - h).max() <= TOLERANCE * max(1.0, np.abs(g).max()), variable.path
+    return loss
+
+
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
 def test_packed_batch_loss_and_gradients_equal_unpacked(kind):
     """The same examples, packed or not: the same loss (the mean over the
@@ -212,15 +231,66 @@ def test_packed_batch_loss_and_gradients_equal_unpacked(kind):
     packed = packing.pack_features(unpacked, rows, SEQ, MAX_SEQUENCES)
     assert len(rows) < n
 
-    def loss_and_gradients(model, features):
-        features = {k: tf.constant(v) for k, v in features.items()}
-        with tf.GradientTape() as tape:
-            loss = model.compute_loss(x=features, training=False)
-        return float(loss), tape.gradient(loss, model.trainable_variables)
+    assert_same_loss_and_gradients(plain, unpacked, packed_model, packed)
 
-    loss, gradients = loss_and_gradients(plain, unpacked)
-    packed_loss, packed_gradients = loss_and_gradients(packed_model, packed)
-    assert abs(loss - packed_loss) <= TOLERANCE * max(1.0, abs(loss))
-    for variable, g, h in zip(plain.trainable_variables, gradients, packed_gradients):
-        g, h = tf.convert_to_tensor(g).numpy(), tf.convert_to_tensor(h).numpy()
-        assert np.abs(g - h).max() <= TOLERANCE * max(1.0, np.abs(g).max()), variable.path
+
+def test_packed_pretraining_batch_loss_and_gradients_equal_unpacked():
+    """BertPretrainer on packed rows: the same instances, each in its own
+    padded row or packed (masked LM positions moved into the row, one next
+    sentence item per packed sequence weighed by `sequence_mask`), give the
+    same loss -- the weighted masked LM mean plus the next sentence mean --
+    and the same gradients."""
+    import keras
+
+    from keras_bert import BertConfig
+    from keras_bert import BertPretrainer
+    from keras_bert.trainers.data import packing
+    from tests.trainers.data.test_packing import unpacked_features
+
+    keras.utils.set_random_seed(7)
+    config = BertConfig(vocab_size=100, hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
+                        max_position_embeddings=SEQ, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    rng = np.random.default_rng(8)
+    lengths = np.array([9, 31, 5, 12, 32, 7, 6, 20, 9, 5, 14])
+    n, predictions = len(lengths), 4
+    features = unpacked_features(lengths, SEQ, seed=8)
+    ids = features["input_word_ids"]
+    positions = np.zeros((n, predictions), np.int32)
+    labels = np.zeros((n, predictions), np.int32)
+    weights = np.zeros((n, predictions), np.float32)
+    for i, length in enumerate(lengths):
+        count = int(rng.integers(1, min(predictions, length - 2) + 1))  # Some rows padded with weight 0.
+        positions[i, :count] = np.sort(rng.choice(np.arange(1, length - 1), count, replace=False))
+        labels[i, :count] = rng.integers(5, 100, count)
+        weights[i, :count] = 1.0
+    unpacked = {"input_word_ids": ids, "input_mask": features["input_mask"],
+                "input_type_ids": features["input_type_ids"], "masked_lm_positions": positions,
+                "masked_lm_ids": labels, "masked_lm_weights": weights,
+                "next_sentence_labels": rng.integers(0, 2, (n, 1)).astype(np.int32)}
+
+    rows = packing.pack_rows(lengths, SEQ, MAX_SEQUENCES)
+    assert len(rows) < n and max(len(row) for row in rows) > 2
+    packed = packing.pack_features(
+        {k: unpacked[k] for k in ("input_word_ids", "input_mask", "input_type_ids")}
+        | {"next_sentence_labels": unpacked["next_sentence_labels"][:, 0]}, rows, SEQ, MAX_SEQUENCES)
+    packed.pop("example_index")
+    packed.update(packing.pack_predictions(
+        {k: unpacked[k] for k in ("masked_lm_positions", "masked_lm_ids", "masked_lm_weights")}, lengths, rows,
+        predictions * MAX_SEQUENCES))
+    # The packed positions point at the same tokens.
+    for r, row in enumerate(rows):
+        real = packed["masked_lm_weights"][r] > 0
+        got = packed["input_word_ids"][r, packed["masked_lm_positions"][r][real]]
+        want = np.concatenate([ids[i, positions[i][weights[i] > 0]] for i in row])
+        np.testing.assert_array_equal(got, want)
+
+    plain = BertPretrainer(BertEncoder(config))
+    packed_model = BertPretrainer(BertEncoder(config, max_sequences_per_row=MAX_SEQUENCES))
+    packed_model.set_weights(plain.get_weights())
+    assert packed_model(packed)["next_sentence_logits"].shape == (len(rows), MAX_SEQUENCES, 2)
+
+    assert assert_same_loss_and_gradients(plain, unpacked, packed_model, packed, training=True) > 1.0
+    # Unpacked inputs on the packed model: the unpacked outputs.
+    assert packed_model(unpacked)["next_sentence_logits"].shape == (n, 2)
+    with pytest.raises(ValueError, match="max_sequences_per_row"):
+        plain(packed)

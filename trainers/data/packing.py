@@ -16,7 +16,9 @@ the order random at the scale of windows (a row never mixes examples from
 far apart in the order), while first-fit decreasing wastes little: the
 padding left is at most about one short example per row.
 
-`pack_features` lays the examples' numpy features out in those rows;
+`pack_features` lays the examples' numpy features out in those rows,
+`pack_predictions` their per-token predictions (masked LM targets: a list
+of positions per example becomes one list of positions in the row);
 `unpack_outputs` maps per-sequence outputs (`[rows, P, ...]`) and
 `unpack_tokens` per-token outputs (`[rows, seq, ...]`) back to the examples.
 """
@@ -28,7 +30,8 @@ from keras_bert.models.bert_encoder import INPUT_NAMES
 DEFAULT_WINDOW = 1024
 
 
-def _check_int(name, value, minimum):
+def check_int(name, value, minimum):
+    """ValueError naming `name` unless `value` is an int >= `minimum`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
@@ -51,9 +54,9 @@ def pack_rows(lengths, seq_length, max_sequences_per_row, window=DEFAULT_WINDOW)
       ValueError: a bad argument, or an example longer than `seq_length`
         (naming the first; truncate before packing).
     """
-    _check_int("seq_length", seq_length, 1)
-    _check_int("max_sequences_per_row", max_sequences_per_row, 1)
-    _check_int("window", window, 1)
+    check_int("seq_length", seq_length, 1)
+    check_int("max_sequences_per_row", max_sequences_per_row, 1)
+    check_int("window", window, 1)
     lengths = np.asarray(lengths)
     if lengths.ndim != 1:
         raise ValueError(f"lengths must be a 1-D array of example lengths, got shape {lengths.shape}")
@@ -109,7 +112,7 @@ def pack_features(features, rows, seq_length, max_sequences_per_row, token_featu
       (-1 in empty slots) and `sequence_mask` int32 `[R, P]` (1 where a slot
       holds an example).
     """
-    _check_int("max_sequences_per_row", max_sequences_per_row, 1)
+    check_int("max_sequences_per_row", max_sequences_per_row, 1)
     features = {name: np.asarray(value) for name, value in features.items()}
     lengths = features["input_mask"].astype(bool).sum(axis=-1)
     per_token = set(INPUT_NAMES) | set(token_features)
@@ -140,6 +143,51 @@ def pack_features(features, rows, seq_length, max_sequences_per_row, token_featu
             packed["example_index"][r, k] = index
             packed["sequence_mask"][r, k] = 1
             position += length
+    return packed
+
+
+def pack_predictions(predictions, lengths, rows, max_predictions_per_row, positions="masked_lm_positions",
+                     weights="masked_lm_weights"):
+    """Examples' lists of predictions at some of their tokens (e.g. the
+    masked LM targets) as one list per packed row, positions in the row.
+
+    Args:
+      predictions: dict of numpy arrays `[N, K]`, one row per example:
+        `positions` (int, indices into the example's tokens), `weights`
+        (float, 0.0 for a padding entry) and any other per-prediction
+        features (e.g. `masked_lm_ids`).
+      lengths: int array `[N]`, each example's length in tokens (as packed).
+      rows: from `pack_rows`.
+      max_predictions_per_row: int >= 1, the row's number of entries.
+      positions, weights: the names of those two features.
+
+    Returns:
+      dict of the same names, `[R, max_predictions_per_row]`: each row's
+      examples' real entries (weight > 0), example after example in the row's
+      order, `positions` moved by the example's start in the row; zeros
+      (weight 0) after them.
+
+    Raises:
+      ValueError: a row whose examples have more entries than
+        `max_predictions_per_row` (naming the row and the counts).
+    """
+    check_int("max_predictions_per_row", max_predictions_per_row, 1)
+    predictions = {name: np.asarray(value) for name, value in predictions.items()}
+    real = predictions[weights] > 0
+    packed = {name: np.zeros((len(rows), max_predictions_per_row), value.dtype)
+              for name, value in predictions.items()}
+    for r, row in enumerate(rows):
+        start, filled = 0, 0
+        for index in row:
+            keep = real[index]
+            count = int(keep.sum())
+            if filled + count > max_predictions_per_row:
+                raise ValueError(f"row {r}: its examples have {int(real[row].sum())} predictions, more than "
+                                 f"max_predictions_per_row={max_predictions_per_row}")
+            for name, value in predictions.items():
+                packed[name][r, filled:filled + count] = value[index][keep] + (start if name == positions else 0)
+            start += int(lengths[index])
+            filled += count
     return packed
 
 

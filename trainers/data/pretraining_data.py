@@ -15,19 +15,58 @@ written as `tf.train.Example` TFRecords with the original feature names:
     next_sentence_labels                        int64 [1]  (0 actual next, 1 random)
 
 `parse_pretraining_example` reads them back (for tf.data).
+
+Packed rows (`pack=True`, `create-pretraining-data --pack`; Krell et al.
+2021). The instances are made exactly as above (same seed, same instances),
+then several whole instances go back to back into one row of
+`max_seq_length`: `packing.pack_rows` (first-fit decreasing) over windows of
+`packing.DEFAULT_WINDOW` instances of the shuffled instance order, at most
+`max_sequences_per_row` (P) per row; every instance lands in exactly one
+row. A packed record holds one row:
+
+    input_ids, segment_ids                      int64 [max_seq_length]
+    input_mask                                  int64 [max_seq_length]: the
+        sequence number of each token (1, 2, ... P), 0 at padding
+    masked_lm_positions, masked_lm_ids          int64 [max_predictions_per_row]
+    masked_lm_weights                           float [max_predictions_per_row]
+        the row's instances' predictions one instance after another,
+        positions counted from the start of the row; weight 0 after them
+    next_sentence_labels                        int64 [P], one per sequence (0 in empty slots)
+    sequence_mask                               int64 [P], 1 where a slot holds a sequence
+
+`max_predictions_per_row` is computed (`max_predictions_per_row()`): the
+fewest entries that always hold a row's predictions. `BertEncoder` reads the
+numbered `input_mask` as packed rows (block-diagonal attention, positions
+restarting per sequence). google-research/bert's `run_pretraining.py` cannot
+read these files: it would fail on `next_sentence_labels` of P values, and
+even with P = 1 its encoder treats `input_mask` as a 0/1 multiplier, so a
+number 2 or more would turn the attention mask into a bonus (wrong, silently).
 """
 
 import dataclasses
+import math
 import os
 import random
 import re
+import typing
 
+import numpy as np
 import tensorflow as tf
 
 from keras_bert import io
 from keras_bert.text.bert_preprocessor import BertPreprocessor
+from keras_bert.trainers.data import packing
 
 TOKENIZE_BATCH_SIZE = 1024
+# Packed rows hold at most this many instances. Measured on the shared real
+# text (WikiText-2 valid + test and Grimm, paragraphs, dupe_factor 2): at
+# max_seq_length=128 instances average 121.4 tokens (short_seq_prob makes
+# few short ones; 94.9% of the tokens real unpacked) and no packed row took
+# more than 2 (98.7% real for any cap >= 2); at 512, rows took up to 5 and a
+# cap of 3 already gave the uncapped 99.1%. 4 leaves room for text of
+# shorter documents, and each one more costs a masked LM entry per row
+# (`max_predictions_per_row`: 19 + P at 128).
+DEFAULT_MAX_SEQUENCES_PER_ROW = 4
 INPUT_FORMATS = ("sentences", "paragraphs")
 
 # A sentence may end at . ! ? (then closing quotes or brackets) before
@@ -368,40 +407,152 @@ def truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng):
             trunc_tokens.pop()
 
 
+def record_spec(max_seq_length, max_predictions, max_sequences_per_row=None):
+    """The features of a record: name -> (dtype, length, the flag giving the length).
+
+    Args:
+        max_seq_length: int, tokens per record.
+        max_predictions: int, masked LM entries per record
+            (`max_predictions_per_seq`; packed: `max_predictions_per_row`).
+        max_sequences_per_row: None for the original format, else P: packed
+            rows (`next_sentence_labels` of P values, and `sequence_mask`).
+
+    Returns:
+        dict: name -> (`tf.int64` or `tf.float32`, int, str or None).
+    """
+    predictions = "max_predictions_per_seq" if max_sequences_per_row is None else "max_predictions_per_row"
+    spec = {
+        "input_ids": (tf.int64, max_seq_length, "max_seq_length"),
+        "input_mask": (tf.int64, max_seq_length, "max_seq_length"),
+        "segment_ids": (tf.int64, max_seq_length, "max_seq_length"),
+        "masked_lm_positions": (tf.int64, max_predictions, predictions),
+        "masked_lm_ids": (tf.int64, max_predictions, predictions),
+        "masked_lm_weights": (tf.float32, max_predictions, predictions),
+        "next_sentence_labels": (tf.int64, 1, None),
+    }
+    if max_sequences_per_row is not None:
+        spec["next_sentence_labels"] = (tf.int64, max_sequences_per_row, "max_sequences_per_row")
+        spec["sequence_mask"] = (tf.int64, max_sequences_per_row, "max_sequences_per_row")
+    return spec
+
+
+def max_predictions_per_row(max_seq_length, max_sequences_per_row, max_predictions_per_seq, masked_lm_prob):
+    """The masked LM entries of a packed row: the fewest that always hold its predictions.
+
+    An instance of n tokens gets min(max_predictions_per_seq, max(1,
+    round(n * masked_lm_prob))) <= n * masked_lm_prob + 1 predictions, so k
+    instances sharing a row get at most min(k * max_predictions_per_seq,
+    max_seq_length * masked_lm_prob + k), never more than max_seq_length - 3
+    (the tokens that are not [CLS]/[SEP]). S=128, P=8, 20 and 0.15: 27 (where
+    P * 20 = 160 entries would mostly be padding for the masked LM head).
+    """
+    for name, value in (("max_seq_length", max_seq_length), ("max_sequences_per_row", max_sequences_per_row),
+                        ("max_predictions_per_seq", max_predictions_per_seq)):
+        packing.check_int(name, value, 1)
+    by_rate = math.floor(max_seq_length * masked_lm_prob + 1e-6) + max_sequences_per_row
+    return max(1, min(max_sequences_per_row * max_predictions_per_seq, by_rate, max_seq_length - 3))
+
+
+def instance_features(instances, max_seq_length, max_predictions_per_seq, pad_id=0):
+    """Instances as numpy features, one row each, padded (the original format's values).
+
+    Returns:
+        dict: `input_ids`, `input_mask` (0/1), `segment_ids` int64 `[N,
+        max_seq_length]`; `masked_lm_positions`, `masked_lm_ids` int64 and
+        `masked_lm_weights` float32 `[N, max_predictions_per_seq]`;
+        `next_sentence_labels` int64 `[N, 1]`.
+    """
+    n = len(instances)
+    features = {name: np.zeros((n, length), dtype.as_numpy_dtype)
+                for name, (dtype, length, _) in record_spec(max_seq_length, max_predictions_per_seq).items()}
+    features["input_ids"][:] = pad_id
+    for i, instance in enumerate(instances):
+        length, k = len(instance.tokens), len(instance.masked_lm_positions)
+        if length > max_seq_length:
+            raise ValueError(f"instance of {length} tokens exceeds max_seq_length={max_seq_length}")
+        if k > max_predictions_per_seq:
+            raise ValueError(f"instance of {k} predictions exceeds max_predictions_per_seq={max_predictions_per_seq}")
+        features["input_ids"][i, :length] = instance.tokens
+        features["input_mask"][i, :length] = 1
+        features["segment_ids"][i, :length] = instance.segment_ids
+        features["masked_lm_positions"][i, :k] = instance.masked_lm_positions
+        features["masked_lm_ids"][i, :k] = instance.masked_lm_labels
+        features["masked_lm_weights"][i, :k] = 1.0
+        features["next_sentence_labels"][i] = int(instance.is_random_next)
+    return features
+
+
+def features_to_example(features):
+    """One record's features (name -> 1-D numpy array) as a `tf.train.Example`."""
+    feature = {}
+    for name, value in features.items():
+        if np.issubdtype(value.dtype, np.floating):
+            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=value.tolist()))
+        else:
+            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=value.tolist()))
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
 def instance_to_example(instance, max_seq_length, max_predictions_per_seq, pad_id=0):
     """A `TrainingInstance` as a `tf.train.Example` (the original features)."""
-    n = len(instance.tokens)
-    if n > max_seq_length:
-        raise ValueError(f"instance of {n} tokens exceeds max_seq_length={max_seq_length}")
-    pad = max_seq_length - n
-    input_ids = list(instance.tokens) + [pad_id] * pad
-    input_mask = [1] * n + [0] * pad
-    segment_ids = list(instance.segment_ids) + [0] * pad
-    k = len(instance.masked_lm_positions)
-    mpad = max_predictions_per_seq - k
-    positions = list(instance.masked_lm_positions) + [0] * mpad
-    ids = list(instance.masked_lm_labels) + [0] * mpad
-    weights = [1.0] * k + [0.0] * mpad
+    features = instance_features([instance], max_seq_length, max_predictions_per_seq, pad_id)
+    return features_to_example({name: value[0] for name, value in features.items()})
 
-    def ints(values):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
 
-    features = {
-        "input_ids": ints(input_ids),
-        "input_mask": ints(input_mask),
-        "segment_ids": ints(segment_ids),
-        "masked_lm_positions": ints(positions),
-        "masked_lm_ids": ints(ids),
-        "masked_lm_weights": tf.train.Feature(float_list=tf.train.FloatList(value=weights)),
-        "next_sentence_labels": ints([1 if instance.is_random_next else 0]),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=features))
+def packed_examples(instances, max_seq_length, max_predictions_per_seq, max_sequences_per_row,
+                    max_predictions, pad_id=0, window=packing.DEFAULT_WINDOW, stats=None):
+    """Packed rows of `instances` (in their order, windows of `window`) as `tf.train.Example`s.
+
+    The rows of one window are made at a time (`packing.pack_rows`,
+    `pack_features`, `pack_predictions`), so memory holds one window's
+    features. `stats`, a dict, receives `instances`, `rows` and `tokens`
+    (real ones) as they are written.
+
+    Yields:
+        `tf.train.Example`, one per row, the packed format (module docstring)
+        with `max_predictions` masked LM entries.
+    """
+    packing.check_int("max_sequences_per_row", max_sequences_per_row, 1)
+    stats = {} if stats is None else stats
+    stats.update(instances=0, rows=0, tokens=0)
+    for start in range(0, len(instances), window):
+        features = instance_features(instances[start:start + window], max_seq_length, max_predictions_per_seq,
+                                     pad_id)
+        lengths = features["input_mask"].sum(axis=-1)
+        rows = packing.pack_rows(lengths, max_seq_length, max_sequences_per_row, window=window)
+        predictions = {name: features.pop(name) for name in ("masked_lm_positions", "masked_lm_ids",
+                                                               "masked_lm_weights")}
+        features["next_sentence_labels"] = features["next_sentence_labels"][:, 0]
+        packed = packing.pack_features(features, rows, max_seq_length, max_sequences_per_row,
+                                       token_features=("input_ids", "segment_ids"))
+        packed["input_ids"][packed["input_mask"] == 0] = pad_id
+        packed.update(packing.pack_predictions(predictions, lengths, rows, max_predictions))
+        names = record_spec(max_seq_length, max_predictions, max_sequences_per_row)
+        for r in range(len(rows)):
+            yield features_to_example({name: packed[name][r] for name in names})
+        stats["instances"] += len(lengths)
+        stats["rows"] += len(rows)
+        stats["tokens"] += int(lengths.sum())
 
 
 def write_instances(instances, output_files, max_seq_length, max_predictions_per_seq, pad_id=0):
     """Writes instances round-robin over the shards (as the original).
 
+    Returns:
+        number of examples written.
+    """
+    return write_examples((instance_to_example(instance, max_seq_length, max_predictions_per_seq, pad_id)
+                           for instance in instances), output_files)
+
+
+def write_examples(examples, output_files):
+    """Writes `tf.train.Example`s round-robin over the shards (as the original).
+
     Each shard is written under a temporary name and renamed when complete.
+
+    Args:
+        examples: iterable of `tf.train.Example`.
+        output_files: list of paths, or one comma-separated string.
 
     Returns:
         number of examples written.
@@ -418,9 +569,9 @@ def write_instances(instances, output_files, max_seq_length, max_predictions_per
             if parent and not tf.io.gfile.isdir(parent):
                 raise ValueError(f"output_file {path!r}: directory {parent!r} does not exist")
             writers.append(tf.io.TFRecordWriter(temp))
-        for n, instance in enumerate(instances):
-            example = instance_to_example(instance, max_seq_length, max_predictions_per_seq, pad_id)
-            writers[n % len(writers)].write(example.SerializeToString())
+        n = 0
+        for n, example in enumerate(examples, start=1):
+            writers[(n - 1) % len(writers)].write(example.SerializeToString())
         for writer in writers:
             writer.close()
         for path, temp in zip(output_files, temps):
@@ -432,26 +583,37 @@ def write_instances(instances, output_files, max_seq_length, max_predictions_per
             if tf.io.gfile.exists(temp):
                 tf.io.gfile.remove(temp)
         raise
-    return len(instances)
+    return n
 
 
-def parse_pretraining_example(serialized, max_seq_length, max_predictions_per_seq):
-    """Parses serialized examples (scalar or `[batch]`) to int32/float32 tensors."""
-    spec = {
-        "input_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
-        "input_mask": tf.io.FixedLenFeature([max_seq_length], tf.int64),
-        "segment_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
-        "masked_lm_positions": tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64),
-        "masked_lm_ids": tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64),
-        "masked_lm_weights": tf.io.FixedLenFeature([max_predictions_per_seq], tf.float32),
-        "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
-    }
+def parse_pretraining_example(serialized, max_seq_length, max_predictions_per_seq, max_sequences_per_row=None):
+    """Parses serialized examples (scalar or `[batch]`) to int32/float32 tensors.
+
+    `max_predictions_per_seq`: the masked LM entries of a record (packed
+    rows: `max_predictions_per_row`). `max_sequences_per_row`: None for the
+    original format, P for packed rows (see `record_spec`).
+    """
+    spec = {name: tf.io.FixedLenFeature([length], dtype) for name, (dtype, length, _) in
+            record_spec(max_seq_length, max_predictions_per_seq, max_sequences_per_row).items()}
     serialized = tf.convert_to_tensor(serialized, tf.string)
     if serialized.shape.rank == 0:
         parsed = tf.io.parse_single_example(serialized, spec)
     else:
         parsed = tf.io.parse_example(serialized, spec)
     return {k: tf.cast(v, tf.int32) if v.dtype == tf.int64 else v for k, v in parsed.items()}
+
+
+class Created(typing.NamedTuple):
+    """What `create_pretraining_data` wrote: documents read, instances made,
+    records written (rows when packed, else = instances), the packing
+    efficiency (real tokens / record tokens; None unpacked) and the masked
+    LM entries per record."""
+
+    documents: int
+    examples: int
+    records: int
+    efficiency: float
+    max_predictions: int
 
 
 def create_pretraining_data(
@@ -467,12 +629,16 @@ def create_pretraining_data(
     masked_lm_prob=0.15,
     short_seq_prob=0.1,
     input_format="sentences",
+    pack=False,
+    max_sequences_per_row=DEFAULT_MAX_SEQUENCES_PER_ROW,
 ):
-    """The whole program: read, make instances, write. Returns (num documents, num examples).
+    """The whole program: read, make instances, write. Returns a `Created`.
 
     `input_format`: `"sentences"` (one sentence per line, blank line between
     documents, as the original) or `"paragraphs"` (one paragraph per line,
     split into sentences; see `document_sentences`).
+    `pack`: write packed rows of up to `max_sequences_per_row` instances
+    (see the module docstring) instead of one instance per record.
     """
     if input_format not in INPUT_FORMATS:
         raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
@@ -494,6 +660,8 @@ def create_pretraining_data(
         raise ValueError(f"masked_lm_prob must be in (0, 1], got {masked_lm_prob}")
     if not 0.0 <= short_seq_prob <= 1.0:
         raise ValueError(f"short_seq_prob must be in [0, 1], got {short_seq_prob}")
+    if pack:
+        packing.check_int("max_sequences_per_row", max_sequences_per_row, 1)
     input_files = io.expand_patterns(input_file)
     preprocessor = BertPreprocessor(vocab_file, lowercase=do_lower_case, seq_length=max_seq_length)
     documents = read_documents(input_files, preprocessor, input_format=input_format)
@@ -506,7 +674,18 @@ def create_pretraining_data(
         short_seq_prob, masked_lm_prob, max_predictions_per_seq, random.Random(random_seed),
         do_whole_word_mask, is_continuation,
     )
-    written = write_instances(
-        instances, output_file, max_seq_length, max_predictions_per_seq, preprocessor.pad_id
-    )
-    return len(documents), written
+    if not pack:
+        written = write_instances(
+            instances, output_file, max_seq_length, max_predictions_per_seq, preprocessor.pad_id
+        )
+        return Created(len(documents), len(instances), written, None, max_predictions_per_seq)
+    max_predictions = max_predictions_per_row(
+        max_seq_length, max_sequences_per_row, max_predictions_per_seq, masked_lm_prob)
+    stats = {}
+    written = write_examples(packed_examples(
+        instances, max_seq_length, max_predictions_per_seq, max_sequences_per_row, max_predictions,
+        preprocessor.pad_id, stats=stats), output_file)
+    if stats["instances"] != len(instances) or written != stats["rows"]:  # Count in = count out.
+        raise AssertionError(f"packed {stats['instances']} of {len(instances)} instances into {written} rows")
+    return Created(len(documents), len(instances), written, stats["tokens"] / max(1, written * max_seq_length),
+                   max_predictions)

@@ -28,17 +28,6 @@ import tensorflow as tf
 from keras_bert import io
 from keras_bert.trainers.data import pretraining_data
 
-# Feature name -> (proto list kind, which length it must have).
-_FEATURES = {
-    "input_ids": ("int64_list", "max_seq_length"),
-    "input_mask": ("int64_list", "max_seq_length"),
-    "segment_ids": ("int64_list", "max_seq_length"),
-    "masked_lm_positions": ("int64_list", "max_predictions_per_seq"),
-    "masked_lm_ids": ("int64_list", "max_predictions_per_seq"),
-    "masked_lm_weights": ("float_list", "max_predictions_per_seq"),
-    "next_sentence_labels": ("int64_list", "one"),
-}
-
 # Reading the record headers in chunks: a GFile seek per record costs ~35 us.
 _SCAN_CHUNK_BYTES = 4 * 1024 * 1024
 _HEADER_BYTES = 12  # uint64 length + uint32 masked crc32c of the length.
@@ -163,24 +152,22 @@ def _check_int(name, value, low):
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
-def _check_lengths(max_seq_length, max_predictions_per_seq):
+def _check_lengths(max_seq_length, max_predictions_per_seq, max_sequences_per_row=None):
+    predictions = "max_predictions_per_seq" if max_sequences_per_row is None else "max_predictions_per_row"
     _check_int("max_seq_length", max_seq_length, 5)
-    _check_int("max_predictions_per_seq", max_predictions_per_seq, 1)
+    _check_int(predictions, max_predictions_per_seq, 1)
+    if max_sequences_per_row is not None:
+        _check_int("max_sequences_per_row", max_sequences_per_row, 1)
     if max_predictions_per_seq > max_seq_length - 3:
         raise ValueError(
-            f"max_predictions_per_seq={max_predictions_per_seq} is more than max_seq_length - 3 = "
+            f"{predictions}={max_predictions_per_seq} is more than max_seq_length - 3 = "
             f"{max_seq_length - 3} (max_seq_length={max_seq_length}): a sequence "
             "[CLS] A [SEP] B [SEP] has at most max_seq_length - 3 tokens to mask"
         )
 
 
-def _check_first_record(path, payload, max_seq_length, max_predictions_per_seq):
+def _check_first_record(path, payload, max_seq_length, max_predictions_per_seq, max_sequences_per_row=None):
     """Feature names, kinds and lengths of one serialized example against the flags."""
-    expected_length = {
-        "max_seq_length": max_seq_length,
-        "max_predictions_per_seq": max_predictions_per_seq,
-        "one": 1,
-    }
     try:
         example = tf.train.Example.FromString(payload)
     except Exception as e:  # google.protobuf.message.DecodeError
@@ -188,11 +175,26 @@ def _check_first_record(path, payload, max_seq_length, max_predictions_per_seq):
             f"input file {path!r}: record 0 is not a tf.train.Example ({e})"
         ) from None
     features = example.features.feature
-    for name, (kind, length_name) in _FEATURES.items():
+    spec = pretraining_data.record_spec(max_seq_length, max_predictions_per_seq, max_sequences_per_row)
+    packed = "sequence_mask" in features
+    if packed != (max_sequences_per_row is not None):
+        if packed:
+            raise ValueError(
+                f"input file {path!r}: holds packed rows (create-pretraining-data --pack: sequence_mask has "
+                f"{len(features['sequence_mask'].int64_list.value)} values); give --max_sequences_per_row"
+            )
+        raise ValueError(
+            f"input file {path!r}: record 0 lacks the feature 'sequence_mask': not packed rows, but "
+            f"--max_sequences_per_row is {max_sequences_per_row} (drop it for unpacked files)"
+        )
+    # Packed rows: the number of sequences first (the masked LM entries follow from it).
+    for name in sorted(spec, key=lambda name: spec[name][2] != "max_sequences_per_row"):
+        dtype, want, flag = spec[name]
+        kind = "float_list" if dtype == tf.float32 else "int64_list"
         if name not in features:
             raise ValueError(
                 f"input file {path!r}: record 0 lacks the feature {name!r}; pretraining examples "
-                f"have {sorted(_FEATURES)} (as create-pretraining-data writes them)"
+                f"have {sorted(spec)} (as create-pretraining-data writes them)"
             )
         found_kind = features[name].WhichOneof("kind")
         if found_kind != kind:
@@ -200,29 +202,33 @@ def _check_first_record(path, payload, max_seq_length, max_predictions_per_seq):
                 f"input file {path!r}: record 0 feature {name!r} is a {found_kind}, expected {kind}"
             )
         found = len(getattr(features[name], kind).value)
-        want = expected_length[length_name]
         if found != want:
-            rule = "it must have 1 value" if length_name == "one" else f"--{length_name} is {want}"
+            rule = "it must have 1 value" if flag is None else f"--{flag} is {want}"
+            if flag == "max_predictions_per_row":
+                rule = (f"max_predictions_per_row is {want} (computed from --max_seq_length, --max_sequences_per_row, "
+                        "--max_predictions_per_seq and --masked_lm_prob as create-pretraining-data --pack computes "
+                        "it: were the files made with other values?)")
             raise ValueError(f"input file {path!r}: {name} has {found} values, {rule}")
     # And the parser the pipeline runs agrees.
     try:
-        pretraining_data.parse_pretraining_example(payload, max_seq_length, max_predictions_per_seq)
+        pretraining_data.parse_pretraining_example(payload, max_seq_length, max_predictions_per_seq,
+                                                   max_sequences_per_row)
     except tf.errors.OpError as e:
         raise ValueError(f"input file {path!r}: record 0 does not parse ({e.message})") from None
 
 
-def scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq):
+def scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq, max_sequences_per_row=None):
     """`validate_pretraining_files`, returning `(files, per-file record counts)`.
 
     Pass the result to `pretraining_dataset(..., scanned_files=...)` to
     validate a large corpus once rather than once per input pipeline.
     """
-    _check_lengths(max_seq_length, max_predictions_per_seq)
+    _check_lengths(max_seq_length, max_predictions_per_seq, max_sequences_per_row)
     files = io.expand_patterns(input_patterns)
     counts = []
     for path in files:
         count, first = _scan(path, keep_first=True)
-        _check_first_record(path, first, max_seq_length, max_predictions_per_seq)
+        _check_first_record(path, first, max_seq_length, max_predictions_per_seq, max_sequences_per_row)
         counts.append(count)
     return files, counts
 
@@ -247,11 +253,11 @@ def find_corrupt_record(files):
     return None
 
 
-def validate_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq):
+def validate_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq, max_sequences_per_row=None):
     """Checks pretraining TFRecord shards before any training starts.
 
     Every file is scanned (`scan_tfrecord_file`: structure and record count)
-    and its first record is decoded and checked for the seven features with
+    and its first record is decoded and checked for the features (`pretraining_data.record_spec`) with
     the lengths the flags give.
 
     Args:
@@ -260,7 +266,12 @@ def validate_pretraining_files(input_patterns, max_seq_length, max_predictions_p
         max_seq_length: int, the length of `input_ids`, `input_mask`,
             `segment_ids`.
         max_predictions_per_seq: int, the length of `masked_lm_positions`,
-            `masked_lm_ids`, `masked_lm_weights`; at most `max_seq_length - 3`.
+            `masked_lm_ids`, `masked_lm_weights`; at most `max_seq_length - 3`
+            (packed rows: the files' `max_predictions_per_row`).
+        max_sequences_per_row: None for the original format; P for packed
+            rows (`create-pretraining-data --pack`): `next_sentence_labels`
+            and `sequence_mask` of P values. Either way a file of the other
+            format is an error naming it.
 
     Returns:
         `(files, num_records)`: list of str (sorted per pattern) and int, the
@@ -273,7 +284,8 @@ def validate_pretraining_files(input_patterns, max_seq_length, max_predictions_p
             do not match the flags (e.g. "input_ids has 512 values,
             --max_seq_length is 128"), impossible flag values.
     """
-    files, counts = scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq)
+    files, counts = scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq,
+                                           max_sequences_per_row)
     return files, sum(counts)
 
 
@@ -508,6 +520,7 @@ def pretraining_dataset(
     shuffle_buffer_size=10000,
     cycle_length=None,
     scanned_files=None,
+    max_sequences_per_row=None,
 ):
     """Batched pretraining examples from TFRecord shards, for one input pipeline.
 
@@ -547,12 +560,18 @@ def pretraining_dataset(
         cycle_length: int, files read at once; default min(files, 8).
         scanned_files: `(files, counts)` from `scan_pretraining_files` for
             these patterns and lengths: skips validating them again.
+        max_sequences_per_row: None, or P for files of packed rows
+            (`create-pretraining-data --pack`; `max_predictions_per_seq` is
+            then their `max_predictions_per_row`): a batch counts rows.
+            Dynamic masking does not take packed rows (yet).
 
     Returns:
         `tf.data.Dataset` of dicts: `input_ids`, `input_mask`, `segment_ids`
         int32 `[batch_size, max_seq_length]`; `masked_lm_positions`,
         `masked_lm_ids` int32 and `masked_lm_weights` float32 `[batch_size,
         max_predictions_per_seq]`; `next_sentence_labels` int32 `[batch_size, 1]`.
+        Packed rows: `input_mask` numbers the sequences; `next_sentence_labels`
+        and `sequence_mask` int32 `[batch_size, max_sequences_per_row]`.
 
     Raises:
         ValueError: naming the argument, pattern or file (see
@@ -570,8 +589,12 @@ def pretraining_dataset(
             f"dynamic_masking must be None or a function (index, features) -> features, "
             f"got {dynamic_masking!r}"
         )
+    if dynamic_masking is not None and max_sequences_per_row is not None:
+        raise ValueError("dynamic_masking does not take packed rows (max_sequences_per_row="
+                         f"{max_sequences_per_row}) yet: mask the instances offline (create-pretraining-data)")
     if scanned_files is None:
-        scanned_files = scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq)
+        scanned_files = scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq,
+                                               max_sequences_per_row)
     files, counts = list(scanned_files[0]), list(scanned_files[1])
     num_pipelines, pipeline_id = 1, 0
     if input_context is not None:
@@ -616,7 +639,7 @@ def pretraining_dataset(
         dataset = dataset.repeat()
     dataset = dataset.map(
         lambda record: pretraining_data.parse_pretraining_example(
-            record, max_seq_length, max_predictions_per_seq
+            record, max_seq_length, max_predictions_per_seq, max_sequences_per_row
         ),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
@@ -629,17 +652,10 @@ def pretraining_dataset(
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
-    expected = {
-        "input_ids": ([max_seq_length], tf.int32),
-        "input_mask": ([max_seq_length], tf.int32),
-        "segment_ids": ([max_seq_length], tf.int32),
-        "masked_lm_positions": ([max_predictions_per_seq], tf.int32),
-        "masked_lm_ids": ([max_predictions_per_seq], tf.int32),
-        "masked_lm_weights": ([max_predictions_per_seq], tf.float32),
-        "next_sentence_labels": ([1], tf.int32),
-    }
     spec = dataset.element_spec
-    for name, (shape, dtype) in expected.items():
+    for name, (dtype, length, _) in pretraining_data.record_spec(
+            max_seq_length, max_predictions_per_seq, max_sequences_per_row).items():
+        shape, dtype = [length], tf.int32 if dtype == tf.int64 else dtype
         found = spec.get(name) if isinstance(spec, dict) else None
         if found is None or found.shape.as_list() != shape or found.dtype != dtype:
             raise ValueError(

@@ -136,7 +136,13 @@ class PretrainingOptions(ModelOptions, TrainingOptions):
     log_steps: int = option(100, "Progress line and TensorBoard scalars every this many steps.")
     dynamic_masking: bool = option(False, "Re-draw the masked LM targets in tf.data, fresh every epoch.")
     do_whole_word_mask: bool = option(False, "With --dynamic_masking: mask whole words.")
-    masked_lm_prob: float = option(0.15, "With --dynamic_masking: fraction of wordpieces to predict.")
+    masked_lm_prob: float = option(0.15, "With --dynamic_masking: fraction of wordpieces to predict (packed input: "
+                                         "the one the files were made with).")
+    max_sequences_per_row: int = option(None, "Packed input (create-pretraining-data --pack): the files' "
+                                              "--max_sequences_per_row. Their masked LM entries per row follow "
+                                              "from it, --max_predictions_per_seq and --masked_lm_prob, as "
+                                              "create-pretraining-data computed them; --train_batch_size and "
+                                              "--eval_batch_size count rows. Not with --dynamic_masking (yet).")
     shuffle_buffer_size: int = option(10000, "Examples in the shuffle buffer.")
     save_pretrained_format: str = option("hf", "After training, save the model (encoder and heads) as "
                                                "output_dir/pretrained_FORMAT: comma-separated hf, original; or "

@@ -7,7 +7,9 @@ checked before work starts, choose the strategy and precision, build a
 or Hugging Face checkpoint with its heads, or a checkpoint of an earlier
 run of this program, e.g. phase 1 of two-phase training at 128 tokens
 before phase 2 at 512), train with `keras_bert.trainers.engine.training_loop.Trainer` on the
-TFRecords of `create-pretraining-data` (or of google-research/bert), resume
+TFRecords of `create-pretraining-data` (or of google-research/bert; or
+packed rows of `create-pretraining-data --pack` with `max_sequences_per_row`,
+the batch then counting rows), resume
 from `output_dir` when it already holds checkpoints, evaluate into
 `eval_results.txt` and save the final model as pretrained checkpoints.
 """
@@ -19,9 +21,11 @@ import os
 import tensorflow as tf
 
 from keras_bert.checkpoints import pretrained as pretrained_lib
+from keras_bert.models.bert_encoder import BertEncoder
 from keras_bert.models.bert_pretrainer import BertPretrainer
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.text.bert_preprocessor import read_vocabulary
+from keras_bert.trainers.data import pretraining_data
 from keras_bert.trainers.data import pretraining_input
 from keras_bert.trainers.engine import checkpointing
 from keras_bert.trainers.engine import distribution
@@ -75,6 +79,13 @@ def check_options(options, config):
         )
     if not 0.0 < options.masked_lm_prob <= 1.0:
         raise ValueError(f"--masked_lm_prob={options.masked_lm_prob}: must be in (0, 1]")
+    if options.max_sequences_per_row is not None:
+        if isinstance(options.max_sequences_per_row, bool) or not isinstance(options.max_sequences_per_row, int) \
+                or options.max_sequences_per_row < 1:
+            raise ValueError(f"--max_sequences_per_row={options.max_sequences_per_row!r}: must be an int >= 1")
+        if options.dynamic_masking:
+            raise ValueError("--dynamic_masking does not take packed input (--max_sequences_per_row) yet: the "
+                             "packed files' masks are used")
     if options.dynamic_masking and not options.vocab_file:
         raise ValueError("--dynamic_masking needs --vocab_file (the [CLS]/[SEP]/[MASK] ids and ## pieces)")
     if options.do_whole_word_mask and not options.dynamic_masking:
@@ -104,9 +115,23 @@ def save_formats(options):
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def record_lengths(options):
+    """`(max_seq_length, masked LM entries, max_sequences_per_row)` of the
+    input records: the original format's (`None` sequences per row), or
+    packed rows' (`max_predictions_per_row` as create-pretraining-data
+    computes it)."""
+    if options.max_sequences_per_row is None:
+        return options.max_seq_length, options.max_predictions_per_seq, None
+    return (options.max_seq_length,
+            pretraining_data.max_predictions_per_row(options.max_seq_length, options.max_sequences_per_row,
+                                                     options.max_predictions_per_seq, options.masked_lm_prob),
+            options.max_sequences_per_row)
+
+
 def model_features(features):
-    """Original TFRecord feature names -> `BertPretrainer` input names."""
-    return {
+    """Original TFRecord feature names -> `BertPretrainer` input names
+    (packed rows: `sequence_mask` as well)."""
+    renamed = {
         "input_word_ids": features["input_ids"],
         "input_mask": features["input_mask"],
         "input_type_ids": features["segment_ids"],
@@ -115,6 +140,9 @@ def model_features(features):
         "masked_lm_weights": features["masked_lm_weights"],
         "next_sentence_labels": features["next_sentence_labels"],
     }
+    if "sequence_mask" in features:
+        renamed["sequence_mask"] = features["sequence_mask"]
+    return renamed
 
 
 def make_dataset_fn(options, scanned_files, global_batch_size, is_training, masking):
@@ -122,11 +150,13 @@ def make_dataset_fn(options, scanned_files, global_batch_size, is_training, mask
 
     def dataset_fn(input_context):
         batch_size = input_context.get_per_replica_batch_size(global_batch_size)
+        max_seq_length, max_predictions, max_sequences_per_row = record_lengths(options)
         dataset = pretraining_input.pretraining_dataset(
             scanned_files[0],
             batch_size,
-            options.max_seq_length,
-            options.max_predictions_per_seq,
+            max_seq_length,
+            max_predictions,
+            max_sequences_per_row=max_sequences_per_row,
             is_training=is_training,
             input_context=input_context,
             seed=options.random_seed,
@@ -177,21 +207,17 @@ def run_pretraining(options):
     )
     precision = distribution.resolve_precision(options.mixed_precision, strategy)
     training_loop.make_reproducible(options.random_seed, options.deterministic)
-    train_files = pretraining_input.scan_pretraining_files(
-        options.input_file, options.max_seq_length, options.max_predictions_per_seq
-    )
+    train_files = pretraining_input.scan_pretraining_files(options.input_file, *record_lengths(options))
     eval_files = train_files
     if options.do_eval and options.eval_input_file:
-        eval_files = pretraining_input.scan_pretraining_files(
-            options.eval_input_file, options.max_seq_length, options.max_predictions_per_seq
-        )
+        eval_files = pretraining_input.scan_pretraining_files(options.eval_input_file, *record_lengths(options))
     init_fn = initialization.make_init_fn(options.init_checkpoint, config, heads=True)
     tf.io.gfile.makedirs(options.output_dir)
     if distribution.is_chief(strategy):
         config.save(os.path.join(options.output_dir, initialization.MODEL_CONFIG_FILE))
     trainer = training_loop.Trainer(
         strategy,
-        model_fn=lambda: BertPretrainer(config),
+        model_fn=lambda: BertPretrainer(BertEncoder(config, max_sequences_per_row=options.max_sequences_per_row)),
         optimizer_fn=lambda: optimization.create_optimizer(
             options.optimizer,
             options.learning_rate,
@@ -238,7 +264,10 @@ def _train_and_evaluate(options, config, strategy, precision, trainer, init_fn, 
     if options.do_train:
         print(
             f"pretraining {config.num_layers} layers x {config.hidden_size} on {strategy.num_replicas_in_sync} "
-            f"replica(s), {precision}, batch {options.train_batch_size}, seq {options.max_seq_length}",
+            f"replica(s), {precision}, batch {options.train_batch_size}"
+            + ("" if options.max_sequences_per_row is None else
+               f" packed rows of up to {options.max_sequences_per_row} sequences")
+            + f", seq {options.max_seq_length}",
             flush=True,
         )
         results["train"] = trainer.train(

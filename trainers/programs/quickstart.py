@@ -458,11 +458,11 @@ def run_quickstart(options):
         counts = {}
         for name, text, records, dupe in (("train", corpus["pretrain"], train_records, options.dupe_factor),
                                           ("heldout", corpus["heldout"], heldout_records, HELD_OUT_DUPE_FACTOR)):
-            _, counts[name] = pretraining_data.create_pretraining_data(
+            counts[name] = pretraining_data.create_pretraining_data(
                 text, records, vocab_file, do_lower_case=options.do_lower_case,
                 max_seq_length=options.max_seq_length, max_predictions_per_seq=options.max_predictions_per_seq,
                 random_seed=options.random_seed, dupe_factor=dupe, input_format="paragraphs",
-            )
+            ).examples
             print(f"wrote {counts[name]} examples to {records}", flush=True)
     if not counts["heldout"]:
         raise ValueError("the held-out documents gave no pretraining example; give a larger --corpus_files")

@@ -146,3 +146,19 @@ def test_packed_rows_give_each_example_its_unpacked_encoder_outputs():
     np.testing.assert_allclose(packing.unpack_outputs(pooled, packed["example_index"], len(lengths)), unpacked,
                                atol=1e-5)
     assert len(rows) < len(lengths)
+
+
+def test_predictions_move_into_their_rows():
+    """Each example's real entries (weight > 0), positions moved by where
+    the example starts in its row; padding entries dropped; too many named."""
+    lengths = np.array([5, 9, 4])
+    predictions = {"masked_lm_positions": np.array([[1, 3, 0], [2, 0, 0], [1, 2, 3]]),
+                   "masked_lm_ids": np.array([[11, 13, 0], [22, 0, 0], [31, 32, 33]]),
+                   "masked_lm_weights": np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1]], np.float32)}
+    rows = [[1, 0], [2]]
+    packed = packing.pack_predictions(predictions, lengths, rows, 4)
+    np.testing.assert_array_equal(packed["masked_lm_positions"], [[2, 10, 12, 0], [1, 2, 3, 0]])
+    np.testing.assert_array_equal(packed["masked_lm_ids"], [[22, 11, 13, 0], [31, 32, 33, 0]])
+    np.testing.assert_array_equal(packed["masked_lm_weights"], [[1, 1, 1, 0], [1, 1, 1, 0]])
+    with pytest.raises(ValueError, match="row 0: its examples have 5 predictions, more than max_predictions_per_row=4"):
+        packing.pack_predictions(predictions, lengths, [[0, 2], [1]], 4)

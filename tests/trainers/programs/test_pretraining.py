@@ -16,7 +16,7 @@ from tests.testing import REPO
 from tests.trainers.data.test_pretraining_data import VOCAB
 from tests.trainers.data.test_pretraining_data import corpus_text
 
-SEQ, PRED = 32, 5
+SEQ, PRED, PER_ROW = 32, 5, 3
 EVAL_KEYS = {"masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy", "next_sentence_loss",
              "global_step", "loss", "eval_steps"}
 
@@ -41,6 +41,13 @@ def corpus(tmp_path_factory):
             max_predictions_per_seq=pred, dupe_factor=3,
         )
         files[seq] = str(root / f"train{seq}-*.tfrecord")
+    # The same instances (a seed, short_seq_prob 0.5 for some short ones) one per record and packed.
+    for name, pack in (("short", False), ("packed", True)):
+        shards = [str(root / f"{name}-{i}.tfrecord") for i in range(2)]
+        pretraining_data.create_pretraining_data(
+            str(text_file), ",".join(shards), str(vocab_file), max_seq_length=SEQ, max_predictions_per_seq=PRED,
+            dupe_factor=2, short_seq_prob=0.5, pack=pack, max_sequences_per_row=PER_ROW)
+        files[name] = str(root / f"{name}-*.tfrecord")
     return dict(root=root, vocab=str(vocab_file), config=str(config_file), files=files)
 
 
@@ -151,9 +158,18 @@ def test_dynamic_masking_trains(corpus, tmp_path):
     (dict(bert_config_file=None), "no model configuration"),
     (dict(init_checkpoint="/nonexistent/model"), "--init_checkpoint=/nonexistent/model"),
     (dict(save_pretrained_format="onnx"), "--save_pretrained_format"),
+    (dict(max_sequences_per_row=0), "--max_sequences_per_row=0: must be an int >= 1"),
+    (dict(max_sequences_per_row=PER_ROW, dynamic_masking=True), "--dynamic_masking does not take packed input"),
+    (dict(max_sequences_per_row=PER_ROW), r"train32-0.tfrecord': record 0 lacks the feature 'sequence_mask'"),
+    (dict(input_file="packed"), r"packed-0.tfrecord': holds packed rows .* give --max_sequences_per_row"),
+    (dict(input_file="packed", max_sequences_per_row=2), "next_sentence_labels has 3 values, --max_sequences_per_row is 2"),
+    (dict(input_file="packed", max_sequences_per_row=PER_ROW, masked_lm_prob=0.5),
+     r"masked_lm_positions has 7 values, max_predictions_per_row is 15 \(computed from --max_seq_length"),
 ])
 def test_contradictions_fail_before_any_work(corpus, tmp_path, overrides, message):
     out = tmp_path / "run"
+    if overrides.get("input_file") == "packed":
+        overrides = dict(overrides, input_file=corpus["files"]["packed"])
     with pytest.raises(ValueError, match=message.replace("[", r"\[")):
         pretraining.run_pretraining(options(corpus, out, **overrides))
     assert not out.exists(), "nothing may be written before the checks pass"
@@ -183,3 +199,58 @@ def test_cli(corpus, tmp_path):
                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert bad.returncode != 0
     assert "--max_seq_length=999" in bad.stderr
+
+
+def test_packed_input_trains_resumes_and_counts_rows(corpus, tmp_path):
+    """Packed files: a batch is train_batch_size rows holding more instances
+    than rows; the run trains, checkpoints and resumes."""
+    import tensorflow as tf
+
+    packed = dict(input_file=corpus["files"]["packed"], max_sequences_per_row=PER_ROW)
+    o = options(corpus, tmp_path / "run", num_train_steps=3, **packed)
+    scanned = pretraining.pretraining_input.scan_pretraining_files(o.input_file, *pretraining.record_lengths(o))
+    batch = next(iter(pretraining.make_dataset_fn(o, scanned, o.train_batch_size, True, None)(
+        tf.distribute.InputContext())))
+    assert batch["input_word_ids"].shape == (o.train_batch_size, SEQ)
+    assert batch["sequence_mask"].shape == batch["next_sentence_labels"].shape == (o.train_batch_size, PER_ROW)
+    assert batch["masked_lm_positions"].shape == (o.train_batch_size, 7)  # floor(32 * 0.15) + 3.
+    rows = list(pretraining.make_dataset_fn(o, scanned, 1, False, None)(tf.distribute.InputContext()))
+    assert len(rows) == sum(scanned[1]) < sum(int(tf.reduce_sum(row["sequence_mask"])) for row in rows)
+    assert max(int(tf.reduce_max(row["input_mask"])) for row in rows) >= 2
+    first = pretraining.run_pretraining(o)
+    assert first["train"]["resumed_from"] is None and np.isfinite(first["train"]["loss"])
+    second = pretraining.run_pretraining(options(corpus, tmp_path / "run", num_train_steps=6, do_eval=True, **packed))
+    assert second["train"]["resumed_from"].endswith("ckpt-3")
+    assert second["train"]["global_step"] == 6
+    assert np.isfinite(second["eval"]["loss"])
+
+
+def test_packed_evaluation_equals_unpacked(corpus, tmp_path):
+    """The same weights scored on the same instances, one per record or
+    packed: the same losses and accuracies (the evaluation's weighted means
+    over all of them; batch 1 so no record is left out). The weights come
+    through the saved pretrained model (the training checkpoint's way is the
+    next test)."""
+    trained = tmp_path / "run"
+    pretraining.run_pretraining(options(corpus, trained, input_file=corpus["files"]["short"], num_train_steps=3))
+    scores = {}
+    for name, extra in (("short", {}), ("packed", dict(max_sequences_per_row=PER_ROW))):
+        scores[name] = pretraining.run_pretraining(options(
+            corpus, tmp_path / name, input_file=corpus["files"][name], bert_config_file=None,
+            init_checkpoint=str(trained / "pretrained_hf"), do_train=False, do_eval=True, eval_batch_size=1,
+            max_eval_steps=10000, **extra))["eval"]
+    assert scores["packed"]["eval_steps"] < scores["short"]["eval_steps"]  # Rows, fewer than instances.
+    for key in ("masked_lm_loss", "next_sentence_loss", "masked_lm_accuracy", "next_sentence_accuracy", "loss"):
+        assert scores["packed"][key] == pytest.approx(scores["short"][key], rel=1e-5, abs=1e-6), key
+
+
+def test_a_training_checkpoint_restores_across_packing(corpus, tmp_path):
+    """An unpacked run's checkpoint, evaluated by a packed and an unpacked
+    model: the blocks restore into both (BertEncoder names them by layer)."""
+    out = tmp_path / "run"
+    pretraining.run_pretraining(options(corpus, out, input_file=corpus["files"]["short"], num_train_steps=3))
+    scores = {name: pretraining.run_pretraining(options(
+        corpus, out, input_file=corpus["files"][name], do_train=False, do_eval=True, eval_batch_size=1,
+        max_eval_steps=10000, **extra))["eval"]
+        for name, extra in (("short", {}), ("packed", dict(max_sequences_per_row=PER_ROW)))}
+    assert scores["packed"]["masked_lm_loss"] == pytest.approx(scores["short"]["masked_lm_loss"], rel=1e-5)
