@@ -339,11 +339,17 @@ def hf_inputs(batch):
     }
 
 
-def hf_train_step(model, optimizer, inputs):
-    """One step of the usual torch loop; returns the loss tensor."""
+def hf_train_step(model, optimizer, inputs, autocast_dtype=None):
+    """One step of the usual torch loop; returns the loss tensor. With
+    `autocast_dtype` (e.g. torch.bfloat16) the forward pass runs under
+    `torch.autocast("cpu", dtype=...)`, the backward pass outside it, as
+    torch's mixed-precision recipe has it."""
+    import contextlib
+
     import torch
 
-    loss = model(**inputs).loss
+    with torch.autocast("cpu", dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext():
+        loss = model(**inputs).loss
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
     optimizer.step()

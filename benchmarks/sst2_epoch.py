@@ -1,7 +1,8 @@
 """A real-length fine-tuning epoch on SST-2: keras_bert's length buckets and packed rows against Hugging Face.
 
     PYTHONPATH=. python benchmarks/sst2_epoch.py [--rows 8192] [--preset mini] [--batch_size 32]
-        [--rounds 3] [--pad128_steps 64] [--torch_threads N] [--skip ...] [--json_out F] [--quick]
+        [--rounds 3] [--pad128_steps 64] [--precision fp32|bf16] [--torch_threads N] [--skip ...]
+        [--json_out F] [--quick]
 
 Data: the first --rows sentences of SST-2 train (../shared/data/sst2/train.tsv,
 read with `keras_bert.trainers.data.classification_data.read_examples`, labels 0/1),
@@ -13,10 +14,14 @@ first 256 sentences before timing. SST-2 sentences are short (most under
 32 wordpieces), so how batches are padded decides most of the work.
 
 Model: a `BertClassifier` of --preset size (default mini, the preset's
-30522-entry vocabulary), 2 classes, dropout 0.1, fp32 on the CPU; every
+30522-entry vocabulary), 2 classes, dropout 0.1, fp32 on the CPU (or
+--precision bf16: keras_bert's Trainer with the `mixed_bfloat16` policy,
+Hugging Face's forward pass under `torch.autocast("cpu", dtype=
+torch.bfloat16)`; weights, gradients and AdamW stay float32 in both); every
 contender starts from the same seeded weights (copied into Hugging Face by
 references/peers.py), checked before timing: the loss of the first 32
-examples with dropout off agrees within 1e-3. Optimizer as in
+examples with dropout off agrees within 1e-3 (bf16: 3e-2, keras_bert's
+loss being computed in bfloat16). Optimizer as in
 benchmarks/finetuning_step.py: AdamW lr 2e-5, weight decay 0.01 except
 biases and LayerNorm, eps 1e-6, global-norm clipping 1.0; batch 32
 examples (packed rows: see below).
@@ -126,6 +131,8 @@ VOCAB_SENTENCES = 5000
 VOCAB_SIZE = 8000
 CHECK_SENTENCES = 256
 WARMUP_STEPS = 4
+# --precision: (keras_bert's Trainer policy, torch autocast dtype name, first-batch loss tolerance).
+PRECISIONS = {"fp32": ("float32", None, 1e-3), "bf16": ("mixed_bfloat16", "bfloat16", 3e-2)}
 
 BUCKETS = ("keras_bert", "keras_bert XLA")
 PACKED = ("keras_bert packed", "keras_bert packed XLA")
@@ -313,9 +320,10 @@ def hf_sampler(lengths, batch_size, group_by_length):
     return torch.utils.data.RandomSampler(range(len(lengths)), generator=generator)
 
 
-def hf_epoch_runner(reference, features, tokenizer, batch_size, group_by_length=False):
+def hf_epoch_runner(reference, features, tokenizer, batch_size, group_by_length=False, autocast_dtype=None):
     """(run() -> examples trained in one epoch, the model): the DataLoader +
-    DataCollatorWithPadding loop, one epoch per call."""
+    DataCollatorWithPadding loop, one epoch per call (the forward pass under
+    `torch.autocast` with `autocast_dtype`)."""
     import torch
     import transformers
 
@@ -341,7 +349,7 @@ def hf_epoch_runner(reference, features, tokenizer, batch_size, group_by_length=
         for step, inputs in enumerate(loader):
             if max_steps is not None and step >= max_steps:
                 break
-            finetuning_step.hf_train_step(model, optimizer, dict(inputs))
+            finetuning_step.hf_train_step(model, optimizer, dict(inputs), autocast_dtype)
             count += len(inputs["labels"])
         return count
 
@@ -391,11 +399,14 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="timed epochs per contender")
     parser.add_argument("--pad128_steps", type=int, default=64,
                         help="steps per epoch timed for 'keras_bert pad 128' (fixed shape: the rate of any steps)")
+    parser.add_argument("--precision", default="fp32", choices=tuple(PRECISIONS),
+                        help="bf16: keras_bert mixed_bfloat16, HF torch.autocast(bfloat16)")
     parser.add_argument("--torch_threads", type=int, default=os.cpu_count(), help="torch.set_num_threads")
     parser.add_argument("--skip", default="", help="comma-separated contenders to leave out: " + ", ".join(CONTENDERS))
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.rounds, args.preset = min(args.rows, 256), 1, "tiny"
+    policy, autocast_name, loss_tolerance = PRECISIONS[args.precision]
     skip = set(filter(None, args.skip.split(",")))
     if skip - set(CONTENDERS):
         parser.error(f"--skip: unknown {sorted(skip - set(CONTENDERS))}; known: {', '.join(CONTENDERS)}")
@@ -431,7 +442,7 @@ def main(argv=None):
                        count=None, max_sequences_per_row=None):
         """Adds a Trainer contender; returns (trainer, train(num_steps) -> examples trained)."""
         trainer = finetuning_step.keras_bert_trainer(reference, rows_per_step, jit=jit,
-                                                     max_sequences_per_row=max_sequences_per_row)
+                                                     max_sequences_per_row=max_sequences_per_row, precision=policy)
         losses[name] = finetuning_step.keras_bert_loss(trainer.model, first)
         run = finetuning_step.trainer_steps(trainer, dataset_fn)
         count = count or (lambda num_steps: num_steps * batch_size)
@@ -488,7 +499,7 @@ def main(argv=None):
         # An epoch's tokens, the mean over the packed epochs (the timed steps run through them all in turn).
         packed_tokens = (round(len(rows["input_mask"]) * MAX_SEQ_LENGTH / epochs),
                          round(np.count_nonzero(rows["input_mask"]) / epochs))
-        print(f"  packed {epochs} epochs in {pack_seconds:.2f}s: {packed['summary']}; batch {rows_per_batch} rows "
+        print(f"  packed {epochs} epochs in {pack_seconds:.3f}s: {packed['summary']}; batch {rows_per_batch} rows "
               f"(~{packed_facts['examples_per_step']:.1f} examples a step), {packed_steps} steps an epoch", flush=True)
         for name in PACKED:
             if name in skip:
@@ -509,12 +520,13 @@ def main(argv=None):
         if name in skip:
             continue
         group_by_length = name.endswith("group_by_length")
-        run, model = hf_epoch_runner(reference, features, tokenizer, batch_size, group_by_length)
+        run, model = hf_epoch_runner(reference, features, tokenizer, batch_size, group_by_length,
+                                     getattr(torch, autocast_name) if autocast_name else None)
         losses[name] = finetuning_step.hf_loss(model, first)
         runners[name] = run
         warm_ups[name] = lambda run=run: run(max_steps=WARMUP_STEPS)
         tokens[name] = hf_tokens(lengths, batch_size, group_by_length)
-    finetuning_step.check_same_start(losses, reference_loss)
+    finetuning_step.check_same_start(losses, reference_loss, loss_tolerance)
     spread = max(abs(v - reference_loss) for v in losses.values()) if losses else 0.0
     print(f"  built in {time.perf_counter() - start:.1f}s; first-batch loss (dropout off) {reference_loss:.5f}, "
           f"max difference {spread:.1e} over {', '.join(losses)}", flush=True)
@@ -547,11 +559,14 @@ def main(argv=None):
             f"keras-bert finetune --packing's rows of {MAX_SEQ_LENGTH} (up to {max_sequences_per_row} examples, "
             f"{packed_facts['examples_per_row']:.1f} on average), batch {packed_facts['rows_per_batch']} rows "
             f"(~{packed_facts['examples_per_step']:.1f} examples a step), {packed_facts['steps']} steps an epoch; "
-            f"epoch time includes packing ({packed_facts['seconds_per_epoch']:.2f}s an epoch)")
+            f"epoch time includes packing ({packed_facts['seconds_per_epoch']:.3f}s an epoch)")
         notes_by_row["keras_bert packed"] = packed_note
         notes_by_row["keras_bert packed XLA"] = packed_note + "; jit_compile, one shape, one program"
+    # Each row's precision, ours (True) and HF's (False).
+    row_precision = {True: policy, False: f"torch.autocast {autocast_name} (forward)" if autocast_name else "float32"}
     caption = (f"SST-2 train, first {len(lengths):,} sentences, {args.preset} (L{config.num_layers}/"
-               f"H{config.hidden_size}), {batch_size} examples a step, max length {MAX_SEQ_LENGTH}, one epoch; "
+               f"H{config.hidden_size}), {args.precision}, {batch_size} examples a step, max length {MAX_SEQ_LENGTH}, "
+               "one epoch; "
                f"median of {args.rounds} epochs")
     table = {
         "caption": caption,
@@ -559,7 +574,8 @@ def main(argv=None):
         "baseline": "fastest peer",  # The fastest HF row: Hugging Face at its best.
         "target": 2.0,
         "target_text": "real-length SST-2 training epoch >= 2x HF transformers at its best",
-        "rows": [common.row(name, values, name in OURS, note=notes_by_row[name]) for name, values in per_round.items()],
+        "rows": [common.row(name, values, name in OURS, note=f"{row_precision[name in OURS]}; {notes_by_row[name]}")
+                 for name, values in per_round.items()],
     }
     targets = [
         {"text": "issue 21: packed rows >= 1.5x our length buckets", "table": caption, "rows": list(PACKED),
@@ -587,8 +603,8 @@ def main(argv=None):
     if packed_facts:
         notes.append(
             f"Packed rows: finetuning._packed_epochs packed {packed_facts['epochs']} seeded epochs (one for the "
-            f"warm-up, one per round) in {packed_facts['seconds_per_epoch'] * packed_facts['epochs']:.2f}s of numpy "
-            f"on the host; each timed packed epoch counts {packed_facts['seconds_per_epoch']:.2f}s of it. "
+            f"warm-up, one per round) in {packed_facts['seconds_per_epoch'] * packed_facts['epochs']:.3f}s of numpy "
+            f"on the host; each timed packed epoch counts {packed_facts['seconds_per_epoch']:.3f}s of it. "
             f"{packed_facts['summary']}. The batch keeps the examples per step equal: round({batch_size} / "
             f"{packed_facts['examples_per_row']:.2f} examples per row) = {packed_facts['rows_per_batch']} rows."
         )
@@ -605,12 +621,13 @@ def main(argv=None):
     )
     section.update({
         "name": "sst2_epoch",
-        "title": "SST-2 fine-tuning epoch (real lengths)",
+        "title": "SST-2 fine-tuning epoch (real lengths)" + ("" if args.precision == "fp32" else f", {args.precision}"),
         "command": "python benchmarks/sst2_epoch.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "setup": (
             f"One training epoch over the first {len(lengths):,} SST-2 train sentences ({steps} steps of "
             f"{batch_size}; packed rows: batches of rows holding ~{batch_size} examples), {args.preset} "
-            f"BertClassifier (2 classes, dropout 0.1, fp32, vocabulary {config.vocab_size}), AdamW lr 2e-5, weight "
+            f"BertClassifier (2 classes, dropout 0.1, {row_precision[True]} (HF: {row_precision[False]}), vocabulary {config.vocab_size}), AdamW lr "
+            "2e-5, weight "
             "decay 0.01, global-norm clipping 1.0. Tokenized beforehand with keras_bert.BertPreprocessor (max length "
             "128) for every contender (HF's BertTokenizerFast gives the same ids: checked on "
             f"{checked_ids} sentences). Timed: the wall time of a whole epoch, input pipeline included (keras_bert: "
