@@ -204,6 +204,48 @@ def best_ours(table):
     return pick(mine, key=lambda r: r["value"])
 
 
+def _best_of(table, names):
+    rows = [r for r in table["rows"] if r["name"] in names]
+    if not rows:
+        return None
+    return (min if table["unit"] == "ms" else max)(rows, key=lambda r: r["value"])
+
+
+def targets(section):
+    """(target text, table caption, best row, baseline row, ratio, target) for
+    every target of a section: each table's own (the best keras_bert row
+    against the table's baseline), then the section's `targets` list, each
+    {"text", "table" (a caption), "rows", "baseline" (row names), "target"}:
+    the best of `rows` against the best of `baseline`. Ratio None where a row
+    was not measured."""
+    found = []
+    tables = {t["caption"]: t for t in section.get("tables", [])}
+    for table in section.get("tables", []):
+        if table.get("target") is None:
+            continue
+        best, base = best_ours(table), baseline_row(table)
+        x = ratio(table, best) if best and base else None
+        found.append((table.get("target_text") or section["title"], table["caption"], best, base, x, table["target"]))
+    for target in section.get("targets", []):
+        table = tables.get(target["table"])
+        best = _best_of(table, target["rows"]) if table else None
+        base = _best_of(table, target["baseline"]) if table else None
+        x = None
+        if best and base and best["value"] and base["value"]:
+            x = base["value"] / best["value"] if table["unit"] == "ms" else best["value"] / base["value"]
+        found.append((target["text"], target["table"], best, base, x, target["target"]))
+    return found
+
+
+def target_status(x, goal):
+    """'met', 'missed by N% (needs Gx)' or 'not measured'."""
+    if x is None:
+        return "not measured"
+    if x >= goal:
+        return "met"
+    return f"missed by {100 * (1 - x / goal):.0f}% (needs {goal:.2f}x)"
+
+
 def print_table(table):
     """The table on stdout, as the script's own report."""
     print(f"\n{table['caption']}")

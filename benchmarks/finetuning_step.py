@@ -134,9 +134,12 @@ def _classification_loss(logits, labels):
 # ----------------------------------------------------------------- keras_bert
 
 
-def keras_bert_trainer(reference, global_batch_size, jit, steps_per_execution=1):
+def keras_bert_trainer(reference, global_batch_size, jit, steps_per_execution=1, max_sequences_per_row=None,
+                       precision="float32"):
     """A fine-tuning `Trainer` (classification model of `build_model`) holding
-    `reference`'s weights, with its train function built."""
+    `reference`'s weights, with its train function built. With
+    `max_sequences_per_row` the model also trains on packed rows (as
+    `finetune --packing` builds it); `precision` is the Trainer's dtype policy."""
     from keras_bert.trainers import tasks
     from keras_bert.trainers.programs import finetuning
     from keras_bert.trainers.engine import optimization
@@ -148,7 +151,8 @@ def keras_bert_trainer(reference, global_batch_size, jit, steps_per_execution=1)
     task_info = {"label_list": [str(i) for i in range(NUM_CLASSES)]}
 
     def model_fn():
-        model = tasks.TASKS["classification"].build_model(config, task_info, dropout=options.dropout)
+        model = tasks.TASKS["classification"].build_model(config, task_info, dropout=options.dropout,
+                                                          max_sequences_per_row=max_sequences_per_row)
         model.set_weights(reference.get_weights())
         return model
 
@@ -161,6 +165,7 @@ def keras_bert_trainer(reference, global_batch_size, jit, steps_per_execution=1)
         ),
         output_dir=output_dir,
         global_batch_size=global_batch_size,
+        precision=precision,
         steps_per_execution=steps_per_execution,
         jit_compile=jit,
         clip_norm=CLIP_NORM,
@@ -334,11 +339,17 @@ def hf_inputs(batch):
     }
 
 
-def hf_train_step(model, optimizer, inputs):
-    """One step of the usual torch loop; returns the loss tensor."""
+def hf_train_step(model, optimizer, inputs, autocast_dtype=None):
+    """One step of the usual torch loop; returns the loss tensor. With
+    `autocast_dtype` (e.g. torch.bfloat16) the forward pass runs under
+    `torch.autocast("cpu", dtype=...)`, the backward pass outside it, as
+    torch's mixed-precision recipe has it."""
+    import contextlib
+
     import torch
 
-    loss = model(**inputs).loss
+    with torch.autocast("cpu", dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext():
+        loss = model(**inputs).loss
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
     optimizer.step()

@@ -1,7 +1,8 @@
-"""A real-length fine-tuning epoch on SST-2: keras_bert's length buckets against Hugging Face.
+"""A real-length fine-tuning epoch on SST-2: keras_bert's length buckets and packed rows against Hugging Face.
 
     PYTHONPATH=. python benchmarks/sst2_epoch.py [--rows 8192] [--preset mini] [--batch_size 32]
-        [--rounds 3] [--pad128_steps 64] [--torch_threads N] [--skip ...] [--json_out F] [--quick]
+        [--rounds 3] [--pad128_steps 64] [--precision fp32|bf16] [--torch_threads N] [--skip ...]
+        [--json_out F] [--quick]
 
 Data: the first --rows sentences of SST-2 train (../shared/data/sst2/train.tsv,
 read with `keras_bert.trainers.data.classification_data.read_examples`, labels 0/1),
@@ -13,12 +14,17 @@ first 256 sentences before timing. SST-2 sentences are short (most under
 32 wordpieces), so how batches are padded decides most of the work.
 
 Model: a `BertClassifier` of --preset size (default mini, the preset's
-30522-entry vocabulary), 2 classes, dropout 0.1, fp32 on the CPU; every
+30522-entry vocabulary), 2 classes, dropout 0.1, fp32 on the CPU (or
+--precision bf16: keras_bert's Trainer with the `mixed_bfloat16` policy,
+Hugging Face's forward pass under `torch.autocast("cpu", dtype=
+torch.bfloat16)`; weights, gradients and AdamW stay float32 in both); every
 contender starts from the same seeded weights (copied into Hugging Face by
 references/peers.py), checked before timing: the loss of the first 32
-examples with dropout off agrees within 1e-3. Optimizer as in
+examples with dropout off agrees within 1e-3 (bf16: 3e-2, keras_bert's
+loss being computed in bfloat16). Optimizer as in
 benchmarks/finetuning_step.py: AdamW lr 2e-5, weight decay 0.01 except
-biases and LayerNorm, eps 1e-6, global-norm clipping 1.0; batch 32.
+biases and LayerNorm, eps 1e-6, global-norm clipping 1.0; batch 32
+examples (packed rows: see below).
 
 Contenders (what one epoch, --rows / batch steps, runs):
   keras_bert          the fine-tuning input path, `keras_bert.trainers.programs.finetuning.
@@ -39,7 +45,28 @@ Contenders (what one epoch, --rows / batch steps, runs):
                       its rate is taken over the first --pad128_steps steps
                       of each epoch (default 64 of 256), to keep the run
                       short.
-  HF torch            the usual Hugging Face recipe: `BertForSequenceClass-
+  keras_bert packed   `keras-bert finetune --packing`: the rows are the
+                      product's own, `finetuning._packed_epochs` (each epoch
+                      a new seeded shuffle, packed by `trainers/data/
+                      packing.py` into rows of 128 holding up to
+                      --max_sequences_per_row's default examples, numbered
+                      in input_mask), batched by `finetuning._packed_dataset_fn`,
+                      trained by the same Trainer on the model
+                      `build_model(..., max_sequences_per_row=P)` builds
+                      (per-sequence logits and losses). The batch, in rows,
+                      keeps the examples per step equal to the others':
+                      rows per batch = round(batch / mean examples per row),
+                      at least 1, so every contender trains on ~32 examples a
+                      step (the same learning dynamics); the table's note
+                      gives it. Packing is host work (numpy) the product does
+                      for every epoch before training: its time, measured
+                      when the rows are built, is counted inside the epoch
+                      time (each timed epoch adds its share, total / epochs
+                      packed).
+  keras_bert packed XLA  the same with jit_compile: one static shape
+                      [rows, 128], so one program (compiled in the warm-up,
+                      reported in a note).
+  HF torch random batches  the usual Hugging Face recipe: `BertForSequenceClass-
                       ification` (sdpa), a torch `DataLoader(shuffle=True)`
                       over the tokenized examples with `DataCollatorWith-
                       Padding` (each batch padded to its longest sentence),
@@ -47,14 +74,33 @@ Contenders (what one epoch, --rows / batch steps, runs):
                       `torch.set_num_threads(os.cpu_count())`,
                       OMP_WAIT_POLICY PASSIVE unless set (see
                       `finetuning_step.load_note`).
+  HF torch group_by_length  Hugging Face at its best on this data: the same
+                      recipe with the sampler `Trainer` uses for
+                      `TrainingArguments(train_sampling_strategy=
+                      "group_by_length")` (`group_by_length=True` before
+                      transformers 5), `transformers.trainer_pt_utils.
+                      LengthGroupedSampler` (shuffled, then sorted by length
+                      within mega-batches of 50 batches), so each batch holds
+                      sentences of near-equal length.
 
 Each contender is warmed up first (keras_bert: a few steps of its input,
 and with XLA one batch of every bucket shape, which compiles each program;
 the compile time is reported in a note, not in the epoch time). Then every
 round times one full epoch of every contender in turn, input pipeline
 included (the examples/s of the epoch: examples trained / wall time);
-rounds interleave the contenders, a row is the median over rounds. Target:
-the best keras_bert row >= 2x HF torch. --quick: 256 rows, tiny, 1 epoch.
+rounds interleave the contenders, a row is the median over rounds.
+
+Counted, not timed (a second table): the padding share of one epoch of
+every contender, computed tokens / real tokens (buckets: the sum of batch
+width x batch over the first epoch of the input; pad 128: batch x 128;
+packed: rows x 128, the mean over the packed epochs; HF: batch x its
+longest sentence, over an epoch of a sampler seeded as the timed one), and
+for packed rows the packing efficiency and examples per row.
+
+Targets: the best keras_bert row >= 2x the fastest HF row; and from issue
+21 ("Pack, don't pad"): the best packed row >= 1.5x the best length-bucket
+row (keras_bert, keras_bert XLA), and >= 1.25x the fastest HF row (HF at
+its best). --quick: 256 rows, tiny, 1 epoch.
 """
 
 import os
@@ -85,9 +131,14 @@ VOCAB_SENTENCES = 5000
 VOCAB_SIZE = 8000
 CHECK_SENTENCES = 256
 WARMUP_STEPS = 4
+# --precision: (keras_bert's Trainer policy, torch autocast dtype name, first-batch loss tolerance).
+PRECISIONS = {"fp32": ("float32", None, 1e-3), "bf16": ("mixed_bfloat16", "bfloat16", 3e-2)}
 
-CONTENDERS = ("keras_bert", "keras_bert XLA", "keras_bert pad 128", "HF torch")
-OURS = ("keras_bert", "keras_bert XLA", "keras_bert pad 128")
+BUCKETS = ("keras_bert", "keras_bert XLA")
+PACKED = ("keras_bert packed", "keras_bert packed XLA")
+HF = ("HF torch random batches", "HF torch group_by_length")
+OURS = BUCKETS + ("keras_bert pad 128",) + PACKED
+CONTENDERS = OURS + HF
 
 
 # ------------------------------------------------------------------ the data
@@ -136,12 +187,12 @@ def check_tokenizers_agree(tokenizer, features, sentences):
 # ---------------------------------------------------------------- keras_bert
 
 
-def finetuning_options(batch_size, jit_compile=False):
+def finetuning_options(batch_size, jit_compile=False, **overrides):
     from keras_bert.trainers.programs import finetuning
 
     return finetuning.FinetuningOptions(
         task="classification", output_dir=tempfile.mkdtemp(prefix="sst2_epoch_"), max_seq_length=MAX_SEQ_LENGTH,
-        train_batch_size=batch_size, random_seed=SEED, jit_compile=jit_compile,
+        train_batch_size=batch_size, random_seed=SEED, jit_compile=jit_compile, **overrides,
     )
 
 
@@ -205,18 +256,74 @@ def warm_up_shapes(trainer, batches):
     return seconds
 
 
-def count_widths(dataset_fn, steps):
-    """The distinct padded widths of the first `steps` batches of an input."""
-    dataset = dataset_fn(tf.distribute.InputContext(1, 0, 1)).take(steps)
-    return sorted({int(batch["input_word_ids"].shape[1]) for batch in dataset})
+def count_tokens(dataset_fn, steps):
+    """(computed tokens, real tokens, the distinct widths) of the first `steps`
+    batches of a `tf.data` input: batch x width, and the input_mask's non-zeros."""
+    computed, real, widths = 0, 0, set()
+    for batch in dataset_fn(tf.distribute.InputContext(1, 0, 1)).take(steps):
+        mask = batch["input_mask"].numpy()
+        computed, real = computed + mask.size, real + int(np.count_nonzero(mask))
+        widths.add(mask.shape[1])
+    return computed, real, sorted(widths)
+
+
+def packed_epochs(features, epochs):
+    """`keras-bert finetune --packing`'s training rows for `epochs` epochs
+    (`finetuning._packed_epochs`: each epoch a new seeded shuffle, packed by
+    `trainers/data/packing.py`, the epochs one after another), and the
+    seconds the packing took (host side, numpy)."""
+    from keras_bert.trainers import tasks
+    from keras_bert.trainers.programs import finetuning
+
+    options = finetuning_options(1, packing=True, num_train_epochs=epochs)
+    start = time.perf_counter()
+    packed = finetuning._packed_epochs(tasks.get("classification"), features, options)
+    return packed, options.max_sequences_per_row, time.perf_counter() - start
+
+
+def packed_dataset_fn(rows, rows_per_batch):
+    """`finetune --packing`'s training input (`finetuning._packed_dataset_fn`):
+    the rows in order, batched `[rows_per_batch, 128]`, repeated."""
+    from keras_bert.trainers.programs import finetuning
+
+    return finetuning._packed_dataset_fn(rows, finetuning_options(rows_per_batch, packing=True))
+
+
+def row_counter(rows, rows_per_batch):
+    """count(steps) -> the examples in the next `steps` batches of the
+    repeated row stream `rows` (numpy `sequence_mask` `[R, P]`)."""
+    per_row = rows["sequence_mask"].sum(-1)
+    position = 0
+
+    def count(steps):
+        nonlocal position
+        index = (position + np.arange(steps * rows_per_batch)) % len(per_row)
+        position += steps * rows_per_batch
+        return int(per_row[index].sum())
+
+    return count
 
 
 # ------------------------------------------------------------------ HF torch
 
 
-def hf_epoch_runner(reference, features, tokenizer, batch_size):
+def hf_sampler(lengths, batch_size, group_by_length):
+    """The DataLoader's sampler, seeded: `LengthGroupedSampler` (what
+    transformers' `Trainer` uses for group_by_length), else the
+    `RandomSampler` that `DataLoader(shuffle=True)` makes."""
+    import torch
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    generator = torch.Generator().manual_seed(SEED)
+    if group_by_length:
+        return LengthGroupedSampler(batch_size, lengths=[int(n) for n in lengths], generator=generator)
+    return torch.utils.data.RandomSampler(range(len(lengths)), generator=generator)
+
+
+def hf_epoch_runner(reference, features, tokenizer, batch_size, group_by_length=False, autocast_dtype=None):
     """(run() -> examples trained in one epoch, the model): the DataLoader +
-    DataCollatorWithPadding loop, one epoch per call."""
+    DataCollatorWithPadding loop, one epoch per call (the forward pass under
+    `torch.autocast` with `autocast_dtype`)."""
     import torch
     import transformers
 
@@ -232,9 +339,8 @@ def hf_epoch_runner(reference, features, tokenizer, batch_size):
     ]
     model = finetuning_step.hf_classifier(reference, reference.encoder.config.hidden_dropout_prob)
     optimizer = finetuning_step.hf_optimizer(model)
-    generator = torch.Generator().manual_seed(SEED)
     loader = torch.utils.data.DataLoader(
-        examples, batch_size=batch_size, shuffle=True, generator=generator,
+        examples, batch_size=batch_size, sampler=hf_sampler(lengths, batch_size, group_by_length),
         collate_fn=transformers.DataCollatorWithPadding(tokenizer),
     )
 
@@ -243,14 +349,46 @@ def hf_epoch_runner(reference, features, tokenizer, batch_size):
         for step, inputs in enumerate(loader):
             if max_steps is not None and step >= max_steps:
                 break
-            finetuning_step.hf_train_step(model, optimizer, dict(inputs))
+            finetuning_step.hf_train_step(model, optimizer, dict(inputs), autocast_dtype)
             count += len(inputs["labels"])
         return count
 
     return run, model
 
 
+def hf_tokens(lengths, batch_size, group_by_length):
+    """(computed tokens, real tokens) of one epoch of the HF loader's batches
+    (a sampler seeded as the timed one's): batch x its longest sentence."""
+    import torch
+
+    computed = real = 0
+    for batch in torch.utils.data.BatchSampler(hf_sampler(lengths, batch_size, group_by_length), batch_size, False):
+        computed += len(batch) * int(lengths[batch].max())
+        real += int(lengths[batch].sum())
+    return computed, real
+
+
 # -------------------------------------------------------------------- timing
+
+
+def padding_table(tokens, packed_facts, num_examples):
+    """The counted table: computed tokens / real tokens of one epoch per contender."""
+    rows, lines = [], ["| contender | computed tokens | real tokens | computed / real | packing |",
+                       "|---|---:|---:|---:|---|"]
+    for name, (computed, real) in sorted(tokens.items(), key=lambda item: item[1][0] / item[1][1]):
+        share = computed / real
+        packing = ""
+        if name in PACKED and packed_facts:
+            packing = (f"efficiency {real / computed:.1%}, {packed_facts['examples_per_row']:.1f} examples a row "
+                       f"(up to {packed_facts['max_sequences_per_row']}), {packed_facts['rows_per_batch']} rows a batch")
+        rows.append({"name": name, "value": share, "low": share, "high": share, "ours": name in OURS, "mfu": None,
+                     "note": packing})
+        lines.append(f"| {name} | {computed:,} | {real:,} | {share:.2f} | {packing} |")
+    return {"caption": f"Padding share of one epoch ({num_examples:,} sentences): tokens the model computes per "
+                       "real token (counted, not timed)",
+            "unit": "computed / real tokens", "baseline": None, "target": None, "rows": rows,
+            "markdown": "\n".join(lines)}
+
 
 
 def main(argv=None):
@@ -261,11 +399,14 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="timed epochs per contender")
     parser.add_argument("--pad128_steps", type=int, default=64,
                         help="steps per epoch timed for 'keras_bert pad 128' (fixed shape: the rate of any steps)")
+    parser.add_argument("--precision", default="fp32", choices=tuple(PRECISIONS),
+                        help="bf16: keras_bert mixed_bfloat16, HF torch.autocast(bfloat16)")
     parser.add_argument("--torch_threads", type=int, default=os.cpu_count(), help="torch.set_num_threads")
     parser.add_argument("--skip", default="", help="comma-separated contenders to leave out: " + ", ".join(CONTENDERS))
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.rounds, args.preset = min(args.rows, 256), 1, "tiny"
+    policy, autocast_name, loss_tolerance = PRECISIONS[args.precision]
     skip = set(filter(None, args.skip.split(",")))
     if skip - set(CONTENDERS):
         parser.error(f"--skip: unknown {sorted(skip - set(CONTENDERS))}; known: {', '.join(CONTENDERS)}")
@@ -297,29 +438,38 @@ def main(argv=None):
     batch_size = args.batch_size
     pad_steps = max(1, min(args.pad128_steps, steps))
 
-    def add_keras_bert(name, jit, dataset_fn, warm_steps, epoch_steps=steps):
-        trainer = finetuning_step.keras_bert_trainer(reference, batch_size, jit=jit)
+    def add_keras_bert(name, jit, dataset_fn, warm_steps, epoch_steps=steps, rows_per_step=batch_size,
+                       count=None, max_sequences_per_row=None):
+        """Adds a Trainer contender; returns (trainer, train(num_steps) -> examples trained)."""
+        trainer = finetuning_step.keras_bert_trainer(reference, rows_per_step, jit=jit,
+                                                     max_sequences_per_row=max_sequences_per_row, precision=policy)
         losses[name] = finetuning_step.keras_bert_loss(trainer.model, first)
         run = finetuning_step.trainer_steps(trainer, dataset_fn)
+        count = count or (lambda num_steps: num_steps * batch_size)
 
-        def epoch():
-            run(epoch_steps)
-            return epoch_steps * batch_size
+        def train(num_steps):
+            run(num_steps)
+            return count(num_steps)
 
-        runners[name] = epoch
-        warm_ups[name] = lambda: run(warm_steps)
-        return trainer
+        runners[name] = lambda: train(epoch_steps)
+        warm_ups[name] = lambda: train(warm_steps)
+        return trainer, train
 
-    runners, losses, warm_ups, compile_notes, dynamic_widths = {}, {}, {}, [], None
+    # tokens: {name: (computed, real)} over one epoch (counted); host_seconds: {name: host work per epoch, added
+    # to each timed epoch}.
+    runners, losses, warm_ups, compile_notes, dynamic_widths, tokens, host_seconds = {}, {}, {}, [], None, {}, {}
+    packed_facts = None
     start = time.perf_counter()
     if "keras_bert" not in skip:
         dataset_fn = bucketed_dataset_fn(features, batch_size, preprocessor)
-        dynamic_widths = count_widths(dataset_fn, steps)
+        computed, real, dynamic_widths = count_tokens(dataset_fn, steps)
+        tokens["keras_bert"] = (computed, real)
         add_keras_bert("keras_bert", False, dataset_fn, WARMUP_STEPS)
     if "keras_bert XLA" not in skip:
         boundaries = dynamic_padding.default_bucket_boundaries(MAX_SEQ_LENGTH)
         dataset_fn = bucketed_dataset_fn(features, batch_size, preprocessor, jit_compile=True)
-        trainer = add_keras_bert("keras_bert XLA", True, dataset_fn, WARMUP_STEPS)
+        tokens["keras_bert XLA"] = count_tokens(dataset_fn, steps)[:2]
+        trainer, _ = add_keras_bert("keras_bert XLA", True, dataset_fn, WARMUP_STEPS)
         print("  keras_bert XLA: compiling one program per bucket shape", flush=True)
         seconds = warm_up_shapes(trainer, shape_batches(features, batch_size, boundaries))
         compile_notes.append(
@@ -329,13 +479,54 @@ def main(argv=None):
         )
         print(f"  {compile_notes[-1]}", flush=True)
     if "keras_bert pad 128" not in skip:
-        add_keras_bert("keras_bert pad 128", False, padded_dataset_fn(features, batch_size), 2, pad_steps)
-    if "HF torch" not in skip:
-        run, model = hf_epoch_runner(reference, features, tokenizer, batch_size)
-        losses["HF torch"] = finetuning_step.hf_loss(model, first)
-        runners["HF torch"] = run
-        warm_ups["HF torch"] = lambda run=run: run(max_steps=WARMUP_STEPS)
-    finetuning_step.check_same_start(losses, reference_loss)
+        dataset_fn = padded_dataset_fn(features, batch_size)
+        tokens["keras_bert pad 128"] = count_tokens(dataset_fn, steps)[:2]
+        add_keras_bert("keras_bert pad 128", False, dataset_fn, 2, pad_steps)
+    if set(PACKED) - skip:
+        epochs = args.rounds + 1  # Rows for the warm-up, then an epoch of rows per round.
+        packed, max_sequences_per_row, pack_seconds = packed_epochs(features, epochs)
+        rows = packed["features"]
+        examples_per_row = len(lengths) / packed["rows_per_epoch"]
+        rows_per_batch = max(1, round(batch_size / examples_per_row))  # ~batch_size examples a step.
+        packed_steps = max(1, packed["rows_per_epoch"] // rows_per_batch)
+        epoch_rows = packed_steps * rows_per_batch
+        packed_facts = {
+            "summary": packed["summary"], "rows_per_batch": rows_per_batch, "steps": packed_steps,
+            "examples_per_row": examples_per_row, "max_sequences_per_row": max_sequences_per_row,
+            "seconds_per_epoch": pack_seconds / epochs, "epochs": epochs,
+            "examples_per_step": float(rows["sequence_mask"][:epoch_rows].sum()) / packed_steps,
+        }
+        # An epoch's tokens, the mean over the packed epochs (the timed steps run through them all in turn).
+        packed_tokens = (round(len(rows["input_mask"]) * MAX_SEQ_LENGTH / epochs),
+                         round(np.count_nonzero(rows["input_mask"]) / epochs))
+        print(f"  packed {epochs} epochs in {pack_seconds:.3f}s: {packed['summary']}; batch {rows_per_batch} rows "
+              f"(~{packed_facts['examples_per_step']:.1f} examples a step), {packed_steps} steps an epoch", flush=True)
+        for name in PACKED:
+            if name in skip:
+                continue
+            jit = name.endswith("XLA")
+            _, train = add_keras_bert(name, jit, packed_dataset_fn(rows, rows_per_batch), WARMUP_STEPS, packed_steps,
+                                      rows_per_batch, row_counter(rows, rows_per_batch), max_sequences_per_row)
+            tokens[name] = packed_tokens
+            host_seconds[name] = packed_facts["seconds_per_epoch"]
+            if jit:
+                compile_start = time.perf_counter()
+                train(1)
+                compile_notes.append(
+                    f"keras_bert packed XLA compiles one train-step program, [{rows_per_batch}, {MAX_SEQ_LENGTH}], "
+                    f"before timing: {time.perf_counter() - compile_start:.1f}s (the first step, compile included).")
+                print(f"  {compile_notes[-1]}", flush=True)
+    for name in HF:
+        if name in skip:
+            continue
+        group_by_length = name.endswith("group_by_length")
+        run, model = hf_epoch_runner(reference, features, tokenizer, batch_size, group_by_length,
+                                     getattr(torch, autocast_name) if autocast_name else None)
+        losses[name] = finetuning_step.hf_loss(model, first)
+        runners[name] = run
+        warm_ups[name] = lambda run=run: run(max_steps=WARMUP_STEPS)
+        tokens[name] = hf_tokens(lengths, batch_size, group_by_length)
+    finetuning_step.check_same_start(losses, reference_loss, loss_tolerance)
     spread = max(abs(v - reference_loss) for v in losses.values()) if losses else 0.0
     print(f"  built in {time.perf_counter() - start:.1f}s; first-batch loss (dropout off) {reference_loss:.5f}, "
           f"max difference {spread:.1e} over {', '.join(losses)}", flush=True)
@@ -349,7 +540,7 @@ def main(argv=None):
         for name, run in runners.items():
             start = time.perf_counter()
             count = run()
-            per_round[name].append(count / (time.perf_counter() - start))
+            per_round[name].append(count / (time.perf_counter() - start + host_seconds.get(name, 0.0)))
         print(f"  epoch {r + 1}/{args.rounds}: " + ", ".join(f"{n} {v[-1]:.1f}" for n, v in per_round.items()),
               flush=True)
 
@@ -359,25 +550,64 @@ def main(argv=None):
         "keras_bert pad 128": ("no buckets: every batch padded to 128" + (
             f" (rate over {pad_steps} of the {steps} steps of each epoch: every step has the same shape)"
             if pad_steps < steps else "")),
-        "HF torch": "DataLoader(shuffle) + DataCollatorWithPadding",
+        "HF torch random batches": "DataLoader(shuffle) + DataCollatorWithPadding: random batches",
+        "HF torch group_by_length": ("LengthGroupedSampler (Trainer's train_sampling_strategy='group_by_length') + "
+                                     "DataCollatorWithPadding: batches of near-equal lengths"),
     }
+    if packed_facts:
+        packed_note = (
+            f"keras-bert finetune --packing's rows of {MAX_SEQ_LENGTH} (up to {max_sequences_per_row} examples, "
+            f"{packed_facts['examples_per_row']:.1f} on average), batch {packed_facts['rows_per_batch']} rows "
+            f"(~{packed_facts['examples_per_step']:.1f} examples a step), {packed_facts['steps']} steps an epoch; "
+            f"epoch time includes packing ({packed_facts['seconds_per_epoch']:.3f}s an epoch)")
+        notes_by_row["keras_bert packed"] = packed_note
+        notes_by_row["keras_bert packed XLA"] = packed_note + "; jit_compile, one shape, one program"
+    # Each row's precision, ours (True) and HF's (False).
+    row_precision = {True: policy, False: f"torch.autocast {autocast_name} (forward)" if autocast_name else "float32"}
+    caption = (f"SST-2 train, first {len(lengths):,} sentences, {args.preset} (L{config.num_layers}/"
+               f"H{config.hidden_size}), {args.precision}, {batch_size} examples a step, max length {MAX_SEQ_LENGTH}, "
+               "one epoch; "
+               f"median of {args.rounds} epochs")
     table = {
-        "caption": (f"SST-2 train, first {len(lengths):,} sentences, {args.preset} "
-                    f"(L{config.num_layers}/H{config.hidden_size}), batch {batch_size}, max length "
-                    f"{MAX_SEQ_LENGTH}, one epoch ({steps} steps); median of {args.rounds} epochs"),
+        "caption": caption,
         "unit": "examples/s",
-        "baseline": "HF torch",
+        "baseline": "fastest peer",  # The fastest HF row: Hugging Face at its best.
         "target": 2.0,
-        "target_text": "real-length SST-2 training epoch >= 2x HF transformers",
-        "rows": [common.row(name, values, name in OURS, note=notes_by_row[name]) for name, values in per_round.items()],
+        "target_text": "real-length SST-2 training epoch >= 2x HF transformers at its best",
+        "rows": [common.row(name, values, name in OURS, note=f"{row_precision[name in OURS]}; {notes_by_row[name]}")
+                 for name, values in per_round.items()],
     }
+    targets = [
+        {"text": "issue 21: packed rows >= 1.5x our length buckets", "table": caption, "rows": list(PACKED),
+         "baseline": list(BUCKETS), "target": 1.5},
+        {"text": "issue 21: packed rows >= 1.25x HF transformers at its best", "table": caption,
+         "rows": list(PACKED), "baseline": list(HF), "target": 1.25},
+    ]
+    padding = padding_table(tokens, packed_facts, len(lengths))
     common.print_table(table)
+    print(f"\n{padding['caption']}\n{padding['markdown']}")
+    section = {"tables": [table, padding], "targets": targets}
+    print("\nTargets:")
+    for text, _, best, base, x, goal in common.targets(section):
+        figures = (f"{best['name']} {best['value']:.1f} vs {base['name']} {base['value']:.1f} {table['unit']}: "
+                   f"{x:.2f}x" if x else "not measured")
+        print(f"  {text}: {figures} -> {common.target_status(x, goal)}")
+
     notes = list(compile_notes) + [finetuning_step.load_note(load_before, args.torch_threads)]
-    if "HF torch" in per_round and args.rounds > 1:  # Epochs side by side: robust to a slow spell.
-        notes.append("Epoch by epoch, times HF torch in the same round: " + "; ".join(
-            f"{name} " + ", ".join(f"{ours / hf:.2f}x" for ours, hf in zip(values, per_round["HF torch"]))
+    base = common.baseline_row(table)
+    if base is not None and args.rounds > 1:  # Epochs side by side: robust to a slow spell.
+        notes.append(f"Epoch by epoch, times {base['name']} in the same round: " + "; ".join(
+            f"{name} " + ", ".join(f"{ours / hf:.2f}x" for ours, hf in zip(values, per_round[base["name"]]))
             for name, values in per_round.items() if name in OURS
         ) + ".")
+    if packed_facts:
+        notes.append(
+            f"Packed rows: finetuning._packed_epochs packed {packed_facts['epochs']} seeded epochs (one for the "
+            f"warm-up, one per round) in {packed_facts['seconds_per_epoch'] * packed_facts['epochs']:.3f}s of numpy "
+            f"on the host; each timed packed epoch counts {packed_facts['seconds_per_epoch']:.3f}s of it. "
+            f"{packed_facts['summary']}. The batch keeps the examples per step equal: round({batch_size} / "
+            f"{packed_facts['examples_per_row']:.2f} examples per row) = {packed_facts['rows_per_batch']} rows."
+        )
     if dynamic_widths is not None:
         notes.append(
             f"The CPU fine-tuning input (keras_bert row) pads each batch to its longest member: one epoch here "
@@ -389,34 +619,40 @@ def main(argv=None):
         f"{np.median(lengths):.0f}, max {lengths.max()}; the model's vocabulary is the preset's "
         f"{config.vocab_size} (embedding gradients and AdamW updates are dense for every contender)."
     )
-    section = {
+    section.update({
         "name": "sst2_epoch",
-        "title": "SST-2 fine-tuning epoch (real lengths)",
+        "title": "SST-2 fine-tuning epoch (real lengths)" + ("" if args.precision == "fp32" else f", {args.precision}"),
         "command": "python benchmarks/sst2_epoch.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "setup": (
             f"One training epoch over the first {len(lengths):,} SST-2 train sentences ({steps} steps of "
-            f"{batch_size}), {args.preset} BertClassifier (2 classes, dropout 0.1, fp32, vocabulary "
-            f"{config.vocab_size}), AdamW lr 2e-5, weight decay 0.01, global-norm clipping 1.0. Tokenized "
-            "beforehand with keras_bert.BertPreprocessor (max length 128) for every contender (HF's "
-            f"BertTokenizerFast gives the same ids: checked on {checked_ids} sentences). Timed: the wall time of a "
-            "whole epoch, input pipeline included (keras_bert: tf.data shuffle, length buckets and padding feeding "
-            "Trainer._train_function; HF: DataLoader shuffle and DataCollatorWithPadding feeding the torch loop; the "
+            f"{batch_size}; packed rows: batches of rows holding ~{batch_size} examples), {args.preset} "
+            f"BertClassifier (2 classes, dropout 0.1, {row_precision[True]} (HF: {row_precision[False]}), vocabulary {config.vocab_size}), AdamW lr "
+            "2e-5, weight "
+            "decay 0.01, global-norm clipping 1.0. Tokenized beforehand with keras_bert.BertPreprocessor (max length "
+            "128) for every contender (HF's BertTokenizerFast gives the same ids: checked on "
+            f"{checked_ids} sentences). Timed: the wall time of a whole epoch, input pipeline included (keras_bert: "
+            "tf.data shuffle, length buckets and padding feeding Trainer._train_function; packed: "
+            "finetune --packing's own rows (finetuning._packed_epochs), their packing time counted in the epoch, "
+            "batched by finetuning._packed_dataset_fn; HF: DataLoader with random or length-grouped batches and "
+            "DataCollatorWithPadding feeding the torch loop; the "
             f"fixed-shape pad-128 row: its first {pad_steps} steps of each epoch), "
             "after a warm-up (XLA compiles reported in a note); epochs interleaved across contenders, a row is the "
-            "median examples/s over epochs. Same starting weights, checked before timing: first-batch loss with "
-            f"dropout off {reference_loss:.5f}, max difference {spread:.1e}. torch threads {args.torch_threads}. "
-            f"{common.machine()}. Versions: "
+            "median examples/s over epochs; ratios are to the fastest HF row. Same starting weights, checked before "
+            f"timing: first-batch loss with dropout off {reference_loss:.5f}, max difference {spread:.1e}. torch "
+            f"threads {args.torch_threads}. {common.machine()}. Versions: "
             + common.versions("tensorflow", "keras", "keras-hub", "tf-models-official", "torch", "transformers")
         ),
-        "tables": [table],
         "fast_paths": [
-            {"name": "length buckets (batches padded to their longest member)", "table": table["caption"],
+            {"name": "length buckets (batches padded to their longest member)", "table": caption,
              "on": "keras_bert", "off": "keras_bert pad 128"},
-            {"name": "XLA on the bucket boundaries", "table": table["caption"], "on": "keras_bert XLA",
+            {"name": "XLA on the bucket boundaries", "table": caption, "on": "keras_bert XLA", "off": "keras_bert"},
+            {"name": "packing (rows of 128, ~equal examples a step)", "table": caption, "on": "keras_bert packed",
              "off": "keras_bert"},
+            {"name": "XLA on packed rows (one shape)", "table": caption, "on": "keras_bert packed XLA",
+             "off": "keras_bert packed"},
         ],
         "notes": notes,
-    }
+    })
     common.write_section(args.json_out, section)
     return section
 

@@ -119,17 +119,8 @@ def render_table(table):
 
 
 def target_rows(sections):
-    """(target text, table caption, best ours, baseline, ratio, target) for every table with a target."""
-    found = []
-    for section in sections:
-        for table in section.get("tables", []):
-            if table.get("target") is None:
-                continue
-            best, base = common.best_ours(table), common.baseline_row(table)
-            x = common.ratio(table, best) if best and base else None
-            found.append((table.get("target_text") or section["title"], table["caption"], best, base, x,
-                          table["target"]))
-    return found
+    """(target text, table caption, best ours, baseline, ratio, target) for every target (`common.targets`)."""
+    return [found for section in sections if not section.get("failed") for found in common.targets(section)]
 
 
 def fast_path_rows(sections):
@@ -171,12 +162,7 @@ def render_report(sections, argv, total_seconds, quick):
         lines += ["## Targets", "", "| target | where | best keras_bert | baseline | ratio | status |",
                   "|---|---|---|---|---:|---|"]
         for text, caption, best, base, x, goal in targets:
-            if x is None:
-                status = "not measured"
-            elif x >= goal:
-                status = "met"
-            else:
-                status = f"missed by {100 * (1 - x / goal):.0f}% (needs {goal:.2f}x)"
+            status = common.target_status(x, goal)
             lines.append(f"| {text} | {caption} | {best['name'] if best else '-'} | {base['name'] if base else '-'} "
                          f"| {f'{x:.2f}x' if x else '-'} | {status} |")
         lines.append("")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import keras_bert
+from benchmarks import common
 from benchmarks import finetuning_step
 from benchmarks import sst2_epoch
 from references import real_text
@@ -59,11 +60,50 @@ def test_sst2_epoch_quick(tmp_path):
     section = run_quick(sst2_epoch.main, tmp_path)
     assert section["name"] == "sst2_epoch"
     assert section["command"].startswith("python benchmarks/sst2_epoch.py --quick")
-    (table,) = section["tables"]
+    table, padding = section["tables"]
     check_table(table, sst2_epoch.CONTENDERS, ours=sst2_epoch.OURS)
-    assert table["baseline"] == "HF torch" and table["target"] == 2.0
+    assert table["baseline"] == "fastest peer" and table["target"] == 2.0
+    assert common.baseline_row(table)["name"] in sst2_epoch.HF
     assert "256" in table["caption"]
     assert any("compiles one train-step program per bucket shape" in note for note in section["notes"])
+    assert any("keras_bert packed XLA compiles one train-step program" in note for note in section["notes"])
+    # The counted table: every contender, computed tokens >= real ones; packed rows say their packing.
+    shares = {r["name"]: r for r in padding["rows"]}
+    assert set(shares) == set(sst2_epoch.CONTENDERS)
+    assert all(r["value"] >= 1 for r in shares.values())
+    assert all("efficiency" in shares[name]["note"] for name in sst2_epoch.PACKED)
+    # The table's target and issue 21's two, each measured.
+    found = common.targets(section)
+    assert len(found) == 3 and all(x is not None for _, _, _, _, x, _ in found)
+    assert [goal for *_, goal in found] == [2.0, 1.5, 1.25]
+
+
+def test_section_targets():
+    """A section's `targets`: the best of its rows against the best of its baseline rows."""
+    def row(name, value):
+        return {"name": name, "value": value, "low": value, "high": value, "ours": name.startswith("ours")}
+
+    table = {"caption": "t", "unit": "examples/s", "baseline": "fastest peer", "target": None,
+             "rows": [row("ours a", 300.0), row("ours b", 100.0), row("peer a", 50.0), row("peer b", 200.0)]}
+    section = {"title": "s", "tables": [table], "targets": [
+        {"text": "a vs peers", "table": "t", "rows": ["ours a"], "baseline": ["peer a", "peer b"], "target": 1.25},
+        {"text": "b vs a", "table": "t", "rows": ["ours b"], "baseline": ["ours a"], "target": 1.5},
+        {"text": "absent", "table": "t", "rows": ["ours c"], "baseline": ["ours a"], "target": 1.5},
+    ]}
+    (a, b, absent) = common.targets(section)
+    assert (a[2]["name"], a[3]["name"], a[4]) == ("ours a", "peer b", 1.5)
+    assert common.target_status(a[4], a[5]) == "met"
+    assert b[4] == pytest.approx(1 / 3) and common.target_status(b[4], b[5]) == "missed by 78% (needs 1.50x)"
+    assert absent[4] is None and common.target_status(absent[4], absent[5]) == "not measured"
+
+
+def test_sst2_row_counter_follows_the_repeated_stream():
+    """The packed contenders' example count: batches of rows taken in order, wrapping around."""
+    rows = {"sequence_mask": np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1]], "int32")}
+    count = sst2_epoch.row_counter(rows, 2)
+    assert count(1) == 3  # Rows 0, 1.
+    assert count(1) == 5  # Rows 2, 0.
+    assert count(2) == 7  # Rows 1, 2, 0, 1.
 
 
 def test_same_start_check():
