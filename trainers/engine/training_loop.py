@@ -88,8 +88,8 @@ class Trainer:
       optimizer_fn: `() -> keras.optimizers.Optimizer`, called inside the
         scope; wrapped in a `LossScaleOptimizer` for `mixed_float16`.
       output_dir: str, where checkpoints, `train/` summaries and results go.
-      global_batch_size: int, examples per step over all replicas (and all
-        micro-batches).
+      global_batch_size: int, examples (packed input: rows) per step over
+        all replicas (and all micro-batches).
       precision: `float32`, `mixed_bfloat16` or `mixed_float16`.
       gradient_accumulation_steps: int >= 1, micro-batches per step; each
         replica's batch must divide by it.
@@ -102,6 +102,9 @@ class Trainer:
       keep_checkpoint_max: int, how many checkpoints to keep.
       log_steps: int, print a progress line and write summaries this often.
       log_fn: `(str) -> None` for progress lines (default: stdout).
+      batch_unit: str, what `global_batch_size` counts -- "examples", or
+        "rows" for packed input -- in the throughput `{batch_unit}_per_second`
+        (progress line and TensorBoard).
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class Trainer:
         keep_checkpoint_max=5,
         log_steps=100,
         log_fn=None,
+        batch_unit="examples",
     ):
         replicas = strategy.num_replicas_in_sync
         for name, value in (
@@ -143,6 +147,7 @@ class Trainer:
         self.strategy = strategy
         self.output_dir = output_dir
         self.global_batch_size = global_batch_size
+        self.batch_unit = batch_unit
         self.precision = precision
         self.gradient_accumulation_steps = gradient_accumulation_steps
         self.steps_per_execution = steps_per_execution
@@ -442,7 +447,7 @@ class Trainer:
                     elapsed = time.perf_counter() - window_start
                     metrics = _means(window, step - window_step)
                     metrics["learning_rate"] = float(self._learning_rate())
-                    metrics["examples_per_second"] = (step - window_step) * self.global_batch_size / elapsed
+                    metrics[f"{self.batch_unit}_per_second"] = (step - window_step) * self.global_batch_size / elapsed
                     if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
                         metrics["loss_scale"] = float(self.optimizer.dynamic_scale.numpy())
                     self._log_progress(step, num_train_steps, metrics)
@@ -714,8 +719,8 @@ def _means(sums, num_steps):
 def _format_metrics(metrics):
     parts = []
     for key, value in metrics.items():
-        if key == "examples_per_second":
-            parts.append(f"{value:.1f} examples/s")
+        if key.endswith("_per_second"):
+            parts.append(f"{value:.1f} {key[:-len('_per_second')]}/s")
         elif key == "learning_rate":
             parts.append(f"lr={value:.3g}")
         else:

@@ -210,6 +210,7 @@ def run_finetuning(options):
         save_checkpoints_steps=save_steps,
         keep_checkpoint_max=options.keep_checkpoint_max,
         log_steps=options.log_steps,
+        batch_unit="rows" if options.packing else "examples",
     )
     model = trainer.model
     results = {}

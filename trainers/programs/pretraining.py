@@ -237,6 +237,7 @@ def run_pretraining(options):
         save_checkpoints_steps=options.save_checkpoints_steps,
         keep_checkpoint_max=options.keep_checkpoint_max,
         log_steps=options.log_steps,
+        batch_unit="examples" if options.max_sequences_per_row is None else "rows",
     )
     masking = _masking(options, config)
     with _naming_corrupt_shards(train_files[0] + (eval_files[0] if options.do_eval else []), options.output_dir):

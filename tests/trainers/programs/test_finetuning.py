@@ -138,8 +138,10 @@ def test_packed_rows_learn_classification_regression_and_tagging(data, tmp_path,
     assert [r["guid"] for r in packed_rows] == [r["guid"] for r in unpacked_rows]
     np.testing.assert_allclose([r["probabilities"] for r in packed_rows],
                                [r["probabilities"] for r in unpacked_rows], atol=1e-5)
-    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("fine-tuning"))
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("fine-tuning"))
     rows = int(line.split("packed rows (")[1].split()[0])
+    assert " rows/s" in out and " examples/s" not in out  # The throughput counts what a batch counts.
     assert rows < 240 / 2  # 240 sentences of 4-9 words + 2: at least two a row.
     assert results["train"]["global_step"] == -(-6 * rows // 4)
     regression = finetuning.run_finetuning(options(
