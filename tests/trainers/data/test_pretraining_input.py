@@ -199,29 +199,37 @@ def masking(**kwargs):
     return pi.dynamic_masking_fn(**args)
 
 
+def check_row(out, row, orig, counts):
+    """Structure every re-masked row must have: the predictions first (weight
+    1, ascending positions on tokens that are not [CLS]/[SEP]/padding, the
+    original ids), then zeros; the tokens untouched outside the predictions.
+    Counts each prediction's outcome into `counts`; returns its positions."""
+    ids, weights = out["input_ids"][row], out["masked_lm_weights"][row]
+    entries, k = len(weights), int(weights.sum())
+    assert weights.tolist() == [1.0] * k + [0.0] * (entries - k)
+    positions = out["masked_lm_positions"][row]
+    assert positions[k:].tolist() == [0] * (entries - k)
+    assert out["masked_lm_ids"][row][k:].tolist() == [0] * (entries - k)
+    positions = positions[:k]
+    assert positions.tolist() == sorted(set(positions.tolist()))
+    assert out["masked_lm_ids"][row][:k].tolist() == orig[positions].tolist()
+    assert all(orig[p] not in (CLS, SEP, PAD) for p in positions)
+    outside = np.ones(len(ids), bool)
+    outside[positions] = False
+    assert (ids[outside] == orig[outside]).all()
+    for p in positions:
+        counts["mask" if ids[p] == MASK else "keep" if ids[p] == orig[p] else "random"] += 1
+    return positions
+
+
 def check_masks(out, originals, masked_lm_prob=0.15, whole_words=False):
-    """Structure every re-masked example must have; returns the per-token outcome counts."""
+    """`check_row` for every re-masked example; returns the per-token outcome counts."""
     counts = {"mask": 0, "keep": 0, "random": 0}
     for row in range(len(originals)):
-        ids, orig = out["input_ids"][row], originals[row]
-        weights = out["masked_lm_weights"][row]
-        k = int(weights.sum())
-        assert weights.tolist() == [1.0] * k + [0.0] * (P - k)
-        positions = out["masked_lm_positions"][row]
-        assert positions[k:].tolist() == [0] * (P - k) and out["masked_lm_ids"][row][k:].tolist() == [0] * (P - k)
-        positions = positions[:k]
-        assert positions.tolist() == sorted(set(positions.tolist()))
-        assert out["masked_lm_ids"][row][:k].tolist() == orig[positions].tolist()
-        assert all(orig[p] not in (CLS, SEP, PAD) for p in positions)
+        k = len(check_row(out, row, originals[row], counts))
         num_tokens = int(out["input_mask"][row].sum())
         # (Whole words can all be longer than the budget: then none is masked, as the original.)
         assert (0 if whole_words else 1) <= k <= min(P, max(1, round(num_tokens * masked_lm_prob)))
-        # Untouched outside the predictions.
-        outside = np.ones(S, bool)
-        outside[positions] = False
-        assert (ids[outside] == orig[outside]).all()
-        for p in positions:
-            counts["mask" if ids[p] == MASK else "keep" if ids[p] == orig[p] else "random"] += 1
     return counts
 
 
@@ -256,20 +264,27 @@ def test_dynamic_masking_other_probability(examples):
     check_masks(out, originals, masked_lm_prob=0.3)
 
 
+def words_in(orig, start, end):
+    """The words of `orig[start:end]` (lists of positions): a piece that is not
+    ## and the ## pieces right after it; [CLS], [SEP] and padding are no word."""
+    words = []
+    for i in range(start, end):
+        if orig[i] in (CLS, SEP, PAD):
+            continue
+        if words and IS_CONT[orig[i]] and words[-1][-1] == i - 1:
+            words[-1].append(i)
+        else:
+            words.append([i])
+    return words
+
+
 def test_whole_word_masking(examples):
     stacked, originals = examples
     out = numpy(remask(stacked, masking(seed=5, is_continuation=IS_CONT)))
     check_masks(out, originals, whole_words=True)
     seen_multi = 0
     for row, orig in enumerate(originals):
-        words = []
-        for i, token in enumerate(orig):
-            if token in (CLS, SEP, PAD):
-                continue
-            if words and IS_CONT[token] and words[-1][-1] == i - 1:
-                words[-1].append(i)
-            else:
-                words.append([i])
+        words = words_in(orig, 0, S)
         k = int(out["masked_lm_weights"][row].sum())
         masked = set(out["masked_lm_positions"][row][:k].tolist())
         budget = min(P, max(1, round(int(out["input_mask"][row].sum()) * 0.15)))
@@ -282,16 +297,20 @@ def test_whole_word_masking(examples):
     assert seen_multi > 100
 
 
-def test_dynamic_masking_is_deterministic_per_index(examples):
-    stacked, _ = examples
-    one = {k: v[7] for k, v in stacked.items()}
-    fn = masking(seed=11)
+def assert_deterministic_per_index(one, **kwargs):
+    """The same masks for a seed and index; other indexes and another seed give others."""
+    fn = masking(seed=11, **kwargs)
     a, b = numpy(fn(tf.constant(3, tf.int64), one)), numpy(fn(tf.constant(3, tf.int64), one))
     tf.nest.map_structure(np.testing.assert_array_equal, a, b)
     others = [numpy(fn(tf.constant(i, tf.int64), one)) for i in range(4, 12)]
-    others.append(numpy(masking(seed=12)(tf.constant(3, tf.int64), one)))
+    others.append(numpy(masking(seed=12, **kwargs)(tf.constant(3, tf.int64), one)))
     distinct = {(o["input_ids"].tobytes(), o["masked_lm_positions"].tobytes()) for o in others}
     assert len(distinct) >= 6 and (a["input_ids"].tobytes(), a["masked_lm_positions"].tobytes()) not in distinct
+
+
+def test_dynamic_masking_is_deterministic_per_index(examples):
+    stacked, _ = examples
+    assert_deterministic_per_index({k: v[7] for k, v in stacked.items()})
 
 
 def test_dynamic_masking_errors(examples):
@@ -369,28 +388,15 @@ def budget(length, masked_lm_prob=0.15):
 
 
 def check_packed_masks(out, originals, spans, masked_lm_prob=0.15, whole_words=False):
-    """Structure every re-masked packed row must have.
+    """`check_row` for every re-masked packed row, and each sequence's number of predictions.
 
     Returns:
         (per-token outcome counts, per sequence `(slot, length, positions
         relative to its start, its candidate offsets)`).
     """
-    entries = out["masked_lm_weights"].shape[1]
     counts, sequences = {"mask": 0, "keep": 0, "random": 0}, []
     for row, orig in enumerate(originals):
-        ids, weights = out["input_ids"][row], out["masked_lm_weights"][row]
-        k = int(weights.sum())
-        assert weights.tolist() == [1.0] * k + [0.0] * (entries - k)
-        positions = out["masked_lm_positions"][row]
-        assert positions[k:].tolist() == [0] * (entries - k)
-        assert out["masked_lm_ids"][row][k:].tolist() == [0] * (entries - k)
-        positions = positions[:k]
-        assert positions.tolist() == sorted(set(positions.tolist()))  # One sequence after another.
-        assert out["masked_lm_ids"][row][:k].tolist() == orig[positions].tolist()
-        assert all(orig[p] not in (CLS, SEP, PAD) for p in positions)
-        outside = np.ones(S, bool)
-        outside[positions] = False
-        assert (ids[outside] == orig[outside]).all()
+        positions = check_row(out, row, orig, counts)  # Ascending: one sequence after another.
         found = 0
         for slot, (start, end) in enumerate(spans[row]):
             inside = positions[(positions >= start) & (positions < end)] - start
@@ -401,9 +407,7 @@ def check_packed_masks(out, originals, spans, masked_lm_prob=0.15, whole_words=F
                 assert len(inside) == min(budget(end - start, masked_lm_prob), len(candidates))
             sequences.append((slot, end - start, inside, candidates))
             found += len(inside)
-        assert found == k  # Every prediction inside a sequence of the row.
-        for p in positions:
-            counts["mask" if ids[p] == MASK else "keep" if ids[p] == orig[p] else "random"] += 1
+        assert found == len(positions)  # Every prediction inside a sequence of the row.
     return counts, sequences
 
 
@@ -465,14 +469,7 @@ def test_packed_whole_word_masking(packed):
         k = int(out["masked_lm_weights"][row].sum())
         masked = set(out["masked_lm_positions"][row][:k].tolist())
         for start, end in spans[row]:
-            words = []
-            for i in range(start, end):
-                if orig[i] in (CLS, SEP):
-                    continue
-                if words and IS_CONT[orig[i]] and words[-1][-1] == i - 1:
-                    words[-1].append(i)
-                else:
-                    words.append([i])
+            words = words_in(orig, start, end)
             taken = masked & set(range(start, end))
             left = budget(end - start) - len(taken)
             for word in words:
@@ -486,14 +483,7 @@ def test_packed_whole_word_masking(packed):
 
 def test_packed_masking_is_deterministic_and_restores(packed):
     stacked, originals, _ = packed
-    one = {k: v[11] for k, v in stacked.items()}
-    fn = masking(seed=11, is_continuation=IS_CONT)
-    a, b = numpy(fn(tf.constant(3, tf.int64), one)), numpy(fn(tf.constant(3, tf.int64), one))
-    tf.nest.map_structure(np.testing.assert_array_equal, a, b)
-    others = [numpy(fn(tf.constant(i, tf.int64), one)) for i in range(4, 12)]
-    others.append(numpy(masking(seed=12, is_continuation=IS_CONT)(tf.constant(3, tf.int64), one)))
-    distinct = {(o["input_ids"].tobytes(), o["masked_lm_positions"].tobytes()) for o in others}
-    assert len(distinct) >= 6 and (a["input_ids"].tobytes(), a["masked_lm_positions"].tobytes()) not in distinct
+    assert_deterministic_per_index({k: v[11] for k, v in stacked.items()}, is_continuation=IS_CONT)
     for seed in (0, 1):
         out = remask(stacked, masking(seed=seed))
         np.testing.assert_array_equal(pi.restore_masked_tokens(out).numpy(), originals)
