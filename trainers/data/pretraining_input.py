@@ -316,29 +316,37 @@ def restore_masked_tokens(features):
     return tf.where(covered, values, ids)
 
 
-def _take_words(lengths, budget, max_budget):
-    """The original's greedy pass: words in order, each taken if it still fits.
+def _take_words(lengths, groups, budgets, max_budget):
+    """The original's greedy pass, per group: words in order, each taken if it
+    still fits in its group's budget.
 
     `lengths` int32 `[n]` (pieces per word in the random order, 0 for empty
-    slots), `budget` an int32 scalar <= `max_budget` (a Python int). Returns
-    bool `[n]`. Done in passes of static shape: drop the words longer than
-    what is left (they can never fit: what is left only shrinks), then take
-    the longest run of the remaining words that fits. The word that stops a
-    run is dropped by the next pass, and each pass but the last takes at
-    least one piece, so at most `max_budget + 1` passes (one for single
+    slots), `groups` int32 `[n]` (each word's group, here its sequence in a
+    packed row; non-decreasing: the words of a group are contiguous),
+    `budgets` int32 `[G]` (each <= `max_budget`, a Python int). Returns bool
+    `[n]`. Done in passes of static shape: drop the words longer than what
+    is left in their group (they can never fit: what is left only shrinks),
+    then take in every group the longest run of its remaining words that
+    fits. The word that stops a run is dropped by the next pass, and each
+    pass but the last takes at least one piece in every group that still
+    has candidates, so at most `max_budget + 1` passes (one for single
     pieces, a few for whole words).
     """
+    num_groups = tf.shape(budgets)[0]
 
     def body(taken, alive, left):
-        alive = alive & (lengths <= left)
-        fits = alive & (tf.cumsum(tf.where(alive, lengths, 0)) <= left)
-        left -= tf.reduce_sum(tf.where(fits, lengths, 0))
+        alive = alive & (lengths <= tf.gather(left, groups))
+        pieces = tf.where(alive, lengths, 0)
+        # Pieces up to and including each word, counted from its group's first word.
+        before_group = tf.cumsum(tf.math.unsorted_segment_sum(pieces, groups, num_groups), exclusive=True)
+        fits = alive & (tf.cumsum(pieces) - tf.gather(before_group, groups) <= tf.gather(left, groups))
+        left -= tf.math.unsorted_segment_sum(tf.where(fits, lengths, 0), groups, num_groups)
         return taken | fits, alive & ~fits, left
 
     taken, _, _ = tf.while_loop(
-        lambda taken, alive, left: tf.reduce_any(alive) & (left > 0),
+        lambda taken, alive, left: tf.reduce_any(alive & (tf.gather(left, groups) > 0)),
         body,
-        (tf.zeros_like(lengths, tf.bool), lengths > 0, budget),
+        (tf.zeros_like(lengths, tf.bool), lengths > 0, budgets),
         maximum_iterations=max_budget + 1,
     )
     return taken
@@ -374,6 +382,18 @@ def dynamic_masking_fn(
        each prediction, 0.0 for padding), all of length
        `max_predictions_per_seq`.
 
+    Packed rows (`create-pretraining-data --pack`; the features have a
+    `sequence_mask` `[P]` and `input_mask` numbers the sequences 1..P): each
+    sequence is masked as the example it was, on its own: its candidates are
+    its tokens (`input_mask == k`) other than `[CLS]`/`[SEP]`, its
+    `num_to_predict` is the rule above on its own `num_tokens` (words counted
+    within it for whole-word masking). The row keeps its number of masked LM
+    entries (`max_predictions_per_row`, which must hold the most predictions
+    a row can get: `pretraining_data.max_predictions_per_row` for P,
+    `max_predictions_per_seq` and `masked_lm_prob`); positions are counted
+    from the start of the row, ascending (one sequence after another, as
+    the packed files hold them), weight 0 after the real ones.
+
     Whole-word masking (`is_continuation` given): a word is a candidate that
     is not a `##` piece together with the `##` pieces right after it. As the
     original, words are visited in random order and each is taken if its
@@ -390,8 +410,9 @@ def dynamic_masking_fn(
     Args:
         vocab_size: int, random replacements are drawn from `[0, vocab_size)`.
         cls_id, sep_id, mask_id: int ids of `[CLS]`, `[SEP]`, `[MASK]`.
-        max_predictions_per_seq: int, the static length of the masked LM
-            features produced (it must be at most the sequence length - 3).
+        max_predictions_per_seq: int, the most predictions of one sequence
+            (at most the sequence length - 3); unpacked, also the static
+            length of the masked LM features produced.
         masked_lm_prob: float in (0, 1].
         is_continuation: None (mask single wordpieces) or a sequence of
             `vocab_size` bools, True for ids of `##` pieces (whole-word
@@ -403,15 +424,17 @@ def dynamic_masking_fn(
         scalar tensor (the element's position in the stream), `features` a
         dict of one example as `parse_pretraining_example` returns
         (`input_ids`, `input_mask` int32 `[seq]`, `masked_lm_*` `[pred_in]`,
-        any other keys passed through). Returns the same dict with
-        `input_ids` int32 `[seq]`, `masked_lm_positions`, `masked_lm_ids`
-        int32 `[max_predictions_per_seq]`, `masked_lm_weights` float32
-        `[max_predictions_per_seq]` replaced.
+        packed rows also `sequence_mask` `[P]`; any other keys passed
+        through). Returns the same dict with `input_ids` int32 `[seq]`,
+        `masked_lm_positions`, `masked_lm_ids` int32 `[pred]`,
+        `masked_lm_weights` float32 `[pred]` replaced, where `pred` is
+        `max_predictions_per_seq` (packed rows: `pred_in`).
 
     Raises:
         ValueError: naming the argument for out-of-range values (when called
             on features with a non-static sequence length or one too short
-            for `max_predictions_per_seq`, at trace time).
+            for `max_predictions_per_seq`, or on packed rows with fewer
+            masked LM entries than a row can need, at trace time).
     """
     _check_int("vocab_size", vocab_size, 1)
     for name, value in (("cls_id", cls_id), ("sep_id", sep_id), ("mask_id", mask_id)):
@@ -437,11 +460,12 @@ def dynamic_masking_fn(
                 f"is_continuation has {len(continuation)} entries, vocab_size is {vocab_size}: "
                 "it needs one per vocabulary id"
             )
-    num_predictions = int(max_predictions_per_seq)
+    per_sequence = int(max_predictions_per_seq)
     prob = float(masked_lm_prob)
     seed = int(seed)
 
-    def fn(index, features):
+    def lengths(features):
+        """`(seq, P, masked LM entries out)`, checked; P = 1 unpacked."""
         ids = tf.convert_to_tensor(features["input_ids"])
         seq = ids.shape[0] if ids.shape.rank == 1 else None
         if seq is None:
@@ -449,13 +473,33 @@ def dynamic_masking_fn(
                 "dynamic masking maps single examples: input_ids must be a vector of static "
                 f"length, got shape {ids.shape} (map it before batching)"
             )
-        if num_predictions > seq - 3:
+        if per_sequence > seq - 3:
             raise ValueError(
-                f"max_predictions_per_seq={num_predictions} is more than the sequence length "
+                f"max_predictions_per_seq={per_sequence} is more than the sequence length "
                 f"{seq} - 3 (max_seq_length - 3)"
             )
+        if "sequence_mask" not in features:
+            return seq, 1, per_sequence
+        num_sequences = tf.convert_to_tensor(features["sequence_mask"]).shape[0]
+        entries = tf.convert_to_tensor(features["masked_lm_positions"]).shape[0]
+        if num_sequences is None or entries is None:
+            raise ValueError("packed rows need static lengths of sequence_mask and masked_lm_positions, got "
+                             f"{features['sequence_mask'].shape} and {features['masked_lm_positions'].shape}")
+        needed = pretraining_data.max_predictions_per_row(seq, num_sequences, per_sequence, prob)
+        if entries < needed:
+            raise ValueError(
+                f"packed rows have {entries} masked LM entries, fewer than the {needed} a row of "
+                f"{num_sequences} sequences can need (max_predictions_per_row for max_seq_length={seq}, "
+                f"max_predictions_per_seq={per_sequence}, masked_lm_prob={prob})"
+            )
+        return seq, num_sequences, entries
+
+    def fn(index, features):
+        seq, num_sequences, num_predictions = lengths(features)
         ids = tf.cast(restore_masked_tokens(features), tf.int32)
         input_mask = tf.cast(features["input_mask"], tf.int32)
+        # The sequence of each token: 1..P, 0 at padding.
+        sequence = input_mask if "sequence_mask" in features else tf.cast(input_mask > 0, tf.int32)
         key = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
         keys = tf.random.experimental.stateless_split(key, num=3, alg="philox")
         word_keys = tf.random.stateless_uniform([seq], keys[0], alg="philox")
@@ -464,27 +508,36 @@ def dynamic_masking_fn(
             [seq], keys[2], minval=0, maxval=vocab_size, dtype=tf.int32, alg="philox"
         )
 
-        candidate = (input_mask > 0) & (ids != cls_id) & (ids != sep_id)
+        candidate = (sequence > 0) & (ids != cls_id) & (ids != sep_id)
         if continuation is None:
             word_start = candidate
         else:
             is_piece = tf.gather(tf.constant(continuation), ids)
-            previous = tf.concat([[False], candidate[:-1]], axis=0)
+            same_sequence = tf.concat([[False], sequence[:-1] == sequence[1:]], axis=0)
+            previous = tf.concat([[False], candidate[:-1]], axis=0) & same_sequence
             word_start = candidate & (~is_piece | ~previous)
         # Word number of each candidate position; seq for the others.
         word = tf.where(candidate, tf.cumsum(tf.cast(word_start, tf.int32)) - 1, seq)
         word_length = tf.math.unsorted_segment_sum(
             tf.cast(candidate, tf.int32), word, num_segments=seq + 1
         )[:seq]
+        # The sequence of each word (0 for the slots past the last word).
+        word_sequence = tf.math.unsorted_segment_max(sequence, word, num_segments=seq + 1)[:seq]
         num_words = tf.reduce_sum(tf.cast(word_start, tf.int32))
-        # Words in random order (the slots past the last word go last).
-        order = tf.argsort(tf.where(tf.range(seq) < num_words, word_keys, 2.0), stable=True)
-        num_tokens = tf.reduce_sum(input_mask)
+        word_sequence = tf.where(tf.range(seq) < num_words, word_sequence, 0)
+        # Words in random order within each sequence, sequence after sequence.
+        order = tf.argsort(word_keys, stable=True)
+        order = tf.gather(order, tf.argsort(tf.gather(word_sequence, order), stable=True))
+        # Each sequence's num_to_predict (none for padding and empty slots).
+        num_tokens = tf.math.unsorted_segment_sum(tf.ones_like(sequence), sequence, num_sequences + 1)
         num_to_predict = tf.minimum(
-            num_predictions,
+            per_sequence,
             tf.maximum(1, tf.cast(tf.round(tf.cast(num_tokens, tf.float64) * prob), tf.int32)),
         )
-        taken_in_order = _take_words(tf.gather(word_length, order), num_to_predict, num_predictions)
+        num_to_predict = tf.where((tf.range(num_sequences + 1) > 0) & (num_tokens > 0), num_to_predict, 0)
+        taken_in_order = _take_words(
+            tf.gather(word_length, order), tf.gather(word_sequence, order), num_to_predict, per_sequence
+        )
         taken = tf.scatter_nd(order[:, None], tf.cast(taken_in_order, tf.int32), [seq])
         taken = tf.concat([taken, [0]], axis=0)  # Non-candidates look up slot `seq`.
         selected = candidate & (tf.gather(taken, word) > 0)
@@ -563,7 +616,7 @@ def pretraining_dataset(
         max_sequences_per_row: None, or P for files of packed rows
             (`create-pretraining-data --pack`; `max_predictions_per_seq` is
             then their `max_predictions_per_row`): a batch counts rows.
-            Dynamic masking does not take packed rows (yet).
+            `dynamic_masking_fn` masks each packed sequence on its own.
 
     Returns:
         `tf.data.Dataset` of dicts: `input_ids`, `input_mask`, `segment_ids`
@@ -589,9 +642,6 @@ def pretraining_dataset(
             f"dynamic_masking must be None or a function (index, features) -> features, "
             f"got {dynamic_masking!r}"
         )
-    if dynamic_masking is not None and max_sequences_per_row is not None:
-        raise ValueError("dynamic_masking does not take packed rows (max_sequences_per_row="
-                         f"{max_sequences_per_row}) yet: mask the instances offline (create-pretraining-data)")
     if scanned_files is None:
         scanned_files = scan_pretraining_files(input_patterns, max_seq_length, max_predictions_per_seq,
                                                max_sequences_per_row)

@@ -142,7 +142,8 @@ class PretrainingOptions(ModelOptions, TrainingOptions):
                                               "--max_sequences_per_row. Their masked LM entries per row follow "
                                               "from it, --max_predictions_per_seq and --masked_lm_prob, as "
                                               "create-pretraining-data computed them; --train_batch_size and "
-                                              "--eval_batch_size count rows. Not with --dynamic_masking (yet).")
+                                              "--eval_batch_size count rows. --dynamic_masking masks each packed "
+                                              "sequence on its own.")
     shuffle_buffer_size: int = option(10000, "Examples in the shuffle buffer.")
     save_pretrained_format: str = option("hf", "After training, save the model (encoder and heads) as "
                                                "output_dir/pretrained_FORMAT: comma-separated hf, original; or "

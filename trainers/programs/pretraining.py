@@ -83,9 +83,6 @@ def check_options(options, config):
         if isinstance(options.max_sequences_per_row, bool) or not isinstance(options.max_sequences_per_row, int) \
                 or options.max_sequences_per_row < 1:
             raise ValueError(f"--max_sequences_per_row={options.max_sequences_per_row!r}: must be an int >= 1")
-        if options.dynamic_masking:
-            raise ValueError("--dynamic_masking does not take packed input (--max_sequences_per_row) yet: the "
-                             "packed files' masks are used")
     if options.dynamic_masking and not options.vocab_file:
         raise ValueError("--dynamic_masking needs --vocab_file (the [CLS]/[SEP]/[MASK] ids and ## pieces)")
     if options.do_whole_word_mask and not options.dynamic_masking:

@@ -199,29 +199,37 @@ def masking(**kwargs):
     return pi.dynamic_masking_fn(**args)
 
 
+def check_row(out, row, orig, counts):
+    """Structure every re-masked row must have: the predictions first (weight
+    1, ascending positions on tokens that are not [CLS]/[SEP]/padding, the
+    original ids), then zeros; the tokens untouched outside the predictions.
+    Counts each prediction's outcome into `counts`; returns its positions."""
+    ids, weights = out["input_ids"][row], out["masked_lm_weights"][row]
+    entries, k = len(weights), int(weights.sum())
+    assert weights.tolist() == [1.0] * k + [0.0] * (entries - k)
+    positions = out["masked_lm_positions"][row]
+    assert positions[k:].tolist() == [0] * (entries - k)
+    assert out["masked_lm_ids"][row][k:].tolist() == [0] * (entries - k)
+    positions = positions[:k]
+    assert positions.tolist() == sorted(set(positions.tolist()))
+    assert out["masked_lm_ids"][row][:k].tolist() == orig[positions].tolist()
+    assert all(orig[p] not in (CLS, SEP, PAD) for p in positions)
+    outside = np.ones(len(ids), bool)
+    outside[positions] = False
+    assert (ids[outside] == orig[outside]).all()
+    for p in positions:
+        counts["mask" if ids[p] == MASK else "keep" if ids[p] == orig[p] else "random"] += 1
+    return positions
+
+
 def check_masks(out, originals, masked_lm_prob=0.15, whole_words=False):
-    """Structure every re-masked example must have; returns the per-token outcome counts."""
+    """`check_row` for every re-masked example; returns the per-token outcome counts."""
     counts = {"mask": 0, "keep": 0, "random": 0}
     for row in range(len(originals)):
-        ids, orig = out["input_ids"][row], originals[row]
-        weights = out["masked_lm_weights"][row]
-        k = int(weights.sum())
-        assert weights.tolist() == [1.0] * k + [0.0] * (P - k)
-        positions = out["masked_lm_positions"][row]
-        assert positions[k:].tolist() == [0] * (P - k) and out["masked_lm_ids"][row][k:].tolist() == [0] * (P - k)
-        positions = positions[:k]
-        assert positions.tolist() == sorted(set(positions.tolist()))
-        assert out["masked_lm_ids"][row][:k].tolist() == orig[positions].tolist()
-        assert all(orig[p] not in (CLS, SEP, PAD) for p in positions)
+        k = len(check_row(out, row, originals[row], counts))
         num_tokens = int(out["input_mask"][row].sum())
         # (Whole words can all be longer than the budget: then none is masked, as the original.)
         assert (0 if whole_words else 1) <= k <= min(P, max(1, round(num_tokens * masked_lm_prob)))
-        # Untouched outside the predictions.
-        outside = np.ones(S, bool)
-        outside[positions] = False
-        assert (ids[outside] == orig[outside]).all()
-        for p in positions:
-            counts["mask" if ids[p] == MASK else "keep" if ids[p] == orig[p] else "random"] += 1
     return counts
 
 
@@ -256,20 +264,27 @@ def test_dynamic_masking_other_probability(examples):
     check_masks(out, originals, masked_lm_prob=0.3)
 
 
+def words_in(orig, start, end):
+    """The words of `orig[start:end]` (lists of positions): a piece that is not
+    ## and the ## pieces right after it; [CLS], [SEP] and padding are no word."""
+    words = []
+    for i in range(start, end):
+        if orig[i] in (CLS, SEP, PAD):
+            continue
+        if words and IS_CONT[orig[i]] and words[-1][-1] == i - 1:
+            words[-1].append(i)
+        else:
+            words.append([i])
+    return words
+
+
 def test_whole_word_masking(examples):
     stacked, originals = examples
     out = numpy(remask(stacked, masking(seed=5, is_continuation=IS_CONT)))
     check_masks(out, originals, whole_words=True)
     seen_multi = 0
     for row, orig in enumerate(originals):
-        words = []
-        for i, token in enumerate(orig):
-            if token in (CLS, SEP, PAD):
-                continue
-            if words and IS_CONT[token] and words[-1][-1] == i - 1:
-                words[-1].append(i)
-            else:
-                words.append([i])
+        words = words_in(orig, 0, S)
         k = int(out["masked_lm_weights"][row].sum())
         masked = set(out["masked_lm_positions"][row][:k].tolist())
         budget = min(P, max(1, round(int(out["input_mask"][row].sum()) * 0.15)))
@@ -282,16 +297,20 @@ def test_whole_word_masking(examples):
     assert seen_multi > 100
 
 
-def test_dynamic_masking_is_deterministic_per_index(examples):
-    stacked, _ = examples
-    one = {k: v[7] for k, v in stacked.items()}
-    fn = masking(seed=11)
+def assert_deterministic_per_index(one, **kwargs):
+    """The same masks for a seed and index; other indexes and another seed give others."""
+    fn = masking(seed=11, **kwargs)
     a, b = numpy(fn(tf.constant(3, tf.int64), one)), numpy(fn(tf.constant(3, tf.int64), one))
     tf.nest.map_structure(np.testing.assert_array_equal, a, b)
     others = [numpy(fn(tf.constant(i, tf.int64), one)) for i in range(4, 12)]
-    others.append(numpy(masking(seed=12)(tf.constant(3, tf.int64), one)))
+    others.append(numpy(masking(seed=12, **kwargs)(tf.constant(3, tf.int64), one)))
     distinct = {(o["input_ids"].tobytes(), o["masked_lm_positions"].tobytes()) for o in others}
     assert len(distinct) >= 6 and (a["input_ids"].tobytes(), a["masked_lm_positions"].tobytes()) not in distinct
+
+
+def test_dynamic_masking_is_deterministic_per_index(examples):
+    stacked, _ = examples
+    assert_deterministic_per_index({k: v[7] for k, v in stacked.items()})
 
 
 def test_dynamic_masking_errors(examples):
@@ -308,6 +327,192 @@ def test_dynamic_masking_errors(examples):
         masking(max_predictions_per_seq=30)(tf.constant(0), {k: v[0] for k, v in stacked.items()})
     with pytest.raises(ValueError, match="before batching"):
         masking()(tf.constant(0), stacked)
+
+
+# dynamic masking of packed rows
+
+PER_ROW = 3
+
+
+def packed_rows(n, seed=0, entries=None):
+    """n packed rows made here, independently of `packing`: instances (mostly
+    short) go into a row in order while they fit (at most PER_ROW), their
+    offline masks shifted to row positions.
+
+    Returns:
+        (parsed features `[n, ...]` as `parse_pretraining_example` gives
+        them, the unmasked rows int `[n, S]`, each row's sequence spans
+        `[(start, end), ...]`).
+    """
+    rng = random.Random(seed)
+    entries = entries or pd.max_predictions_per_row(S, PER_ROW, P, 0.15)
+    spec = pd.record_spec(S, entries, PER_ROW)
+    records, originals, spans, pending = [], [], [], None
+    while len(records) < n:
+        row = {name: np.zeros(length, dtype.as_numpy_dtype) for name, (dtype, length, _) in spec.items()}
+        original, row_spans, k = np.zeros(S, np.int64), [], 0
+        while len(row_spans) < PER_ROW:
+            if pending is None:
+                pending = random_instance(rng, seq=rng.choice((12, 12, S)), label=rng.randint(0, 1))
+            instance, tokens = pending
+            start = row_spans[-1][1] if row_spans else 0
+            end = start + len(tokens)
+            if end > S:
+                break
+            pending, slot, m = None, len(row_spans), len(instance.masked_lm_positions)
+            row["input_ids"][start:end] = instance.tokens
+            row["input_mask"][start:end] = slot + 1
+            row["segment_ids"][start:end] = instance.segment_ids
+            row["masked_lm_positions"][k:k + m] = np.array(instance.masked_lm_positions) + start
+            row["masked_lm_ids"][k:k + m] = instance.masked_lm_labels
+            row["masked_lm_weights"][k:k + m] = 1.0
+            row["next_sentence_labels"][slot] = int(instance.is_random_next)
+            row["sequence_mask"][slot] = 1
+            original[start:end] = tokens
+            row_spans.append((start, end))
+            k += m
+        records.append(pd.features_to_example(row).SerializeToString())
+        originals.append(original)
+        spans.append(row_spans)
+    return pd.parse_pretraining_example(records, S, entries, PER_ROW), np.array(originals), spans
+
+
+@pytest.fixture(scope="module")
+def packed():
+    return packed_rows(800)
+
+
+def budget(length, masked_lm_prob=0.15):
+    """The original's num_to_predict for a sequence of `length` tokens."""
+    return min(P, max(1, int(round(length * masked_lm_prob))))
+
+
+def check_packed_masks(out, originals, spans, masked_lm_prob=0.15, whole_words=False):
+    """`check_row` for every re-masked packed row, and each sequence's number of predictions.
+
+    Returns:
+        (per-token outcome counts, per sequence `(slot, length, positions
+        relative to its start, its candidate offsets)`).
+    """
+    counts, sequences = {"mask": 0, "keep": 0, "random": 0}, []
+    for row, orig in enumerate(originals):
+        positions = check_row(out, row, orig, counts)  # Ascending: one sequence after another.
+        found = 0
+        for slot, (start, end) in enumerate(spans[row]):
+            inside = positions[(positions >= start) & (positions < end)] - start
+            candidates = [i for i, token in enumerate(orig[start:end]) if token not in (CLS, SEP)]
+            if whole_words:
+                assert len(inside) <= budget(end - start, masked_lm_prob)
+            else:  # Single pieces: exactly the original's number (all candidates when fewer).
+                assert len(inside) == min(budget(end - start, masked_lm_prob), len(candidates))
+            sequences.append((slot, end - start, inside, candidates))
+            found += len(inside)
+        assert found == len(positions)  # Every prediction inside a sequence of the row.
+    return counts, sequences
+
+
+def test_packed_rows_are_masked_per_sequence(packed):
+    stacked, originals, spans = packed
+    assert sum(len(s) == PER_ROW for s in spans) > 100  # Full rows are common.
+    np.testing.assert_array_equal(pi.restore_masked_tokens(stacked).numpy(), originals)
+    out = numpy(remask(stacked, masking(seed=3)))
+    _, sequences = check_packed_masks(out, originals, spans)
+    # Each sequence alone through the unpacked function: the same number of predictions.
+    alone = {"input_ids": [], "input_mask": []}
+    for row, row_spans in enumerate(spans):
+        for start, end in row_spans:
+            alone["input_ids"].append(np.pad(originals[row, start:end], (0, S - end + start)))
+            alone["input_mask"].append(np.pad(np.ones(end - start, np.int64), (0, S - end + start)))
+    alone = {name: tf.constant(np.array(value), tf.int32) for name, value in alone.items()}
+    alone.update(masked_lm_positions=tf.zeros([len(sequences), P], tf.int32),
+                 masked_lm_ids=tf.zeros([len(sequences), P], tf.int32),
+                 masked_lm_weights=tf.zeros([len(sequences), P]))
+    unpacked = remask(alone, masking(seed=3))["masked_lm_weights"].numpy().sum(1)
+    assert [len(inside) for _, _, inside, _ in sequences] == unpacked.astype(int).tolist()
+    # Long sequences cap at max_predictions_per_seq; the row's entries always suffice.
+    out = numpy(remask(packed_rows(300, seed=1, entries=pd.max_predictions_per_row(S, PER_ROW, P, 0.5))[0],
+                       masking(seed=1, masked_lm_prob=0.5)))
+    assert out["masked_lm_weights"].sum(1).max() > P
+
+
+@pytest.mark.parametrize("masked_lm_prob", [0.15, 0.3])
+def test_packed_masking_statistics(masked_lm_prob):
+    entries = pd.max_predictions_per_row(S, PER_ROW, P, masked_lm_prob)
+    stacked, originals, spans = packed_rows(800, seed=2, entries=entries)
+    out = numpy(remask(stacked, masking(seed=4, masked_lm_prob=masked_lm_prob)))
+    counts, sequences = check_packed_masks(out, originals, spans, masked_lm_prob)
+    total = sum(counts.values())
+    assert total > 2000
+    assert 0.77 < counts["mask"] / total < 0.83
+    assert 0.08 < counts["keep"] / total < 0.13  # A random id can be the original one.
+    assert 0.07 < counts["random"] / total < 0.12
+    for slot in range(PER_ROW):
+        mine = [(length, inside, candidates) for s, length, inside, candidates in sequences if s == slot]
+        assert len(mine) > 200, slot
+        # The share of each sequence's tokens predicted (under the max_predictions_per_seq cap):
+        # masked_lm_prob, rounded per sequence.
+        uncapped = [(length, inside) for length, inside, _ in mine if round(length * masked_lm_prob) < P]
+        share = sum(len(inside) for _, inside in uncapped) / sum(length for length, _ in uncapped)
+        assert abs(share - masked_lm_prob) < 0.02, (slot, share)
+        # Uniform over the sequence's candidates: the mean rank of a chosen one is the middle.
+        ranks = [candidates.index(p) / (len(candidates) - 1) for _, inside, candidates in mine
+                 for p in inside if len(candidates) > 1]
+        assert abs(np.mean(ranks) - 0.5) < 0.04, (slot, np.mean(ranks))
+
+
+def test_packed_whole_word_masking(packed):
+    stacked, originals, spans = packed
+    out = numpy(remask(stacked, masking(seed=5, is_continuation=IS_CONT)))
+    check_packed_masks(out, originals, spans, whole_words=True)
+    seen_multi = 0
+    for row, orig in enumerate(originals):
+        k = int(out["masked_lm_weights"][row].sum())
+        masked = set(out["masked_lm_positions"][row][:k].tolist())
+        for start, end in spans[row]:
+            words = words_in(orig, start, end)
+            taken = masked & set(range(start, end))
+            left = budget(end - start) - len(taken)
+            for word in words:
+                hit = masked & set(word)
+                assert not hit or hit == set(word), (orig, masked, word)
+                seen_multi += len(word) > 1 and hit == set(word)
+                # As the original, per sequence: a word left out did not fit in what its sequence had left.
+                assert hit or len(word) > left, (orig, masked, word)
+    assert seen_multi > 50
+
+
+def test_packed_masking_is_deterministic_and_restores(packed):
+    stacked, originals, _ = packed
+    assert_deterministic_per_index({k: v[11] for k, v in stacked.items()}, is_continuation=IS_CONT)
+    for seed in (0, 1):
+        out = remask(stacked, masking(seed=seed))
+        np.testing.assert_array_equal(pi.restore_masked_tokens(out).numpy(), originals)
+        for name in ("input_mask", "segment_ids", "next_sentence_labels", "sequence_mask"):
+            np.testing.assert_array_equal(out[name].numpy(), stacked[name].numpy())
+
+
+def test_packed_masking_needs_the_entries_of_a_row(packed):
+    stacked, _, _ = packed
+    short = {name: value[0, :5] if name.startswith("masked_lm") else value[0] for name, value in stacked.items()}
+    with pytest.raises(ValueError, match=r"packed rows have 5 masked LM entries, fewer than the 7 a row of 3 "):
+        masking()(tf.constant(0), short)
+
+
+def test_packed_dataset_with_dynamic_masking(tmp_path, packed):
+    stacked, originals, _ = packed
+    entries = stacked["masked_lm_positions"].shape[1]
+    path = str(tmp_path / "packed.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        for row in range(40):
+            features = {name: value[row].numpy() for name, value in stacked.items()}
+            writer.write(pd.features_to_example(features).SerializeToString())
+    dataset = pi.pretraining_dataset(path, 4, S, entries, is_training=False, max_sequences_per_row=PER_ROW,
+                                     dynamic_masking=masking(seed=1, is_continuation=IS_CONT))
+    batches = [numpy(b) for b in dataset]
+    assert batches[0]["sequence_mask"].shape == (4, PER_ROW) and batches[0]["masked_lm_ids"].shape == (4, entries)
+    rows = {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
+    np.testing.assert_array_equal(pi.restore_masked_tokens(rows), originals[:40])
+    assert (rows["masked_lm_positions"] != stacked["masked_lm_positions"].numpy()[:40]).any(1).mean() > 0.5
 
 
 # pretraining_dataset

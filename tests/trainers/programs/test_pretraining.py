@@ -11,6 +11,7 @@ import pytest
 
 from keras_bert import load_checkpoint
 from keras_bert.trainers.data import pretraining_data
+from keras_bert.trainers.engine import initialization
 from keras_bert.trainers.programs import pretraining
 from tests.testing import REPO
 from tests.trainers.data.test_pretraining_data import VOCAB
@@ -159,7 +160,8 @@ def test_dynamic_masking_trains(corpus, tmp_path):
     (dict(init_checkpoint="/nonexistent/model"), "--init_checkpoint=/nonexistent/model"),
     (dict(save_pretrained_format="onnx"), "--save_pretrained_format"),
     (dict(max_sequences_per_row=0), "--max_sequences_per_row=0: must be an int >= 1"),
-    (dict(max_sequences_per_row=PER_ROW, dynamic_masking=True), "--dynamic_masking does not take packed input"),
+    (dict(max_sequences_per_row=PER_ROW, dynamic_masking=True, vocab_file=None), "--dynamic_masking needs --vocab_file"),
+    (dict(max_sequences_per_row=PER_ROW, do_whole_word_mask=True), "--do_whole_word_mask applies to --dynamic_masking"),
     (dict(max_sequences_per_row=PER_ROW), r"train32-0.tfrecord': record 0 lacks the feature 'sequence_mask'"),
     (dict(input_file="packed"), r"packed-0.tfrecord': holds packed rows .* give --max_sequences_per_row"),
     (dict(input_file="packed", max_sequences_per_row=2), "next_sentence_labels has 3 values, --max_sequences_per_row is 2"),
@@ -201,22 +203,40 @@ def test_cli(corpus, tmp_path):
     assert "--max_seq_length=999" in bad.stderr
 
 
-def test_packed_input_trains_resumes_and_counts_rows(corpus, tmp_path):
+@pytest.mark.parametrize("masking", [{}, dict(dynamic_masking=True, do_whole_word_mask=True)],
+                         ids=["file_masks", "dynamic_masking"])
+def test_packed_input_trains_resumes_and_counts_rows(corpus, tmp_path, masking):
     """Packed files: a batch is train_batch_size rows holding more instances
-    than rows; the run trains, checkpoints and resumes."""
+    than rows; the run trains, checkpoints and resumes. With --dynamic_masking
+    the rows are the same, their masked LM targets drawn afresh per sequence."""
     import tensorflow as tf
 
-    packed = dict(input_file=corpus["files"]["packed"], max_sequences_per_row=PER_ROW)
+    packed = dict(input_file=corpus["files"]["packed"], max_sequences_per_row=PER_ROW, **masking)
     o = options(corpus, tmp_path / "run", num_train_steps=3, **packed)
     scanned = pretraining.pretraining_input.scan_pretraining_files(o.input_file, *pretraining.record_lengths(o))
-    batch = next(iter(pretraining.make_dataset_fn(o, scanned, o.train_batch_size, True, None)(
+    dynamic = pretraining._masking(o, initialization.resolve_config(o.bert_config_file, vocab_file=o.vocab_file))
+    batch = next(iter(pretraining.make_dataset_fn(o, scanned, o.train_batch_size, True, dynamic)(
         tf.distribute.InputContext())))
     assert batch["input_word_ids"].shape == (o.train_batch_size, SEQ)
     assert batch["sequence_mask"].shape == batch["next_sentence_labels"].shape == (o.train_batch_size, PER_ROW)
     assert batch["masked_lm_positions"].shape == (o.train_batch_size, 7)  # floor(32 * 0.15) + 3.
-    rows = list(pretraining.make_dataset_fn(o, scanned, 1, False, None)(tf.distribute.InputContext()))
+    rows = list(pretraining.make_dataset_fn(o, scanned, 1, False, dynamic)(tf.distribute.InputContext()))
     assert len(rows) == sum(scanned[1]) < sum(int(tf.reduce_sum(row["sequence_mask"])) for row in rows)
     assert max(int(tf.reduce_max(row["input_mask"])) for row in rows) >= 2
+    if dynamic:  # The files' rows, masked afresh inside each sequence.
+        files = list(pretraining.make_dataset_fn(o, scanned, 1, False, None)(tf.distribute.InputContext()))
+        restore = pretraining.pretraining_input.restore_masked_tokens
+        as_read = {"input_word_ids": "input_ids"}
+        for row, file_row in zip(rows, files):
+            restored = [restore({as_read.get(k, k): v for k, v in r.items()}).numpy() for r in (row, file_row)]
+            np.testing.assert_array_equal(*restored)
+            np.testing.assert_array_equal(row["input_mask"], file_row["input_mask"])
+        changed = [(r["masked_lm_positions"].numpy() != f["masked_lm_positions"].numpy()).any()
+                   for r, f in zip(rows, files)]
+        assert np.mean(changed) > 0.5
+        sequences = np.concatenate([np.take_along_axis(r["input_mask"].numpy(), r["masked_lm_positions"].numpy(),
+                                                       axis=1)[r["masked_lm_weights"].numpy() > 0] for r in rows])
+        assert sequences.min() >= 1 and sequences.max() >= 2  # Inside sequences, not only the first.
     first = pretraining.run_pretraining(o)
     assert first["train"]["resumed_from"] is None and np.isfinite(first["train"]["loss"])
     second = pretraining.run_pretraining(options(corpus, tmp_path / "run", num_train_steps=6, do_eval=True, **packed))
