@@ -2,7 +2,7 @@
 
     python benchmarks/suite.py                 # all sections -> BENCHMARKS.md
     python benchmarks/suite.py --quick         # CI smoke run -> a scratch report
-    python benchmarks/suite.py --only serving,preprocessing
+    python benchmarks/suite.py --only serving,preprocessing   # those sections -> BENCHMARKS.md
 
 Each section is its own script under benchmarks/ (read its docstring for the
 method), run here one after the other in a child process with `--json_out`
@@ -13,9 +13,16 @@ to the baseline (the fastest peer unless the table says otherwise), MFU
 against the machine's fp32 matmul ceiling, the targets met or missed by how
 much, and the fast paths measured on and off.
 
+Sections stand alone. A full-size run keeps each section's result in
+`benchmarks/results/<section>.json` (with the machine, the date and the
+commit it ran at) and renders BENCHMARKS.md from every stored section, so
+`--only` replaces the sections it ran and keeps the others, each saying
+where and when it was measured; a ratio is only ever between rows of one
+section's run. Sections never stored are listed as not measured.
+
 `--quick` runs every section at smoke sizes (tiny models, one round): its
 figures mean nothing, it only proves the whole suite still runs; its report
-goes to a scratch path unless --output says otherwise.
+goes to a scratch path unless --output says otherwise, and nothing is stored.
 """
 
 import datetime
@@ -30,6 +37,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import common  # noqa: E402
+
+RESULTS_DIR = os.path.join(common.REPO, "benchmarks", "results")
 
 # (section name, script, arguments of the full run). Order: cheapest and
 # most independent first, so a failure late in the run costs least. The
@@ -79,8 +88,34 @@ def run_section(name, script, extra, quick, work_dir, log):
         section["title"] += suffix  # One script run as several sections (e.g. per model size).
     # The command that reproduces the section by itself (not the suite's scratch --json_out).
     section["command"] = " ".join(["python", script] + [shlex.quote(a) for a in extra])
+    section["section"] = name  # The suite's name (one script may run as several sections).
+    section["measured"] = {"machine": common.machine(), "peak_gflops": round(common.peak_gflops()),
+                           "date": datetime.date.today().isoformat(), "commit": common.git_head()}
     log(f"{name}: done in {seconds:.0f}s")
     return section
+
+
+def store_section(section, results_dir=RESULTS_DIR):
+    """Keeps a full-size section's result as `results_dir/<name>.json` (written whole, then renamed)."""
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(results_dir, f"{section['section']}.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(section, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def stored_sections(results_dir=RESULTS_DIR):
+    """(the stored sections in the suite's order, the names of those never stored)."""
+    found, missing = [], []
+    for name, _, _ in SECTIONS:
+        path = os.path.join(results_dir, f"{name}.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                found.append(json.load(f))
+        else:
+            missing.append(name)
+    return found, missing
 
 
 def _format_value(value, unit):
@@ -141,20 +176,31 @@ def fast_path_rows(sections):
     return found
 
 
-def render_report(sections, argv, total_seconds, quick):
+def render_report(sections, argv, total_seconds, quick, missing=()):
+    """The Markdown report of `sections` (the stored ones, or a --quick run's);
+    `missing`: the sections never measured, listed at the end."""
+    if quick:
+        made = ("**Smoke run (`--quick`): tiny sizes, one round; these figures mean nothing.**\n"
+                + f"Made by `python benchmarks/suite.py {' '.join(argv)}`".rstrip()
+                + f" in {total_seconds / 60:.1f} min on {datetime.date.today().isoformat()}, at commit "
+                f"{common.git_head()}, on {common.machine()}.")
+    else:
+        made = ("Made section by section by `python benchmarks/suite.py [--only SECTION,...]` (each section's "
+                "result is kept in benchmarks/results/); every section says the machine, date and commit of its "
+                f"run. Last run: `python benchmarks/suite.py {' '.join(argv)}`".rstrip() + f", "
+                f"{total_seconds / 60:.1f} min on {datetime.date.today().isoformat()}.")
     lines = [
         "# BENCHMARKS",
         "",
-        ("**Smoke run (`--quick`): tiny sizes, one round; these figures mean nothing.**\n" if quick else "")
-        + f"Made by `python benchmarks/suite.py {' '.join(argv)}`".rstrip() + f" in {total_seconds / 60:.1f} min "
-        f"on {datetime.date.today().isoformat()}, at commit {common.git_head()}.",
+        made,
         "",
-        f"Machine: {common.machine()}; fp32 matmul ceiling {common.peak_gflops():.0f} GFLOP/s (MFU is against it).",
-        "Versions: " + common.versions("tensorflow", "keras", "tensorflow-text", "keras-hub", "tf-models-official",
-                                      "tf_keras", "torch", "transformers", "tokenizers") + ".",
+        "Versions (of the last run): " + common.versions(
+            "tensorflow", "keras", "tensorflow-text", "keras-hub", "tf-models-official", "tf_keras", "torch",
+            "transformers", "tokenizers") + ".",
         "",
-        "Every table was measured in one run with its peers, contenders interleaved round by round on this "
-        "noisy 2-core machine; read the ratios, not the absolute figures. keras_bert rows are in bold.",
+        "Every table was measured in one run with its peers, contenders interleaved round by round on a "
+        "noisy 2-core machine; read the ratios, not the absolute figures. keras_bert rows are in bold. The "
+        "machine kind changes between sessions (each section names its CPU): compare ratios within a section.",
         "",
     ]
     targets = target_rows(sections)
@@ -184,6 +230,10 @@ def render_report(sections, argv, total_seconds, quick):
         if section.get("failed"):
             continue
         lines += [f"## {section['title']}", "", f"`{section['command']}` ({section['seconds'] / 60:.1f} min)", ""]
+        measured = section.get("measured")
+        if measured:
+            lines += [f"Measured on {measured['date']} at commit {measured['commit']}: {measured['machine']}; fp32 "
+                      f"matmul ceiling {measured['peak_gflops']} GFLOP/s (MFU is against it).", ""]
         if section.get("setup"):
             lines += [section["setup"], ""]
         if section.get("markdown"):
@@ -192,6 +242,10 @@ def render_report(sections, argv, total_seconds, quick):
             lines += render_table(table) + [""]
         for note in section.get("notes", []):
             lines += [note, ""]
+    if missing:
+        lines += ["## Not measured yet", "",
+                  "Sections with no stored result (run `python benchmarks/suite.py --only NAME`): "
+                  + ", ".join(missing) + ".", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -227,14 +281,21 @@ def main(argv=None):
             continue  # The smoke sizes are the same whatever the full run's arguments.
         scripts_run.add(script)
         log(f"{name}: running {script}")
-        sections.append(run_section(name, script, extra, args.quick, work_dir, log))
-    report = render_report(sections, argv, time.perf_counter() - start, args.quick)
+        section = run_section(name, script, extra, args.quick, work_dir, log)
+        sections.append(section)
+        if not args.quick and not section.get("failed"):
+            store_section(section)
+    failed = [s["name"] for s in sections if s.get("failed")]
+    missing = ()
+    if not args.quick:  # The report of every stored section (this run's among them) and this run's failures.
+        stored, missing = stored_sections()
+        sections = stored + [s for s in sections if s.get("failed")]
+    report = render_report(sections, argv, time.perf_counter() - start, args.quick, missing)
     temp = output + ".tmp"
     with open(temp, "w") as f:
         f.write(report)
     os.replace(temp, output)
     log(f"report: {output}")
-    failed = [s["name"] for s in sections if s.get("failed")]
     if failed:
         log(f"failed sections: {', '.join(failed)}")
         return 1
