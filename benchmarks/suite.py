@@ -55,6 +55,7 @@ SECTIONS = (
     ("sst2_epoch", "benchmarks/sst2_epoch.py", ["--rows", "2048", "--rounds", "3"]),
     ("pretraining_step", "benchmarks/pretraining_step.py",
      ["--configs", "mini", "--rounds", "3", "--skip", "keras_bert XLA spe"]),
+    ("pretraining_packing", "benchmarks/pretraining_packing.py", ["--rounds", "3"]),
     ("prediction", "benchmarks/prediction.py", []),
     ("serving", "benchmarks/serving.py", ["--rounds", "3"]),
     ("quantization", "benchmarks/quantization.py", []),
