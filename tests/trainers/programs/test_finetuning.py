@@ -164,6 +164,41 @@ def test_packed_rows_learn_classification_regression_and_tagging(data, tmp_path,
     assert open(again).read() == open(tagging["predict"]).read()
 
 
+def test_packed_epochs_keep_every_example_and_shard_disjointly(data, tmp_path):
+    """Each epoch's rows hold every training example once (count in = count
+    out, labels and tokens included); epochs are packed in different seeded
+    orders; two input pipelines read disjoint halves of the rows."""
+    import tensorflow as tf
+
+    from keras_bert.text.bert_preprocessor import BertPreprocessor
+    from keras_bert.trainers import tasks
+
+    task = tasks.get("classification")
+    o = options(data, tmp_path / "o", packing=True, max_sequences_per_row=8, num_train_epochs=2,
+                train_batch_size=4)
+    examples = task.read(o, o.train_file, {"label_list": ["neg", "pos"]}, True)
+    preprocessor = BertPreprocessor(o.vocab_file, seq_length=o.max_seq_length)
+    features, _ = task.features(examples, preprocessor, {"label_list": ["neg", "pos"]}, True, o, is_training=True)
+    packed = finetuning._packed_epochs(task, features, o)
+    rows = packed["features"]
+    per_epoch = rows["sequence_mask"].sum(axis=1).cumsum()
+    first = int(np.searchsorted(per_epoch, len(examples))) + 1  # Rows of the first epoch.
+    assert per_epoch[first - 1] == len(examples) and per_epoch[-1] == 2 * len(examples)
+    for epoch in (slice(0, first), slice(first, None)):
+        assert np.bincount(rows["labels"][epoch][rows["sequence_mask"][epoch] == 1]).tolist() == \
+            np.bincount(features["labels"]).tolist()
+        assert (rows["input_mask"][epoch] > 0).sum() == (features["input_mask"] > 0).sum()
+    assert not np.array_equal(rows["input_word_ids"][:first], rows["input_word_ids"][first:2 * first])
+    numbered = {"row": np.arange(len(rows["input_mask"]))}
+    seen = []
+    for worker in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=worker, num_replicas_in_sync=2)
+        dataset = finetuning._packed_dataset_fn(numbered, o)(context)
+        seen.append([int(r) for batch in dataset.take(len(numbered["row"]) // 4) for r in batch["row"]])
+    assert not set(seen[0]) & set(seen[1])
+    assert sorted(seen[0] + seen[1]) == list(range(len(numbered["row"]) // 4 * 4))
+
+
 def test_packing_refused_where_it_does_not_apply(data, tmp_path):
     with pytest.raises(ValueError, match=r"--packing: squad runs unpacked \(its windows"):
         finetuning.run_finetuning(options(data, tmp_path / "squad", task="squad", text_a_column=None,
