@@ -35,6 +35,7 @@ COUNTS = ("faults", "survived", "data_lost", "inputs", "crashes")
 ROWS = (
     "Kill and resume (pretraining, SIGKILL)",
     "Kill and resume (fine-tuning, SIGKILL)",
+    "Kill and resume (fine-tuning, packed rows, SIGKILL)",
     "Preemption (SIGTERM -> checkpoint, exit 0)",
     "Damaged newest checkpoint -> previous intact one",
     "NaN / Inf in training",
