@@ -303,7 +303,8 @@ def _train_dataset_fn(features, strategy, options, preprocessor):
 def _packed_epochs(task, features, options):
     """Training rows for `--packing`: for each epoch, the examples in a new
     seeded order, packed (`data/packing.py`: first-fit decreasing within
-    windows of that order), all epochs' rows one after another.
+    windows of that order), the rows shuffled with the seed, all epochs'
+    rows one after another.
 
     Returns:
       dict: `features` (numpy `[rows, ...]`: the inputs and per-token
@@ -318,6 +319,12 @@ def _packed_epochs(task, features, options):
         order = rng.permutation(len(lengths))
         rows = [[int(order[i]) for i in row] for row in
                 packing.pack_rows(lengths[order], options.max_seq_length, options.max_sequences_per_row)]
+        # First-fit decreasing leaves each window's rows sorted from the
+        # fewest (longest) examples to the most (shortest): batches taken in
+        # that order would hold 12 to 84 examples, the short ones together,
+        # which cost ~15 points of SST-2 accuracy. The rows go in a seeded
+        # random order, so each batch's composition is random again.
+        rows = [rows[i] for i in rng.permutation(len(rows))]
         packed = packing.pack_features(features, rows, options.max_seq_length, options.max_sequences_per_row,
                                        token_features=task.token_features)
         packed.pop("example_index")

@@ -189,6 +189,10 @@ def test_packed_epochs_keep_every_example_and_shard_disjointly(data, tmp_path):
             np.bincount(features["labels"]).tolist()
         assert (rows["input_mask"][epoch] > 0).sum() == (features["input_mask"] > 0).sum()
     assert not np.array_equal(rows["input_word_ids"][:first], rows["input_word_ids"][first:2 * first])
+    # The rows come in random order, not first-fit decreasing's (from the
+    # fewest examples a row to the most): a batch's composition is random.
+    counts = rows["sequence_mask"][:first].sum(axis=1)
+    assert abs(np.corrcoef(np.arange(first), counts)[0, 1]) < 0.3, counts
     numbered = {"row": np.arange(len(rows["input_mask"]))}
     seen = []
     for worker in range(2):
