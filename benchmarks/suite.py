@@ -46,6 +46,10 @@ RESULTS_DIR = os.path.join(common.REPO, "benchmarks", "results")
 # scripts default to more, an SST-2 slice of 2,048 sentences, pretraining at
 # mini only, and at base the contenders whose XLA warm-up (60-100 s each)
 # bought them nothing in a full run (BENCHMARKS.md says what was left out).
+# packing_accuracy (last: it measures accuracy, not speed) trains 3 variants x 3 seeds
+# x 2 epochs of 8,000 SST-2 sentences at tiny, its defaults: ~9 min estimated from
+# 1-epoch runs on a loaded 2-core machine (~96 s a seed for all 3 variants, ~24 s of
+# it setup and the dev pass, the rest doubling with 2 epochs).
 SECTIONS = (
     ("preprocessing", "benchmarks/preprocessing.py", ["--rounds", "5"]),
     ("encoder_forward", "benchmarks/encoder_forward.py", ["--rounds", "3"]),
@@ -60,6 +64,7 @@ SECTIONS = (
     ("serving", "benchmarks/serving.py", ["--rounds", "3"]),
     ("quantization", "benchmarks/quantization.py", []),
     ("sizing", "benchmarks/sizing.py", []),
+    ("packing_accuracy", "benchmarks/packing_accuracy.py", []),
 )
 
 
