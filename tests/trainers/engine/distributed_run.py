@@ -5,12 +5,14 @@ devices must be configured before TensorFlow initialises its runtime):
 
     python -m tests.trainers.engine.distributed_run --strategy mirrored --cpus 2 \
         --init init.npz --output_dir DIR --out result.npz \
-        --run sgd,1,0 --run adamw,2,1.0
+        --run sgd,1,0 --run adamw,2,1.0 --run adamw,2,1.0,packed,jit
 
-Every `--run OPTIMIZER,ACCUMULATION,CLIP_NORM` (clip 0: none) trains
-`--steps` steps from the weights in `--init` on the fixed synthetic global
-batches of `make_data`, in its own output directory under `--output_dir`,
-and `--out` receives for run `i`:
+Every `--run OPTIMIZER,ACCUMULATION,CLIP_NORM[,packed][,jit]` (clip 0: none)
+trains `--steps` steps from the weights in `--init` on the fixed synthetic
+global batches of `make_data` (`packed`: the packed rows of
+`make_packed_data` on an encoder with `MAX_SEQUENCES_PER_ROW`; `jit`: the
+Trainer's `jit_compile=True`), in its own output directory under
+`--output_dir`, and `--out` receives for run `i`:
 `i/weight/<n>` (final weights in `trainable_variables` order), `i/loss`,
 `i/masked_lm_loss`, `i/next_sentence_loss` (per step, from the `train/`
 summaries the chief writes; empty on other workers), `i/final_loss` (the
@@ -30,10 +32,18 @@ VOCAB_SIZE = 100
 SEQ_LENGTH = 16
 NUM_PREDICTIONS = 3
 GLOBAL_BATCH = 8
+# Packed rows (`make_packed_data`): 1 to 4 of the examples (8 to 16 tokens)
+# in a row of 48, so rows hold different numbers of sequences.
+PACKED_SEQ_LENGTH = 48
+MAX_SEQUENCES_PER_ROW = 4
+PACKING_WINDOW = 8
+RUN_OPTIONS = ("packed", "jit")
 
 
-def tiny_config():
-    """vocab 100, 1 layer, hidden 32, no dropout: steps are deterministic."""
+def tiny_config(max_position_embeddings=SEQ_LENGTH):
+    """vocab 100, 1 layer, hidden 32, no dropout: steps are deterministic.
+    The distributed runs use `max_position_embeddings=PACKED_SEQ_LENGTH`
+    (a row of packed sequences is longer than one example)."""
     from tests.testing import tiny_config as base
 
     return base(
@@ -42,7 +52,7 @@ def tiny_config():
         num_layers=1,
         num_heads=2,
         intermediate_size=64,
-        max_position_embeddings=SEQ_LENGTH,
+        max_position_embeddings=max_position_embeddings,
     )
 
 
@@ -90,6 +100,37 @@ def make_data(num_batches=6, global_batch=GLOBAL_BATCH, seed=0):
     }
 
 
+def make_packed_data(num_batches=4, global_batch=GLOBAL_BATCH, seed=0):
+    """`num_batches` global batches of packed rows (numpy), the format of
+    `create-pretraining-data --pack`, made by `trainers/data/packing.py` from
+    the examples of `make_data`.
+
+    `pack_rows` (windows of `PACKING_WINDOW` examples) puts 1 to
+    `MAX_SEQUENCES_PER_ROW` examples in each row of `PACKED_SEQ_LENGTH`:
+    encoder inputs `[rows, PACKED_SEQ_LENGTH]` (`input_mask` numbering the
+    sequences), `next_sentence_labels` and `sequence_mask` `[rows, P]`, the
+    masked LM entries `[rows, NUM_PREDICTIONS * P]` at positions in the row.
+    So the halves and quarters of a global batch hold different numbers of
+    sequences and of masked LM predictions (checked by the test).
+    """
+    from keras_bert.trainers.data import packing
+
+    # At most P examples per row: enough examples for the rows wanted.
+    examples = make_data(num_batches * MAX_SEQUENCES_PER_ROW, global_batch, seed)
+    del examples["batch_id"]
+    lengths = examples["input_mask"].sum(axis=-1)
+    rows = packing.pack_rows(lengths, PACKED_SEQ_LENGTH, MAX_SEQUENCES_PER_ROW, window=PACKING_WINDOW)
+    rows = rows[: num_batches * global_batch]
+    predictions = {name: examples.pop(name)
+                   for name in ("masked_lm_positions", "masked_lm_ids", "masked_lm_weights")}
+    examples["next_sentence_labels"] = examples["next_sentence_labels"][:, 0]
+    packed = packing.pack_features(examples, rows, PACKED_SEQ_LENGTH, MAX_SEQUENCES_PER_ROW)
+    del packed["example_index"]
+    packed.update(packing.pack_predictions(predictions, lengths, rows,
+                                           NUM_PREDICTIONS * MAX_SEQUENCES_PER_ROW))
+    return packed
+
+
 def dataset_fn(data, global_batch=GLOBAL_BATCH, repeat=True):
     """`(InputContext) -> Dataset` giving every step exactly the rows of one global batch.
 
@@ -123,14 +164,22 @@ def make_optimizer(name, num_train_steps):
     return optimization.create_optimizer(name, 1e-2, num_train_steps, 2)
 
 
+def make_pretrainer(packed=False):
+    """The BertPretrainer of the distributed runs (`packed`: its encoder
+    reads packed rows of up to `MAX_SEQUENCES_PER_ROW`; the same weights)."""
+    from keras_bert.models.bert_encoder import BertEncoder
+    from keras_bert.models.bert_pretrainer import BertPretrainer
+
+    return BertPretrainer(BertEncoder(tiny_config(PACKED_SEQ_LENGTH),
+                                      max_sequences_per_row=MAX_SEQUENCES_PER_ROW if packed else None))
+
+
 def save_initial_weights(path, seed=1):
     """Builds the tiny BertPretrainer from `seed` and saves its weights to `path`."""
     import keras
 
-    from keras_bert.models.bert_pretrainer import BertPretrainer
-
     keras.utils.set_random_seed(seed)
-    weights = BertPretrainer(tiny_config()).get_weights()
+    weights = make_pretrainer().get_weights()
     np.savez(path, **{str(i): w for i, w in enumerate(weights)})
     return weights
 
@@ -164,7 +213,8 @@ def main(argv=None):
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--out", required=True, help=".npz to write")
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--run", action="append", required=True, help="OPTIMIZER,ACCUMULATION,CLIP_NORM")
+    parser.add_argument("--run", action="append", required=True,
+                        help="OPTIMIZER,ACCUMULATION,CLIP_NORM[,packed][,jit]")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -176,19 +226,22 @@ def main(argv=None):
             cpu, [tf.config.LogicalDeviceConfiguration()] * args.cpus
         )
 
-    from keras_bert.models.bert_pretrainer import BertPretrainer
     from keras_bert.trainers.engine import distribution
     from keras_bert.trainers.engine.training_loop import Trainer
 
     strategy = distribution.get_strategy(args.strategy)
     initial = load_weights(args.init)
-    data = make_data()
+    data = {False: make_data(), True: make_packed_data()}
     result = {"num_replicas": np.array(strategy.num_replicas_in_sync)}
     for i, spec in enumerate(args.run):
-        optimizer_name, accumulation, clip_norm = spec.split(",")
+        optimizer_name, accumulation, clip_norm, *options = spec.split(",")
+        unknown = set(options) - set(RUN_OPTIONS)
+        if unknown:
+            parser.error(f"--run {spec}: unknown option(s) {', '.join(sorted(unknown))}; known: {RUN_OPTIONS}")
+        packed = "packed" in options
 
         def model_fn():
-            model = BertPretrainer(tiny_config())
+            model = make_pretrainer(packed)
             model.set_weights(initial)
             return model
 
@@ -200,11 +253,13 @@ def main(argv=None):
             output_dir,
             GLOBAL_BATCH,
             gradient_accumulation_steps=int(accumulation),
+            jit_compile="jit" in options,
             clip_norm=float(clip_norm) or None,
             log_steps=1,
             log_fn=lambda line: None,
+            batch_unit="rows" if packed else "examples",
         )
-        metrics = trainer.train(dataset_fn(data), args.steps)
+        metrics = trainer.train(dataset_fn(data[packed]), args.steps)
         for n, w in enumerate(trainer.model.get_weights()):
             result[f"{i}/weight/{n}"] = w
         for tag in ("loss", "masked_lm_loss", "next_sentence_loss"):

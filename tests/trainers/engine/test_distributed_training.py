@@ -7,7 +7,12 @@ TensorFlow starts); all of them start together from the same initial
 weights (`init.npz`) and the same global batches, whose masked LM weights
 differ between the replicas' halves. Run 0 is SGD with momentum and no
 clipping (sensitive to any error in the gradient's scale), run 1 AdamW with
-clipping at 1.0. Every process has a time limit; on failure or timeout all
+clipping at 1.0. Runs 2 and 3 are the same on packed rows (several
+sequences per row, `make_packed_data`; the halves differ in their numbers of
+sequences -- the next-sentence weights -- and of masked LM predictions), and
+XLA-compiled (`jit_compile=True`) on one device and mirrored; multi-worker
+compiles its SGD run and not its AdamW run, so one comparison is also XLA
+against no XLA. Every process has a time limit; on failure or timeout all
 of them are killed.
 """
 
@@ -27,10 +32,12 @@ from tests.trainers.engine import distributed_run as fixtures
 TIMEOUT = 240  # seconds, for all processes together
 STEPS = 4
 RUNS = {
-    "one_device": ["sgd,1,0", "adamw,1,1.0"],
-    "mirrored": ["sgd,1,0", "adamw,2,1.0"],
-    "multi_worker": ["sgd,1,0", "adamw,2,1.0"],
+    "one_device": ["sgd,1,0", "adamw,1,1.0", "sgd,1,0,packed,jit", "adamw,1,1.0,packed,jit"],
+    "mirrored": ["sgd,1,0", "adamw,2,1.0", "sgd,1,0,packed,jit", "adamw,2,1.0,packed,jit"],
+    "multi_worker": ["sgd,1,0", "adamw,2,1.0", "sgd,1,0,packed,jit", "adamw,2,1.0,packed"],
 }
+# The indices in RUNS of (SGD, AdamW) on each kind of data.
+DATA = {"unpacked": (0, 1), "packed": (2, 3)}
 TAGS = ("loss", "masked_lm_loss", "next_sentence_loss")
 
 
@@ -180,35 +187,58 @@ def moved(result, run):
     return max(float(np.max(np.abs(x - y))) for x, y in zip(run_weights(result, run), initial))
 
 
-def test_mirrored_over_two_cpus_equals_one_device(jobs):
+def test_packed_global_batches_split_unevenly_over_replicas_and_micro_batches():
+    data = fixtures.make_packed_data()
+    rows = fixtures.GLOBAL_BATCH
+    sequences = data["sequence_mask"].sum(axis=-1)
+    predictions = data["masked_lm_weights"].sum(axis=-1)
+    assert len(sequences) == 4 * rows
+    # Rows of 1 .. P sequences, and empty slots the next-sentence weights skip.
+    assert set(sequences) == set(range(1, fixtures.MAX_SEQUENCES_PER_ROW + 1))
+    for batch in range(4):
+        for per_row in (sequences, predictions):
+            halves = per_row[batch * rows:(batch + 1) * rows].reshape(2, -1).sum(axis=-1)
+            quarters = per_row[batch * rows:(batch + 1) * rows].reshape(4, -1).sum(axis=-1)
+            assert halves[0] != halves[1], (batch, halves)
+            assert len(set(quarters)) > 1, (batch, quarters)
+
+
+@pytest.mark.parametrize("kind", DATA)
+def test_mirrored_over_two_cpus_equals_one_device(jobs, kind):
+    run = DATA[kind][0]
     (reference,) = jobs.result("one_device")
     (mirrored,) = jobs.result("mirrored")
     assert int(reference["num_replicas"]) == 1 and int(mirrored["num_replicas"]) == 2
-    loss_diff, weight_diff = compare(mirrored, reference, 0, "mirrored x2 vs one device (SGD)")
+    loss_diff, weight_diff = compare(mirrored, reference, run, f"{kind}: mirrored x2 vs one device (SGD)")
     assert loss_diff <= 1e-5 and weight_diff <= 1e-5
-    assert moved(reference, 0) > 0.05
+    assert moved(reference, run) > 0.05
 
 
-def test_mirrored_with_gradient_accumulation_equals_one_device(jobs):
+@pytest.mark.parametrize("kind", DATA)
+def test_mirrored_with_gradient_accumulation_equals_one_device(jobs, kind):
+    run = DATA[kind][1]
     (reference,) = jobs.result("one_device")
     (mirrored,) = jobs.result("mirrored")
     # 2 replicas x 2 micro-batches of 2 rows vs one batch of 8, AdamW, clipped.
-    loss_diff, weight_diff = compare(mirrored, reference, 1, "mirrored x2, k=2 vs one device (AdamW)")
+    label = f"{kind}: mirrored x2, k=2 vs one device (AdamW)"
+    loss_diff, weight_diff = compare(mirrored, reference, run, label)
     assert loss_diff <= 1e-5 and weight_diff <= 1e-5
-    assert moved(reference, 1) > 1e-3
+    assert moved(reference, run) > 1e-3
 
 
-def test_multi_worker_mirrored_equals_one_device(jobs):
+@pytest.mark.parametrize("kind", DATA)
+def test_multi_worker_mirrored_equals_one_device(jobs, kind):
     (reference,) = jobs.result("one_device")
     chief, worker = jobs.result("multi_worker")
     for result in (chief, worker):
         assert int(result["num_replicas"]) == 2
-    for run in (0, 1):
+    for run in DATA[kind]:
         # Both workers apply the same all-reduced gradients.
         for x, y in zip(run_weights(chief, run), run_weights(worker, run)):
             np.testing.assert_array_equal(x, y)
         assert float(chief[f"{run}/final_loss"]) == float(worker[f"{run}/final_loss"])
-        loss_diff, weight_diff = compare(chief, reference, run, f"multi-worker x2 vs one device (run {run})")
+        label = f"{kind}: multi-worker x2 vs one device (run {run})"
+        loss_diff, weight_diff = compare(chief, reference, run, label)
         assert loss_diff <= 1e-5 and weight_diff <= 1e-5
         # The chief writes checkpoints and summaries; the other worker only
         # its own input position, numbered as the chief's checkpoints.
