@@ -473,6 +473,7 @@ def write_serving_config(export_dir, model_name, config=DEFAULT):
     }
     check_batching_parameters(parse_batching_parameters(texts[BATCHING_FILE]))
     parse_models_config(texts[MODELS_CONFIG_FILE])
+    io.makedirs(export_dir, f"export_dir={export_dir}")
     status = {}
     for name, text in texts.items():
         path = io.join(export_dir, name)
