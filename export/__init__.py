@@ -5,6 +5,7 @@ preprocessor as TF Hub-style SavedModels.
     export_saved_model(model_or_finetune_output_dir, export_dir)  # -> export_dir/<version>/
     export_encoder(encoder, export_dir); export_preprocessor(preprocessor, export_dir)
     audit_saved_model(saved_model_dir)  # which ops TF Serving 2.20 could not run
+    serving_config.write_serving_config(export_dir, name)  # batching_parameters.txt, models.config, SERVING.md
     fresh_process_load.classify(version_dir, texts)  # in a process with only tensorflow(_text)
 
 `keras-bert export` (trainers/cli/export.py) runs `export_saved_model`. See
@@ -21,3 +22,4 @@ from keras_bert.export.saved_model import next_version
 from keras_bert.export.serving import SERVE_EXAMPLES
 from keras_bert.export.serving import SERVE_TOKEN_IDS
 from keras_bert.export.serving import SERVING_DEFAULT
+from keras_bert.export.serving_config import ServingConfig

@@ -15,6 +15,10 @@ and renamed to its version only when complete, so a crash never leaves a
 half-written version that TF Serving would load. Nothing is written
 outside `export_dir`.
 
+Beside the versions (never inside one), the export writes TF Serving's
+configuration: `batching_parameters.txt`, `models.config` and `SERVING.md`
+(`keras_bert.export.serving_config`; a file the user edited is kept).
+
 Before the rename, every op of every graph and function is audited
 (`keras_bert.export.op_audit`): only core TensorFlow ops and the tensorflow-text ops TF
 Serving links. An export that fails the audit is not kept.
@@ -38,6 +42,7 @@ import tensorflow as tf
 from keras_bert import io
 from keras_bert.export import op_audit
 from keras_bert.export import serving
+from keras_bert.export import serving_config as serving_config_lib
 from keras_bert.export import warmup as warmup_lib
 from keras_bert.io import read_json_file
 from keras_bert.models.bert_encoder import BertEncoder
@@ -360,7 +365,8 @@ def _signature_info(functions):
 def export_saved_model(model_or_output_dir, export_dir, version=None, *, preprocessor=None, labels=None,
                        pairs=None, fill_tag=None, max_query_length=None, max_answer_length=None,
                        version_2_with_negative=None, null_score_diff_threshold=None, warmup=True,
-                       audit=True, model_name=None, quantize=None):
+                       audit=True, model_name=None, quantize=None,
+                       serving_config=serving_config_lib.DEFAULT):
     """Exports a task model for TF Serving: `export_dir/<version>/`.
 
     Args:
@@ -389,6 +395,10 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
         int8 copy (`serving_copy`): Dense and embedding weights a quarter of the size, int8
         matmuls on oneDNN (x86-64 CPUs), predictions a little off the
         float model's. The model passed in is not changed.
+      serving_config: a `serving_config.ServingConfig` (batch threads =
+        this machine's cores, batches up to 32 ...): after the version,
+        writes `batching_parameters.txt`, `models.config` and `SERVING.md`
+        into `export_dir`, keeping any the user edited. None: not written.
 
     Returns:
       str, the path of the version directory written.
@@ -399,6 +409,8 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
         fail the audit. Nothing is left in `export_dir` then.
     """
     check_quantize(quantize)
+    if serving_config is not None:
+        serving_config_lib.check_serving_config(serving_config)
     if isinstance(model_or_output_dir, (str, os.PathLike)):
         model, loaded_preprocessor, settings = load_finetuned(model_or_output_dir)
         preprocessor = preprocessor or loaded_preprocessor
@@ -456,6 +468,8 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
     except BaseException:
         io.remove(temp)
         raise
+    if serving_config is not None:
+        serving_config_lib.write_serving_config(export_dir, model_name or os.path.basename(export_dir), serving_config)
     return target
 
 

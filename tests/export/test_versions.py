@@ -5,6 +5,7 @@ import os
 import pytest
 
 from keras_bert.export import saved_model as saved_model_lib
+from keras_bert.export import serving_config as serving_config_lib
 from keras_bert.export import warmup as warmup_lib
 
 from tests.export.conftest import build_model
@@ -24,6 +25,11 @@ def listing(directory):
     return sorted(os.listdir(directory))
 
 
+def versions_listing(base):
+    """{version directory: its listing}; the TF Serving files beside them are not versions."""
+    return {name: listing(os.path.join(base, name)) for name in listing(base) if name not in serving_config_lib.FILES}
+
+
 def test_next_free_version_and_no_overwrite(exports, regressor, tmp_path):
     preprocessor = exports.preprocessor
     base = str(tmp_path / "model")
@@ -31,12 +37,12 @@ def test_next_free_version_and_no_overwrite(exports, regressor, tmp_path):
     assert export(regressor, preprocessor, base, version=5, warmup=False) == os.path.join(base, "5")
     os.makedirs(os.path.join(base, "not_a_version"))  # Ignored, as TF Serving ignores it.
     assert saved_model_lib.next_version(base) == 6
-    before = {name: sorted(os.listdir(os.path.join(base, name))) for name in listing(base)}
+    before = versions_listing(base)
     mtime = os.path.getmtime(os.path.join(base, "5", "saved_model.pb"))
     for version in (5, "5", 1):
         with pytest.raises(ValueError, match="exists in .*; an exported version is never overwritten"):
             export(regressor, preprocessor, base, version=version)
-    assert {name: sorted(os.listdir(os.path.join(base, name))) for name in listing(base)} == before
+    assert versions_listing(base) == before
     assert os.path.getmtime(os.path.join(base, "5", "saved_model.pb")) == mtime
     assert export(regressor, preprocessor, base, version="7", warmup=False) == os.path.join(base, "7")
     assert saved_model_lib.existing_versions(base) == [1, 5, 7]
@@ -74,7 +80,7 @@ def test_written_to_a_temporary_directory_then_renamed(exports, regressor, tmp_p
     (temp,) = seen["listing"]
     assert temp.startswith(".tmp-1-") and not temp.isdigit()
     assert seen["path"].startswith(os.path.join(base, temp) + os.sep)
-    assert listing(base) == ["1"]  # Renamed; nothing else left.
+    assert listing(base) == sorted(["1", *serving_config_lib.FILES])  # Renamed; nothing else left.
     assert os.path.exists(os.path.join(path, "assets.extra", warmup_lib.WARMUP_FILE))
 
 

@@ -10,7 +10,10 @@
 model_config.json, vocab.txt, best/ or model.keras). The version directory
 holds the signatures `serving_default` (raw text), `serve_token_ids` and
 `serve_examples` (TF Serving's classify/regress APIs), warmup records, and
-passes the op audit. The program is `keras_bert.trainers.programs.export.run_export`; see
+passes the op audit. Beside the versions go TF Serving's batching_parameters.txt,
+models.config and SERVING.md (its `docker run` line); an edited one is kept
+(`--serving_cores`, `--serving_max_batch_size`, `--overwrite_serving_config`,
+`--noserving_config`). The program is `keras_bert.trainers.programs.export.run_export`; see
 README.md (Export for TF Serving).
 """
 
@@ -34,6 +37,13 @@ flags.DEFINE_integer("max_query_length", None, "SQuAD: questions keep this many 
 flags.DEFINE_bool("version_2_with_negative", None, "SQuAD 2.0: the null answer competes (default: the training "
                   "run's).")
 flags.DEFINE_float("null_score_diff_threshold", None, "SQuAD 2.0: answer nothing above this null score margin.")
+flags.DEFINE_bool("serving_config", True, "Write TF Serving's batching_parameters.txt, models.config and "
+                  "SERVING.md beside the versions in --export_dir (an edited one is kept).")
+flags.DEFINE_integer("serving_cores", None, "num_batch_threads of batching_parameters.txt: the serving machine's "
+                     "cores (default: this machine's).")
+flags.DEFINE_integer("serving_max_batch_size", None, "max_batch_size of batching_parameters.txt (default 32; "
+                     "allowed_batch_sizes: the powers of two below it, then it).")
+flags.DEFINE_bool("overwrite_serving_config", False, "Rewrite the TF Serving files even when they were edited.")
 flags.DEFINE_string("encoder_export_dir", None, "Also write the encoder as a TF Hub-style SavedModel here.")
 flags.DEFINE_string("preprocessor_export_dir", None, "Also write the preprocessor as a TF Hub-style SavedModel here.")
 flags.DEFINE_string("quantize", None, "int8: serve an int8 copy of the model -- Dense and embedding weights stored "
@@ -48,8 +58,12 @@ flags.DEFINE_string("quantize", None, "int8: serve an int8 copy of the model -- 
 def main(argv):
     name = "keras-bert export"
     cli.start(name, argv, required=("model_dir", "export_dir"))
+    from keras_bert.export import serving_config
     from keras_bert.trainers.programs import export as program
 
+    options = {"num_batch_threads": FLAGS.serving_cores, "max_batch_size": FLAGS.serving_max_batch_size}
+    config = cli.run_or_exit(name, serving_config.ServingConfig, overwrite=FLAGS.overwrite_serving_config,
+                             **{key: value for key, value in options.items() if value is not None})
     cli.run_or_exit(
         name, program.run_export,
         FLAGS.model_dir, FLAGS.export_dir, FLAGS.version, warmup=FLAGS.warmup, model_name=FLAGS.model_name,
@@ -57,6 +71,7 @@ def main(argv):
         max_answer_length=FLAGS.max_answer_length, max_query_length=FLAGS.max_query_length,
         version_2_with_negative=FLAGS.version_2_with_negative,
         null_score_diff_threshold=FLAGS.null_score_diff_threshold, quantize=FLAGS.quantize,
+        serving_config=config if FLAGS.serving_config else None,
     )
     return 0
 

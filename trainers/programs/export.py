@@ -8,23 +8,30 @@ import os
 from keras_bert.export import hub
 from keras_bert.export import op_audit
 from keras_bert.export import saved_model
+from keras_bert.export import serving_config as serving_config_lib
 from keras_bert.io import read_json_file
 
 
 def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None, encoder_export_dir=None,
-               preprocessor_export_dir=None, quantize=None, **squad_settings):
+               preprocessor_export_dir=None, quantize=None, serving_config=serving_config_lib.DEFAULT,
+               **squad_settings):
     """Runs `keras-bert export`; returns the path of the version written.
 
     Prints what was written: the version directory, its signatures, the op
-    audit, and the TF Serving command that serves it. `quantize="int8"`
+    audit, TF Serving's configuration written beside the versions
+    (`serving_config`: a `ServingConfig`, or None for none) and the TF
+    Serving command that serves it. `quantize="int8"`
     quantizes the served model (`saved_model.serving_copy`); the TF Hub
     style encoder stays float32.
     """
     saved_model.check_quantize(quantize)  # Before the model is loaded.
+    if serving_config is not None:
+        serving_config_lib.check_serving_config(serving_config)
     model, preprocessor, settings = saved_model.load_finetuned(model_dir)
     settings.update({key: value for key, value in squad_settings.items() if value is not None})
     path = saved_model.export_saved_model(model, export_dir, version, preprocessor=preprocessor, warmup=warmup,
-                                          model_name=model_name, quantize=quantize, **settings)
+                                          model_name=model_name, quantize=quantize, serving_config=None,
+                                          **settings)
     info = read_json_file(os.path.join(path, saved_model.ASSETS_EXTRA, saved_model.EXPORT_INFO_FILE), "export info")
     weights = f", {quantize} weights" if quantize else ""
     print(f"exported the {info['task']} model of {model_dir} to {path}{weights}", flush=True)
@@ -38,7 +45,12 @@ def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None
         print(f"preprocessor (TF Hub style): {hub.export_preprocessor(preprocessor, preprocessor_export_dir)}")
     base = os.path.dirname(path)
     name = model_name or os.path.basename(base)
-    if base.startswith("gs://"):  # TF Serving reads buckets itself.
+    if serving_config is not None:
+        status = serving_config_lib.write_serving_config(base, name, serving_config)
+        print("TF Serving configuration: " + ", ".join(f"{file} {state}" for file, state in status.items()))
+        print(f"serve it (see {os.path.join(base, serving_config_lib.NOTES_FILE)}):\n"
+              f"{serving_config_lib.docker_command(base, name)}")
+    elif base.startswith("gs://"):  # TF Serving reads buckets itself.
         print(f"serve it: tensorflow_model_server --rest_api_port=8501 --model_name={name} --model_base_path={base}")
     else:
         print(f"serve it: docker run -p 8501:8501 -v {base}:/models/{name} -e MODEL_NAME={name} tensorflow/serving")

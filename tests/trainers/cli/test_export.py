@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from keras_bert.export import saved_model as saved_model_lib
+from keras_bert.export import serving_config as serving_config_lib
 from keras_bert.trainers.programs import export as program
 
 from tests.export.conftest import build_model
@@ -61,6 +62,8 @@ def test_run_export(exports, mrpc_dir, tmp_path, capsys):
     assert "serving_default (predict): text_a, text_b -> " in out
     assert "serve_examples (classify): inputs -> classes, scores" in out
     assert "all servable" in out and "tensorflow/serving" in out
+    assert "TF Serving configuration: batching_parameters.txt written, models.config written, SERVING.md written" in out
+    assert f"-v {export_dir}:/models/mrpc" in out
     assert os.path.exists(str(tmp_path / "hub" / "encoder" / "saved_model.pb"))
     assert os.path.exists(str(tmp_path / "hub" / "preprocessor" / "saved_model.pb"))
 
@@ -113,10 +116,14 @@ def test_keras_bert_export_command(mrpc_dir, tmp_path):
     export_dir = str(tmp_path / "models" / "mrpc")
     result = subprocess.run(
         [sys.executable, "-m", "keras_bert.trainers.cli", "export", f"--model_dir={model_dir}", f"--export_dir={export_dir}",
-         "--version=3", "--nowarmup"],
+         "--version=3", "--nowarmup", "--serving_cores=3", "--serving_max_batch_size=16"],
         capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert os.listdir(export_dir) == ["3"]
+    assert sorted(os.listdir(export_dir)) == ["3", "SERVING.md", "batching_parameters.txt", "models.config"]
+    with open(os.path.join(export_dir, "batching_parameters.txt"), encoding="utf-8") as f:
+        batching = serving_config_lib.parse_batching_parameters(f.read())
+    assert batching["num_batch_threads"] == 3 and batching["allowed_batch_sizes"] == [1, 2, 4, 8, 16]
+    assert "--enable_batching --batching_parameters_file=/models/mrpc/batching_parameters.txt" in result.stdout
     assert not os.path.exists(os.path.join(export_dir, "3", "assets.extra", "tf_serving_warmup_requests"))
     assert f"to {os.path.join(export_dir, '3')}" in result.stdout
