@@ -12,8 +12,10 @@ from keras_bert.trainers.programs import finetuning
 from references import real_text
 
 SST2 = os.path.join(real_text.DATA_DIR, "sst2")
-pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(SST2, "train.tsv")),
-                                reason="needs ../shared/data/sst2")
+# A real-data epoch (~45 s): slow. The default run compiles packed steps with XLA in
+# tests/trainers/engine/test_distributed_training.py.
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not os.path.exists(os.path.join(SST2, "train.tsv")),
+                                                   reason="needs ../shared/data/sst2")]
 
 
 def word_vocabulary(path, out):

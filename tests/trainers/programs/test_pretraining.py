@@ -203,8 +203,10 @@ def test_cli(corpus, tmp_path):
     assert "--max_seq_length=999" in bad.stderr
 
 
-@pytest.mark.parametrize("masking", [{}, dict(dynamic_masking=True, do_whole_word_mask=True)],
-                         ids=["file_masks", "dynamic_masking"])
+@pytest.mark.parametrize("masking", [
+    # The default run keeps the dynamic variant (it reads the packed files too); this one is slow.
+    pytest.param({}, marks=pytest.mark.slow), dict(dynamic_masking=True, do_whole_word_mask=True)],
+    ids=["file_masks", "dynamic_masking"])
 def test_packed_input_trains_resumes_and_counts_rows(corpus, tmp_path, masking):
     """Packed files: a batch is train_batch_size rows holding more instances
     than rows; the run trains, checkpoints and resumes. With --dynamic_masking
@@ -264,6 +266,7 @@ def test_packed_evaluation_equals_unpacked(corpus, tmp_path):
         assert scores["packed"][key] == pytest.approx(scores["short"][key], rel=1e-5, abs=1e-6), key
 
 
+@pytest.mark.slow  # Two programs; tests/keras_bert/test_packed_rows.py checks the checkpoint names in the default run.
 def test_a_training_checkpoint_restores_across_packing(corpus, tmp_path):
     """An unpacked run's checkpoint, evaluated by a packed and an unpacked
     model: the blocks restore into both (BertEncoder names them by layer)."""
