@@ -86,6 +86,7 @@ def test_pretraining_killed_five_times_is_bit_identical(corpus, pretrain_referen
                   f"{tensors} tensors bit-identical to an uninterrupted run")
 
 
+@pytest.mark.slow  # ~30 s; the SIGKILL chain above stays in the default run, RELIABILITY.md runs both.
 def test_pretraining_sigterm_saves_and_resumes(corpus, pretrain_reference, tmp_path):  # noqa: F811
     rng = random.Random(SEED + 1)
     steps = faults_lib.fault_steps(rng, 2, spacing=8)

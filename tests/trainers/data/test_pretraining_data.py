@@ -491,6 +491,7 @@ def test_pack_refuses_a_bad_max_sequences_per_row_before_any_work(files, tmp_pat
     assert not os.listdir(tmp_path)
 
 
+@pytest.mark.slow  # A CLI subprocess; the packing itself is tested in-process above.
 def test_cli_pack_reports_the_packing(files, tmp_path):
     text_file, vocab_file = files
     out = tmp_path / "packed.tfrecord"

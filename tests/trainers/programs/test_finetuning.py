@@ -119,7 +119,7 @@ def test_tagging_and_frozen_encoder(data, tmp_path):
     assert np.isfinite(frozen["eval"]["loss"])
 
 
-def test_packed_rows_learn_classification_regression_and_tagging(data, tmp_path, capsys):
+def test_packed_rows_learn_classification_and_tagging(data, tmp_path, capsys):
     """--packing: rows of 24 hold several examples; each family still learns
     what it learns unpacked, in fewer steps (the batch counts rows)."""
     results = finetuning.run_finetuning(options(data, tmp_path / "cls", packing=True, max_sequences_per_row=8,
@@ -144,11 +144,6 @@ def test_packed_rows_learn_classification_regression_and_tagging(data, tmp_path,
     assert " rows/s" in out and " examples/s" not in out  # The throughput counts what a batch counts.
     assert rows < 240 / 2  # 240 sentences of 4-9 words + 2: at least two a row.
     assert results["train"]["global_step"] == -(-6 * rows // 4)
-    regression = finetuning.run_finetuning(options(
-        data, tmp_path / "reg", task="regression", train_file=str(data / "train_reg.tsv"),
-        eval_file=str(data / "dev_reg.tsv"), text_a_column="text", label_column="score", num_train_epochs=12,
-        packing=True, max_sequences_per_row=8, train_batch_size=4))
-    assert regression["eval"]["pearson"] > 0.8, regression["eval"]
     tagging = finetuning.run_finetuning(options(
         data, tmp_path / "tag", task="tagging", train_file=str(data / "train.conll"),
         eval_file=str(data / "dev.conll"), text_a_column=None, label_column=None, num_train_epochs=8,
@@ -162,6 +157,15 @@ def test_packed_rows_learn_classification_regression_and_tagging(data, tmp_path,
     again = prediction.run_predict(prediction.PredictOptions(
         str(tmp_path / "tag"), str(data / "dev.conll"), output_file=str(tmp_path / "again.tsv")))
     assert open(again).read() == open(tagging["predict"]).read()
+
+
+@pytest.mark.slow  # 12 epochs; classification and tagging learn packed in the default run.
+def test_packed_rows_learn_regression(data, tmp_path):
+    regression = finetuning.run_finetuning(options(
+        data, tmp_path / "reg", task="regression", train_file=str(data / "train_reg.tsv"),
+        eval_file=str(data / "dev_reg.tsv"), text_a_column="text", label_column="score", num_train_epochs=12,
+        packing=True, max_sequences_per_row=8, train_batch_size=4))
+    assert regression["eval"]["pearson"] > 0.8, regression["eval"]
 
 
 def test_packed_epochs_keep_every_example_and_shard_disjointly(data, tmp_path):
