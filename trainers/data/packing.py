@@ -36,6 +36,13 @@ def check_int(name, value, minimum):
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
+def check_max_sequences_per_row_flag(value):
+    """ValueError naming the flag unless `--max_sequences_per_row` is an int >= 1
+    (what `finetune --packing` and packed `pretrain` check before any work)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"--max_sequences_per_row={value!r}: must be an int >= 1")
+
+
 def pack_rows(lengths, seq_length, max_sequences_per_row, window=DEFAULT_WINDOW):
     """Which examples share each row.
 

@@ -25,6 +25,7 @@ from keras_bert.models.bert_encoder import BertEncoder
 from keras_bert.models.bert_pretrainer import BertPretrainer
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.text.bert_preprocessor import read_vocabulary
+from keras_bert.trainers.data import packing
 from keras_bert.trainers.data import pretraining_data
 from keras_bert.trainers.data import pretraining_input
 from keras_bert.trainers.engine import checkpointing
@@ -80,9 +81,7 @@ def check_options(options, config):
     if not 0.0 < options.masked_lm_prob <= 1.0:
         raise ValueError(f"--masked_lm_prob={options.masked_lm_prob}: must be in (0, 1]")
     if options.max_sequences_per_row is not None:
-        if isinstance(options.max_sequences_per_row, bool) or not isinstance(options.max_sequences_per_row, int) \
-                or options.max_sequences_per_row < 1:
-            raise ValueError(f"--max_sequences_per_row={options.max_sequences_per_row!r}: must be an int >= 1")
+        packing.check_max_sequences_per_row_flag(options.max_sequences_per_row)
     if options.dynamic_masking and not options.vocab_file:
         raise ValueError("--dynamic_masking needs --vocab_file (the [CLS]/[SEP]/[MASK] ids and ## pieces)")
     if options.do_whole_word_mask and not options.dynamic_masking:

@@ -111,9 +111,7 @@ class Task:
         if getattr(options, "packing", False):
             if not self.packable:
                 raise ValueError(f"--packing: {self.name} runs unpacked ({self.unpackable_because})")
-            per_row = options.max_sequences_per_row
-            if isinstance(per_row, bool) or not isinstance(per_row, int) or per_row < 1:
-                raise ValueError(f"--max_sequences_per_row={per_row!r}: must be an int >= 1")
+            packing.check_max_sequences_per_row_flag(options.max_sequences_per_row)
 
     def check_columns(self, options):
         """Column flags a family needs besides `--text_a_column` (ValueError naming them)."""
