@@ -8,3 +8,4 @@ from keras_bert.checkpoints.pretrained import PretrainedBert
 from keras_bert.checkpoints.pretrained import from_pretrained
 from keras_bert.checkpoints.pretrained import load_checkpoint
 from keras_bert.checkpoints.pretrained import save_checkpoint
+from keras_bert.checkpoints.pretrained import save_task_checkpoint

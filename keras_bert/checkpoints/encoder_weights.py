@@ -84,13 +84,14 @@ def export_encoder_weights(encoder, naming="hf"):
     return out
 
 
-def import_encoder_weights(encoder, weights, naming="hf", source="weights"):
+def import_encoder_weights(encoder, weights, naming="hf", source="weights", pooler_optional=False):
     """Assigns every weight of `encoder` from `weights` (`{name: array}`).
 
     Every variable must be found, with the shape the encoder's config implies;
     extra names in `weights` (e.g. pretraining heads) are ignored. Nothing is
     assigned unless everything matches, so a failed import leaves the encoder
-    as it was.
+    as it was. With `pooler_optional`, weights without the pooler's (those of
+    a model whose head does not read it) leave the pooler as it is.
 
     Args:
       encoder: a built `keras_bert.BertEncoder`.
@@ -104,8 +105,11 @@ def import_encoder_weights(encoder, weights, naming="hf", source="weights"):
     _check_naming(naming)
     assignments = []
     used = set()
+    pooler = (encoder.pooler.kernel, encoder.pooler.bias)
     for variable, orig_name, hf_name, layout in encoder_weight_rows(encoder):
         name = hf_name if naming == "hf" else orig_name
+        if name not in weights and pooler_optional and any(variable is v for v in pooler):
+            continue
         if name not in weights:
             raise ValueError(f"{source}: no weight named {name!r}.")
         array = np.asarray(weights[name])

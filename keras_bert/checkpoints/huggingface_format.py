@@ -20,6 +20,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_bert.checkpoints import task_heads
 from keras_bert.checkpoints.encoder_weights import export_encoder_weights
 from keras_bert.checkpoints.head_weights import export_head_weights
 from keras_bert.config import BertConfig
@@ -134,10 +135,20 @@ def read_hf_checkpoint(directory):
     Returns:
       dict with `config` (`BertConfig`), `weights` (`{BertModel-style key:
       np.ndarray}`, `bert.` prefix removed, buffers left out), `vocab_file`
-      (path or None), `lowercase` (bool) and `source` (the weights file).
+      (path or None), `lowercase` (bool), `source` (the weights file), and
+      for a task model (config.json's `architectures`, see `task_heads`)
+      `task_head` (a `TaskHead`, else None), `labels` (`id2label` as a list,
+      or None) and `dropout` (`classifier_dropout`, or None).
     """
     directory = os.fspath(directory)
-    config = BertConfig.from_hf_json(os.path.join(directory, CONFIG_FILE))
+    config_path = os.path.join(directory, CONFIG_FILE)
+    config = BertConfig.from_hf_json(config_path)
+    values = read_json_file(config_path, "model config")
+    task_head = task_heads.head_of_hf_config(values, config_path)
+    dropout = values.get("classifier_dropout")
+    if dropout is not None and (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
+                                or not 0 <= dropout < 1):
+        raise ValueError(f"{config_path}: classifier_dropout={dropout!r}: must be null or a number in [0, 1)")
     path = weights_file(directory)
     if path is None:
         raise ValueError(
@@ -155,6 +166,9 @@ def read_hf_checkpoint(directory):
         vocab_file=vocab_file if tf.io.gfile.exists(vocab_file) else None,
         lowercase=read_lowercase(directory),
         source=path,
+        task_head=task_head,
+        labels=task_heads.hf_labels(values, config_path) if task_head and task_head.labelled else None,
+        dropout=dropout,
     )
 
 
@@ -201,8 +215,6 @@ def save_hf_checkpoint(
     Returns:
       `output_dir`.
     """
-    from safetensors.numpy import save
-
     architecture = _architecture(masked_lm_head, next_sentence_head)
     prefix = "" if architecture == "BertModel" else PREFIX
     weights = {prefix + k: v for k, v in export_encoder_weights(encoder, "hf").items()}
@@ -210,8 +222,63 @@ def save_hf_checkpoint(
         weights.update(export_head_weights(masked_lm_head, "masked_lm", "hf"))
     if next_sentence_head is not None:
         weights.update(export_head_weights(next_sentence_head, "next_sentence", "hf"))
-    weights = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
     config_values = dict(encoder.config.to_hf_dict(), architectures=[architecture])
+    return _write_directory(output_dir, weights, config_values, vocab_file, lowercase, overwrite)
+
+
+def save_hf_task_checkpoint(output_dir, model, labels=None, vocab_file=None, lowercase=True, overwrite=False):
+    """Writes a keras_bert task model as the transformers class that matches it.
+
+    See `task_heads`: `BertClassifier` -> `BertForSequenceClassification`
+    (`problem_type` single_label_classification), `BertRegressor` -> the same
+    class with one output and `problem_type` regression,
+    `BertTokenClassifier` -> `BertForTokenClassification`,
+    `BertQuestionAnswerer` -> `BertForQuestionAnswering`,
+    `BertMultipleChoice` -> `BertForMultipleChoice`. config.json holds
+    `architectures`, `id2label`/`label2id` (classifier and tagger), and
+    `classifier_dropout` when the model's differs from `hidden_dropout_prob`;
+    `AutoModelFor...` classes load the directory without code. As
+    transformers' own, the token classifier and the question answerer are
+    written without the pooler, which they do not read.
+
+    Args:
+      output_dir: directory to create (see `save_hf_checkpoint`).
+      model: a keras_bert task model (its encoder unpacked or packed).
+      labels: the class names, index = class id (classifier and tagger;
+        default `LABEL_0` ...).
+      vocab_file, lowercase, overwrite: as `save_hf_checkpoint`.
+
+    Returns:
+      `output_dir`.
+    """
+    head = task_heads.head_of_model(model)
+    weights = {PREFIX + k: v for k, v in export_encoder_weights(model.encoder, "hf").items()
+               if head.pooled or not k.startswith("pooler.")}
+    weights.update(task_heads.export_head_weights(model, "hf"))
+    config = model.encoder.config
+    config_values = dict(config.to_hf_dict(), architectures=[head.architecture])
+    if head.problem_type is not None:
+        config_values["problem_type"] = head.problem_type
+    if head.labelled:
+        num_classes = model.num_classes
+        labels = [f"LABEL_{i}" for i in range(num_classes)] if labels is None else list(labels)
+        if len(labels) != num_classes or not all(isinstance(label, str) for label in labels):
+            raise ValueError(f"labels={labels!r}: must be {num_classes} strings, one per class of the model")
+        config_values["id2label"] = {str(i): label for i, label in enumerate(labels)}
+        config_values["label2id"] = {label: i for i, label in enumerate(labels)}
+    elif head.problem_type == task_heads.REGRESSION:
+        config_values["id2label"], config_values["label2id"] = {"0": "LABEL_0"}, {"LABEL_0": 0}
+    dropout = getattr(model, "dropout", None)
+    if dropout is not None and dropout != config.hidden_dropout_prob:
+        config_values["classifier_dropout"] = dropout
+    return _write_directory(output_dir, weights, config_values, vocab_file, lowercase, overwrite)
+
+
+def _write_directory(output_dir, weights, config_values, vocab_file, lowercase, overwrite):
+    """config.json, model.safetensors (float32) and the tokenizer files, by a rename."""
+    from safetensors.numpy import save
+
+    weights = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
     if vocab_file is not None and (tf.io.gfile.isdir(vocab_file) or not tf.io.gfile.exists(vocab_file)):
         raise ValueError(f"vocab_file={vocab_file}: no such file.")
     with atomic_directory(output_dir, overwrite) as tmp:
@@ -222,7 +289,7 @@ def save_hf_checkpoint(
             tf.io.gfile.copy(vocab_file, os.path.join(tmp, VOCAB_FILE))
             _write_json(os.path.join(tmp, TOKENIZER_CONFIG_FILE), {
                 "do_lower_case": bool(lowercase), "tokenizer_class": "BertTokenizer",
-                "model_max_length": encoder.config.max_position_embeddings,
+                "model_max_length": config_values["max_position_embeddings"],
             })
     return os.fspath(output_dir)
 

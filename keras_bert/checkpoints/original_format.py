@@ -12,6 +12,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_bert.checkpoints import task_heads
 from keras_bert.checkpoints.encoder_weights import export_encoder_weights
 from keras_bert.checkpoints.head_weights import export_head_weights
 from keras_bert.config import BertConfig
@@ -128,6 +129,29 @@ def save_original_checkpoint(
         weights.update(export_head_weights(masked_lm_head, "masked_lm", "original"))
     if next_sentence_head is not None:
         weights.update(export_head_weights(next_sentence_head, "next_sentence", "original"))
+    return _write_directory(output_dir, weights, config_values, vocab_file, overwrite)
+
+
+def save_original_task_checkpoint(output_dir, model, vocab_file=None, overwrite=False):
+    """Writes a fine-tuned classifier or question answerer as the original's scripts do.
+
+    A `BertClassifier` as `run_classifier.py` names its output layer
+    (`output_weights` `[num_labels, hidden]`, `output_bias`), a
+    `BertQuestionAnswerer` as `run_squad.py` does (`cls/squad/output_weights`
+    `[2, hidden]`, `cls/squad/output_bias`), beside the encoder (see
+    `save_original_checkpoint`). The original keeps label names outside the
+    checkpoint (its data processor): none are written.
+
+    Raises:
+      ValueError: any other task model (the original has no format for it).
+    """
+    weights = task_heads.export_head_weights(model, "original")  # Refuses other models first.
+    weights.update(export_encoder_weights(model.encoder, "original"))
+    return _write_directory(output_dir, weights, model.encoder.config.to_original_dict(), vocab_file, overwrite)
+
+
+def _write_directory(output_dir, weights, config_values, vocab_file, overwrite):
+    """bert_config.json, bert_model.ckpt.* (float32) and vocab.txt, by a rename."""
     if vocab_file is not None and (tf.io.gfile.isdir(vocab_file) or not tf.io.gfile.exists(vocab_file)):
         raise ValueError(f"vocab_file={vocab_file}: no such file.")
     names = sorted(weights)

@@ -1,10 +1,14 @@
 """`from_pretrained` / `load_checkpoint`: a pretrained BERT from a directory.
 
 Two formats are read (see `original_format` and `huggingface_format`):
-Google's original TF1 checkpoints and Hugging Face directories. A checkpoint
+Google's original TF1 checkpoints and Hugging Face directories, of a
+pretrained BERT (encoder, pretraining heads) or of a fine-tuned task model
+(`task_heads`: transformers' `BertForSequenceClassification`,
+`...TokenClassification`, `...QuestionAnswering`, `...MultipleChoice`;
+`run_classifier.py`'s and `run_squad.py`'s output layers). A checkpoint
 must fit its config exactly: a missing weight, a weight of the wrong shape,
-or a name that is neither encoder, a known pretraining head, nor training
-state / a buffer is a `ValueError` naming it, and nothing is loaded.
+or a name that is neither encoder, a known head, nor training state / a
+buffer is a `ValueError` naming it, and nothing is loaded.
 """
 
 import os
@@ -15,6 +19,7 @@ import tensorflow as tf
 from keras_bert.checkpoints import head_weights
 from keras_bert.checkpoints import huggingface_format
 from keras_bert.checkpoints import original_format
+from keras_bert.checkpoints import task_heads
 from keras_bert.checkpoints.encoder_weights import encoder_weight_rows
 from keras_bert.checkpoints.encoder_weights import import_encoder_weights
 from keras_bert.config import BertConfig
@@ -37,6 +42,13 @@ class PretrainedBert(typing.NamedTuple):
       lowercase: bool, whether the vocabulary expects lowercased text.
       format: `"original"` or `"hf"`, the format that was read.
       source: the file the weights were read from.
+      task_model: for a fine-tuned checkpoint, the keras_bert task model
+        (`BertClassifier`, `BertRegressor`, `BertTokenClassifier`,
+        `BertQuestionAnswerer` or `BertMultipleChoice`) holding `encoder` and
+        the trained output layer; None for a pretrained one.
+      labels: the class (tag) names of a classifier or tagger, index = class
+        id (transformers' `id2label`), or None (not a labelled task model, or
+        an original checkpoint, which keeps its labels elsewhere).
     """
 
     config: object
@@ -47,6 +59,8 @@ class PretrainedBert(typing.NamedTuple):
     lowercase: bool
     format: str
     source: str
+    task_model: object = None
+    labels: object = None
 
     def preprocessor(self, seq_length=128):
         """A `keras_bert.BertPreprocessor` for this checkpoint's vocabulary."""
@@ -60,7 +74,11 @@ class PretrainedBert(typing.NamedTuple):
         return BertPreprocessor(self.vocab_file, lowercase=self.lowercase, seq_length=seq_length)
 
     def save(self, output_dir, output_format="hf", overwrite=False):
-        """Writes encoder, heads and vocabulary as `output_format` (see `save_checkpoint`)."""
+        """Writes encoder, heads and vocabulary as `output_format` (see
+        `save_checkpoint`); a task model as `save_task_checkpoint` does."""
+        if self.task_model is not None:
+            return save_task_checkpoint(output_dir, self.task_model, output_format, labels=self.labels,
+                                        vocab_file=self.vocab_file, lowercase=self.lowercase, overwrite=overwrite)
         return save_checkpoint(
             output_dir,
             self.encoder,
@@ -133,22 +151,50 @@ def _build_heads(config):
     return {"masked_lm": masked_lm, "next_sentence": next_sentence}
 
 
-def load_weights(config, weights, naming, source="weights"):
-    """Builds an encoder and the heads `weights` holds, and fills them.
+def _original_task_head(weights, source):
+    """The original's task head whose output layer `weights` hold, or None."""
+    found = [head for head in task_heads.TASK_HEADS
+             if head.original_names is not None and head.original_names[0] in weights]
+    if len(found) > 1:
+        raise ValueError(f"{source}: holds both {found[0].original_names[0]!r} and {found[1].original_names[0]!r}; "
+                         "a checkpoint has one task head")
+    if found and found[0].model_class.__name__ == "BertClassifier" and len(weights[found[0].original_names[0]]) < 2:
+        raise ValueError(f"{source}: {found[0].original_names[0]!r} has {len(weights[found[0].original_names[0]])} "
+                         "row(s); run_classifier.py's classifier has one per label, at least 2")
+    return found[0] if found else None
+
+
+def load_weights(config, weights, naming, source="weights", task_head=None, labels=None, dropout=None):
+    """Builds an encoder, the heads `weights` holds, and fills them.
 
     Args:
       config: a `BertConfig`.
       weights: `{name: array}` under `naming` (`"original"` names, or `"hf"`
-        `BertModel`-style keys with `cls.*` heads), training state removed.
+        `BertModel`-style keys with `cls.*` heads and a task model's output
+        layer), training state removed.
       naming: `"original"` or `"hf"`.
       source: the file `weights` came from, for error messages.
+      task_head: the `task_heads.TaskHead` of a Hugging Face task model (its
+        config.json says which); original task heads are found by name.
+      labels: its class names (the number of classes), or None.
+      dropout: its output dropout, or None (the config's).
 
     Returns:
-      `(encoder, masked_lm_head or None, next_sentence_head or None)`.
+      dict `encoder`, `masked_lm_head`, `next_sentence_head` and
+      `task_model` (each None when the weights have none).
     """
     from keras_bert.models.bert_encoder import BertEncoder
 
     encoder = BertEncoder(config)
+    if naming == "original":
+        task_head = _original_task_head(weights, source)
+    task_model = None
+    if task_head is not None:
+        kernel = task_head.names(naming)[0]
+        if kernel not in weights:
+            raise ValueError(f"{source}: no weight named {kernel!r} (the output layer of the "
+                             f"{task_head.architecture} its config.json names)")
+        task_model = task_head.build(encoder, len(labels) if labels else len(weights[kernel]), dropout)
     known = {
         orig if naming == "original" else hf for _, orig, hf, _ in encoder_weight_rows(encoder)
     }
@@ -157,16 +203,17 @@ def load_weights(config, weights, naming, source="weights"):
         names = head_weights.head_names(kind, naming)
         known.update(names)
         present[kind] = any(name in weights for name in names)
+    if task_head is not None:
+        known.update(task_head.names(naming))
     tied = head_weights.HF_TIED if naming == "hf" else {}
     unused = sorted(set(weights) - known - set(tied))
     if unused:
         listed = ", ".join(repr(n) for n in unused[:10])
         more = f" and {len(unused) - 10} more" if len(unused) > 10 else ""
-        raise ValueError(
-            f"{source}: weight(s) {listed}{more} are not part of a BERT encoder or "
-            "its pretraining heads (cls/predictions, cls/seq_relationship) with "
-            "this config; refusing a partial load."
-        )
+        what = (f"a {task_head.model_class.__name__} (encoder and output layer)" if task_head else
+                "a BERT encoder or its pretraining heads (cls/predictions, cls/seq_relationship)")
+        raise ValueError(f"{source}: weight(s) {listed}{more} are not part of {what} with this config; "
+                         "refusing a partial load.")
     for key, target in tied.items():
         if key in weights:
             if target not in weights:
@@ -183,18 +230,24 @@ def load_weights(config, weights, naming, source="weights"):
     for kind, is_present in present.items():
         if is_present:
             plan += head_weights.plan_head_weights(heads[kind], kind, weights, naming, source)
-    import_encoder_weights(encoder, weights, naming, source)  # Checks all, then assigns.
+    if task_model is not None:
+        plan += task_heads.plan_head_weights(task_model, weights, naming, source)
+    # Checks all, then assigns. transformers stores no pooler for heads that do not read it.
+    import_encoder_weights(encoder, weights, naming, source,
+                           pooler_optional=task_head is not None and not task_head.pooled)
     for variable, array in plan:
         variable.assign(array.astype(variable.dtype))
-    return (
-        encoder,
-        heads["masked_lm"] if present["masked_lm"] else None,
-        heads["next_sentence"] if present["next_sentence"] else None,
+    return dict(
+        encoder=encoder,
+        masked_lm_head=heads["masked_lm"] if present["masked_lm"] else None,
+        next_sentence_head=heads["next_sentence"] if present["next_sentence"] else None,
+        task_model=task_model,
     )
 
 
 def load_checkpoint(path, lowercase=None):
-    """Loads a pretrained BERT, with its pretraining heads where present.
+    """Loads a pretrained BERT, with its pretraining heads where present, or
+    a fine-tuned task model (`PretrainedBert.task_model`).
 
     Args:
       path: a directory holding a google-research/bert checkpoint
@@ -219,18 +272,22 @@ def load_checkpoint(path, lowercase=None):
         read = original_format.read_original_checkpoint(path)
     else:
         read = huggingface_format.read_hf_checkpoint(path)
-    encoder, masked_lm, next_sentence = load_weights(
-        read["config"], read["weights"], checkpoint_format, read["source"]
+    loaded = load_weights(
+        read["config"], read["weights"], checkpoint_format, read["source"],
+        task_head=read.get("task_head"), labels=read.get("labels"), dropout=read.get("dropout"),
     )
+    labels = read.get("labels")
+    if labels is None and read.get("task_head") is not None and read["task_head"].labelled:
+        # transformers 5 leaves its default id2label out of config.json: these are its names.
+        labels = [f"LABEL_{i}" for i in range(loaded["task_model"].num_classes)]
     return PretrainedBert(
         config=read["config"],
-        encoder=encoder,
-        masked_lm_head=masked_lm,
-        next_sentence_head=next_sentence,
         vocab_file=read["vocab_file"],
         lowercase=read["lowercase"] if lowercase is None else bool(lowercase),
         format=checkpoint_format,
         source=read["source"],
+        labels=labels,
+        **loaded,
     )
 
 
@@ -276,4 +333,21 @@ def save_checkpoint(
         return original_format.save_original_checkpoint(
             output_dir, encoder, masked_lm_head, next_sentence_head, vocab_file, overwrite
         )
+    raise ValueError(f"output_format={output_format!r}: must be one of {', '.join(FORMATS)}.")
+
+
+def save_task_checkpoint(output_dir, model, output_format="hf", labels=None, vocab_file=None, lowercase=True,
+                         overwrite=False):
+    """Writes a fine-tuned keras_bert task model as an `"hf"` or `"original"` directory.
+
+    `"hf"`: the transformers class that matches it, with `id2label`
+    (`huggingface_format.save_hf_task_checkpoint`); `"original"`:
+    run_classifier.py's or run_squad.py's names
+    (`original_format.save_original_task_checkpoint`; other models are a
+    `ValueError`).
+    """
+    if output_format == "hf":
+        return huggingface_format.save_hf_task_checkpoint(output_dir, model, labels, vocab_file, lowercase, overwrite)
+    if output_format == "original":
+        return original_format.save_original_task_checkpoint(output_dir, model, vocab_file, overwrite)
     raise ValueError(f"output_format={output_format!r}: must be one of {', '.join(FORMATS)}.")

@@ -99,10 +99,15 @@ def test_untied_decoder_is_an_error(hf_models, tmp_path):
 def test_original_unused_and_missing(hf_models, tmp_path):
     weights = writers.original_weights(hf_models["gelu_new"])
     config = writers.original_config()
-    extra = {"cls/squad/output_weights": np.ones((2, 32), "float32")}
+    extra = {"cls/ner/output_weights": np.ones((2, 32), "float32")}
     writers.write_tf1(str(tmp_path / "unused"), weights, config, extra=extra)
-    with pytest.raises(ValueError, match=r"bert_model.ckpt: weight\(s\) 'cls/squad/output_weights' are not part"):
+    with pytest.raises(ValueError, match=r"bert_model.ckpt: weight\(s\) 'cls/ner/output_weights' are not part"):
         load_checkpoint(str(tmp_path / "unused"))
+    # run_squad.py's output layer without its bias: a head half there.
+    extra = {"cls/squad/output_weights": np.ones((2, 32), "float32")}
+    writers.write_tf1(str(tmp_path / "half_head"), weights, config, extra=extra)
+    with pytest.raises(ValueError, match=r"bert_model.ckpt: no weight named 'cls/squad/output_bias'"):
+        load_checkpoint(str(tmp_path / "half_head"))
     del weights["bert/pooler/dense/kernel"]
     writers.write_tf1(str(tmp_path / "missing"), weights, config, with_optimizer_state=False)
     with pytest.raises(ValueError, match=r"no weight named 'bert/pooler/dense/kernel'"):

@@ -49,6 +49,28 @@ def hf_pretraining_model(hidden_act, seed=0):
     torch.manual_seed(seed)
     config = transformers.BertConfig(**TINY, hidden_act=hidden_act)
     model = transformers.BertForPreTraining(config)
+    _randomize(model)
+    model.tie_weights()
+    return model.eval()
+
+
+def hf_task_model(architecture, seed=0, **config_values):
+    """A transformers `architecture` (e.g. "BertForTokenClassification") of
+    the TINY size with `config_values` (num_labels, id2label, problem_type
+    ...), randomized as `hf_pretraining_model`, in eval mode."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(**{**TINY, "hidden_act": "gelu", **config_values})
+    model = getattr(transformers, architecture)(config)
+    _randomize(model)
+    return model.eval()
+
+
+def _randomize(model):
+    import torch
+
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "LayerNorm.weight" in name:
@@ -59,8 +81,6 @@ def hf_pretraining_model(hidden_act, seed=0):
                 p.copy_(0.05 * torch.randn_like(p))
             else:
                 p.copy_(0.06 * torch.randn_like(p))
-    model.tie_weights()
-    return model.eval()
 
 
 def write_hf(directory, model, lowercase=None, use_bin=False):
@@ -101,11 +121,19 @@ _HEADS = {
     "cls.predictions.bias": ("cls/predictions/output_bias", False),
     "cls.seq_relationship.weight": ("cls/seq_relationship/output_weights", False),
     "cls.seq_relationship.bias": ("cls/seq_relationship/output_bias", False),
+    # run_classifier.py's and run_squad.py's output layers: `[num_labels, hidden]`
+    # weights (applied with transpose_b=True), as transformers stores them.
+    "classifier.weight": ("output_weights", False),
+    "classifier.bias": ("output_bias", False),
+    "qa_outputs.weight": ("cls/squad/output_weights", False),
+    "qa_outputs.bias": ("cls/squad/output_bias", False),
 }
 
 
 def original_weights(model):
-    """`{original TF1 name: np.ndarray}` for a `BertForPreTraining`."""
+    """`{original TF1 name: np.ndarray}` for a `BertForPreTraining`, or a
+    `BertForSequenceClassification` / `BertForQuestionAnswering` (as
+    run_classifier.py / run_squad.py name their output layers)."""
     out = {}
     for key, tensor in model.state_dict().items():
         array = tensor.detach().numpy().copy()
