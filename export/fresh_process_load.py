@@ -13,7 +13,8 @@ As a script, the fresh process itself:
     python fresh_process_load.py CASES.json  ->  prints a JSON report
 
 CASES.json: a list of `{"path", "signature", "inputs": {name: {"dtype",
-"value"}}, "session": bool}`; string values are base64. The report: per
+"value"[, "shape"]}}, "session": bool}`; string values are base64, values
+flat (reshaped to "shape" when given). The report: per
 case the outputs (lists; strings as base64) of each loader (`tf2`:
 `tf.saved_model.load`; `session`: TF Serving's session-based loader, with
 the signature's `method_name`), and the modules imported after
@@ -42,10 +43,13 @@ def clean_env():
     return env
 
 
-def string_input(texts):
-    """A case input for a string tensor `[batch]`."""
-    return {"dtype": "string",
+def string_input(texts, shape=None):
+    """A case input for a string tensor `[batch]` (or of `shape`, `texts` flat in row-major order)."""
+    spec = {"dtype": "string",
             "value": [base64.b64encode(t.encode("utf-8") if isinstance(t, str) else t).decode() for t in texts]}
+    if shape is not None:
+        spec["shape"] = list(shape)
+    return spec
 
 
 def decode_output(value):
@@ -144,8 +148,10 @@ def _main(cases_path):
 
     def to_array(spec):
         if spec["dtype"] == "string":
-            return np.array([base64.b64decode(v) for v in spec["value"]], dtype=object)
-        return np.array(spec["value"], dtype=spec["dtype"])
+            array = np.array([base64.b64decode(v) for v in spec["value"]], dtype=object)
+        else:
+            array = np.array(spec["value"], dtype=spec["dtype"])
+        return array.reshape(spec["shape"]) if "shape" in spec else array
 
     def to_json(value):
         value = np.asarray(value)

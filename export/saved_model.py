@@ -40,12 +40,14 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert import io
+from keras_bert.checkpoints import pretrained
 from keras_bert.export import op_audit
 from keras_bert.export import serving
 from keras_bert.export import serving_config as serving_config_lib
 from keras_bert.export import warmup as warmup_lib
 from keras_bert.io import read_json_file
 from keras_bert.models.bert_encoder import BertEncoder
+from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.trainers import run_dir
 from keras_bert.trainers import tasks
 
@@ -102,13 +104,19 @@ def _normalized(path):
 # ------------------------------------------------- a finetune output_dir
 
 
-def load_finetuned(model_dir):
-    """The model, preprocessor and settings of a `keras-bert finetune` output_dir.
+def load_finetuned(model_dir, max_seq_length=None, pairs=None):
+    """The model, preprocessor and settings of a `keras-bert finetune` output_dir,
+    or of a model fine-tuned elsewhere.
 
-    Reads the directory as `keras_bert.trainers.run_dir` lays it out:
-    `task.json` (task, labels, `max_seq_length`, casing, SQuAD settings),
-    `model_config.json`, `vocab.txt`, and the kept model: `best/model` (a
-    `tf.train.Checkpoint`), else `model.keras`.
+    A finetune output_dir is read as `keras_bert.trainers.run_dir` lays it
+    out: `task.json` (task, labels, `max_seq_length`, casing, SQuAD
+    settings), `model_config.json`, `vocab.txt`, and the kept model:
+    `best/model` (a `tf.train.Checkpoint`), else `model.keras`. A directory
+    without task.json may be a transformers task model (`BertFor...`'s
+    `save_pretrained`, with vocab.txt) or an original run_classifier.py /
+    run_squad.py checkpoint (`run_dir.read_task_checkpoint`); only for those,
+    `max_seq_length` (default 128) and `pairs` (a classifier of text pairs)
+    say what the training run's task.json would.
 
     Returns:
       `(model, preprocessor, settings)`; settings: dict of `make_spec`
@@ -120,7 +128,17 @@ def load_finetuned(model_dir):
     if not isinstance(model_dir, (str, os.PathLike)) or not tf.io.gfile.isdir(os.fspath(model_dir)):
         raise ValueError(f"model_dir={model_dir!r}: no such directory (a `keras-bert finetune` output_dir)")
     model_dir = os.fspath(model_dir)
-    task_path = run_dir.required(run_dir.path(model_dir, run_dir.TASK_FILE), "the task, labels and settings")
+    task_path = run_dir.path(model_dir, run_dir.TASK_FILE)
+    if not tf.io.gfile.exists(task_path) and _is_checkpoint(model_dir):
+        model, task_info, vocab_file = run_dir.read_task_checkpoint(model_dir, max_seq_length, bool(pairs))
+        preprocessor = BertPreprocessor(vocab_file, lowercase=task_info["lowercase"],
+                                        seq_length=task_info["max_seq_length"])
+        return model, preprocessor, tasks.TASKS[task_info["task"]].serving_settings(task_info, lambda: {})
+    for flag, value in (("--max_seq_length", max_seq_length), ("--text_pairs", pairs)):
+        if value is not None:
+            raise ValueError(f"{flag}={value}: only for a model fine-tuned elsewhere; {model_dir}/task.json says "
+                             "what its training run used")
+    run_dir.required(task_path, "the task, labels and settings")
     task_info = read_json_file(task_path, "the task, labels and settings")
     name = task_info.get("task") if isinstance(task_info, dict) else None
     if name not in tasks.TASKS:
@@ -132,6 +150,15 @@ def load_finetuned(model_dir):
     model = run_dir.load_model(model_dir, task_info, config)
     settings = tasks.TASKS[name].serving_settings(task_info, lambda: _best_results(model_dir))
     return model, preprocessor, settings
+
+
+def _is_checkpoint(directory):
+    """Whether `directory` holds an original or transformers checkpoint."""
+    try:
+        pretrained.detect_format(directory)
+    except ValueError:
+        return False
+    return True
 
 
 def _best_results(model_dir):

@@ -220,3 +220,58 @@ def load_model(output_dir, task_info, config, max_sequences_per_row=None):
         return model
     raise ValueError(f"no model in {output_dir}: neither {prefix}.index nor {keras_file} exists "
                      "(was it trained with --do_train?)")
+
+
+def read_task_checkpoint(checkpoint_dir, max_seq_length=None, pairs=False):
+    """A model fine-tuned elsewhere, as a run of `keras-bert finetune` would hold it.
+
+    `checkpoint_dir`: a transformers task model (`BertForSequenceClassification`
+    ... `save_pretrained`'s directory, with vocab.txt) or an original
+    run_classifier.py / run_squad.py checkpoint (`keras_bert.checkpoints`).
+
+    Args:
+      max_seq_length: the packed length to serve (default 128, or the
+        model's max_position_embeddings when smaller).
+      pairs: a classifier or regressor of text pairs (`text_a`, `text_b`).
+
+    Returns:
+      `(model, task_info, vocab_file)`: the keras_bert task model, a task.json
+      value for it (family, `label_list` from `id2label` -- an original
+      classifier's are "0", "1" ... --, casing, length), the vocabulary.
+
+    Raises:
+      ValueError: naming the directory: no task head (a pretrained BERT), no
+        vocab.txt, a length above the model's, pairs for a family of one text.
+    """
+    from keras_bert.checkpoints import load_checkpoint
+
+    loaded = load_checkpoint(checkpoint_dir)
+    if loaded.task_model is None:
+        raise ValueError(f"{checkpoint_dir}: a pretrained BERT with no task head; fine-tune it first "
+                         "(keras-bert finetune --init_checkpoint), or give a fine-tuned model")
+    if loaded.vocab_file is None:
+        raise ValueError(f"{checkpoint_dir}: no vocab.txt; the served model tokenizes raw text with it")
+    task = tasks.of_model(loaded.task_model)
+    limit = loaded.config.max_position_embeddings
+    if max_seq_length is None:
+        max_seq_length = min(128, limit)
+    if isinstance(max_seq_length, bool) or not isinstance(max_seq_length, int) or not 2 < max_seq_length <= limit:
+        raise ValueError(f"--max_seq_length={max_seq_length!r}: must be an int in [3, {limit}] (the model's "
+                         "max_position_embeddings)")
+    if pairs and "text_b" not in _pair_inputs(task):
+        raise ValueError(f"--text_pairs: a {task.name} model of {checkpoint_dir} does not take text pairs")
+    label_list = loaded.labels
+    if task.labelled and label_list is None:
+        label_list = [str(i) for i in range(loaded.task_model.num_classes)]
+    task_info = {"task": task.name, "label_list": label_list if task.labelled else None,
+                 "max_seq_length": max_seq_length, "lowercase": loaded.lowercase,
+                 "best_metric": task.default_metric, "text_a_column": "text_a",
+                 "text_b_column": "text_b" if pairs else None}
+    return loaded.task_model, check_task_info(task_info, checkpoint_dir), loaded.vocab_file
+
+
+def _pair_inputs(task):
+    try:
+        return task.text_inputs(True)
+    except ValueError:  # A family of one text.
+        return ()

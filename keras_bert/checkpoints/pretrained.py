@@ -151,17 +151,25 @@ def _build_heads(config):
     return {"masked_lm": masked_lm, "next_sentence": next_sentence}
 
 
-def _original_task_head(weights, source):
-    """The original's task head whose output layer `weights` hold, or None."""
+def original_task_head(weights, source):
+    """The original's task head whose output layer `weights` hold, or None.
+    `weights`: `{name: array}`, or `{name: shape}`."""
     found = [head for head in task_heads.TASK_HEADS
              if head.original_names is not None and head.original_names[0] in weights]
     if len(found) > 1:
         raise ValueError(f"{source}: holds both {found[0].original_names[0]!r} and {found[1].original_names[0]!r}; "
                          "a checkpoint has one task head")
-    if found and found[0].model_class.__name__ == "BertClassifier" and len(weights[found[0].original_names[0]]) < 2:
-        raise ValueError(f"{source}: {found[0].original_names[0]!r} has {len(weights[found[0].original_names[0]])} "
-                         "row(s); run_classifier.py's classifier has one per label, at least 2")
+    if found and found[0].labelled:
+        rows = _rows(weights[found[0].original_names[0]])
+        if rows < 2:
+            raise ValueError(f"{source}: {found[0].original_names[0]!r} has {rows} row(s); run_classifier.py's "
+                             "classifier has one per label, at least 2")
     return found[0] if found else None
+
+
+def _rows(value):
+    """The first dimension of an array, or of a shape (a list)."""
+    return value[0] if isinstance(value, list) else len(value)
 
 
 def load_weights(config, weights, naming, source="weights", task_head=None, labels=None, dropout=None):
@@ -187,7 +195,7 @@ def load_weights(config, weights, naming, source="weights", task_head=None, labe
 
     encoder = BertEncoder(config)
     if naming == "original":
-        task_head = _original_task_head(weights, source)
+        task_head = original_task_head(weights, source)
     task_model = None
     if task_head is not None:
         kernel = task_head.names(naming)[0]

@@ -22,7 +22,7 @@ SUBCOMMANDS = {
     "pretrain": ("keras_bert.trainers.cli.pretrain", "pretrain BERT (masked LM + next sentence) on TFRecords"),
     "finetune": ("keras_bert.trainers.cli.finetune", "fine-tune: classification, regression, tagging, SQuAD, multiple choice"),
     "predict": ("keras_bert.trainers.cli.predict", "predict with a fine-tuned model (a `finetune` output_dir)"),
-    "convert": ("keras_bert.trainers.cli.convert", "convert a pretrained checkpoint: original TF1 <-> Hugging Face"),
+    "convert": ("keras_bert.trainers.cli.convert", "convert a checkpoint or a finetune run: original TF1 <-> Hugging Face"),
     "export": ("keras_bert.trainers.cli.export", "export a fine-tuned model (a `finetune` output_dir) for TF Serving, raw text in"),
     "quickstart": ("keras_bert.trainers.cli.quickstart", "vocab, pretrain, fine-tune, export and serve a tiny BERT, offline, in minutes"),
 }

@@ -1,12 +1,19 @@
-"""`keras-bert convert`: a pretrained BERT from one checkpoint format to the other.
+"""`keras-bert convert`: a BERT from one checkpoint format to another.
 
 Reads an original Google checkpoint (`bert_config.json`, `bert_model.ckpt.*`,
-`vocab.txt`) or a Hugging Face directory (`config.json`, `model.safetensors`
-or `pytorch_model.bin`, `vocab.txt`), checks that it fits its config exactly,
-and writes encoder, pretraining heads (where present) and vocabulary as
-`--output_format` `hf` (loadable with transformers' `from_pretrained`) or
-`original` (readable with `tf.train.load_checkpoint` under the original
-variable names). Weights are copied bit for bit.
+`vocab.txt`), a Hugging Face directory (`config.json`, `model.safetensors`
+or `pytorch_model.bin`, `vocab.txt`) -- pretrained, or a fine-tuned
+`BertFor...` task model -- or the `--output_dir` of `keras-bert finetune`,
+checks that it fits its config exactly, and writes encoder, heads (where
+present) and vocabulary as `--output_format` `hf` (loadable with
+transformers' `from_pretrained` / `AutoModelFor...`) or `original`
+(google-research/bert's variable names; a fine-tuned classifier or SQuAD
+model as run_classifier.py / run_squad.py name their output layers).
+Weights are copied bit for bit. The program is
+`keras_bert.trainers.programs.convert.run_convert`.
+
+    keras-bert convert --input_dir=sst2_out --output_dir=sst2_hf       # finetune -> transformers
+    keras-bert convert --input_dir=hf_ner --output_dir=ner_encoder --encoder_only
 """
 
 import sys
@@ -15,7 +22,8 @@ from absl import flags
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("input_dir", None, "Checkpoint directory to read (original or Hugging Face).")
+flags.DEFINE_string("input_dir", None, "Checkpoint directory to read (original or Hugging Face), or the "
+                    "--output_dir of keras-bert finetune.")
 flags.DEFINE_string(
     "init_checkpoint", None,
     "An original checkpoint prefix (.../bert_model.ckpt), as google-research/bert "
@@ -29,18 +37,9 @@ flags.DEFINE_bool(
     "Whether the vocabulary expects lowercased text (recorded for hf output); "
     "default: what the input says.",
 )
+flags.DEFINE_bool("encoder_only", False, "Write the encoder alone (no pretraining heads, no task output layer): "
+                  "e.g. to fine-tune another task from a fine-tuned model's encoder.")
 flags.DEFINE_bool("overwrite", False, "Replace a non-empty --output_dir.")
-
-
-def convert(input_path, output_dir, output_format="hf", vocab_file=None, lowercase=None, overwrite=False):
-    """Converts; returns the `PretrainedBert` that was read."""
-    from keras_bert.checkpoints import load_checkpoint
-
-    loaded = load_checkpoint(input_path, lowercase=lowercase)
-    if vocab_file is not None:
-        loaded = loaded._replace(vocab_file=vocab_file)
-    loaded.save(output_dir, output_format=output_format, overwrite=overwrite)
-    return loaded
 
 
 def main(argv):
@@ -50,22 +49,21 @@ def main(argv):
         raise SystemExit("keras-bert convert: give exactly one of --input_dir and --init_checkpoint")
     if not FLAGS.output_dir:
         raise SystemExit("keras-bert convert: --output_dir is required")
-    input_path = FLAGS.input_dir or FLAGS.init_checkpoint
+    from keras_bert.trainers.programs.convert import run_convert
+
     try:
-        loaded = convert(
-            input_path, FLAGS.output_dir, FLAGS.output_format,
-            FLAGS.vocab_file, FLAGS.do_lower_case, FLAGS.overwrite,
+        converted = run_convert(
+            FLAGS.input_dir or FLAGS.init_checkpoint, FLAGS.output_dir, FLAGS.output_format,
+            FLAGS.vocab_file, FLAGS.do_lower_case, FLAGS.overwrite, FLAGS.encoder_only,
         )
     except ValueError as e:
         raise SystemExit(f"keras-bert convert: {e}")
-    heads = [name for name, head in (("masked_lm", loaded.masked_lm_head),
-                                     ("next_sentence", loaded.next_sentence_head)) if head is not None]
-    config = loaded.config
-    print(f"read {loaded.format} checkpoint {loaded.source}: {config.num_layers} layers, "
+    config = converted.config
+    print(f"read {converted.kind} {converted.source}: {config.num_layers} layers, "
           f"hidden {config.hidden_size}, vocab {config.vocab_size}, "
-          f"heads: {', '.join(heads) or 'none'}")
+          f"heads: {', '.join(converted.parts) or 'none'}")
     print(f"wrote {FLAGS.output_format} checkpoint to {FLAGS.output_dir}"
-          + ("" if loaded.vocab_file else " (no vocab.txt: none in the input)"))
+          + ("" if converted.vocab_file else " (no vocab.txt: none in the input)"))
     sys.stdout.flush()
 
 

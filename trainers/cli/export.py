@@ -7,7 +7,14 @@
     keras-bert export --model_dir=sst2_out --export_dir=/models/sst2_int8 --quantize=int8
 
 `--model_dir` is the `--output_dir` of `keras-bert finetune` (task.json,
-model_config.json, vocab.txt, best/ or model.keras). The version directory
+model_config.json, vocab.txt, best/ or model.keras), or a model fine-tuned
+elsewhere: a transformers `BertForSequenceClassification`,
+`...TokenClassification`, `...QuestionAnswering` or `...MultipleChoice`
+directory (`save_pretrained`'s, with vocab.txt), or an original
+run_classifier.py / run_squad.py checkpoint:
+
+    keras-bert export --model_dir=hf_sentiment --export_dir=/models/sentiment --max_seq_length=128
+    keras-bert export --model_dir=hf_mrpc --export_dir=/models/mrpc --text_pairs The version directory
 holds the signatures `serving_default` (raw text), `serve_token_ids` and
 `serve_examples` (TF Serving's classify/regress APIs), warmup records, and
 passes the op audit. Beside the versions go TF Serving's batching_parameters.txt,
@@ -23,7 +30,12 @@ from keras_bert.trainers import cli
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("model_dir", None, "The output directory of `keras-bert finetune` (task.json, best/ ...).")
+flags.DEFINE_string("model_dir", None, "The output directory of `keras-bert finetune` (task.json, best/ ...), or a "
+                    "transformers BertFor... task model / original run_classifier.py or run_squad.py checkpoint.")
+flags.DEFINE_integer("max_seq_length", None, "A model fine-tuned elsewhere: the packed length it serves (default 128; "
+                     "a finetune output_dir uses its task.json's).")
+flags.DEFINE_bool("text_pairs", None, "A classifier or regressor fine-tuned elsewhere: it takes text pairs "
+                  "(serving_default's text_a, text_b).")
 flags.DEFINE_string("export_dir", None, "The model's base directory for TF Serving; the export goes to "
                     "<export_dir>/<version>/.")
 flags.DEFINE_integer("version", None, "Version number (a positive integer; default: the next free one). "
@@ -71,6 +83,7 @@ def main(argv):
         max_answer_length=FLAGS.max_answer_length, max_query_length=FLAGS.max_query_length,
         version_2_with_negative=FLAGS.version_2_with_negative,
         null_score_diff_threshold=FLAGS.null_score_diff_threshold, quantize=FLAGS.quantize,
+        max_seq_length=FLAGS.max_seq_length, text_pairs=FLAGS.text_pairs,
         serving_config=config if FLAGS.serving_config else None,
     )
     return 0

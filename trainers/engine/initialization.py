@@ -2,9 +2,10 @@
 
 `--bert_config_file`, `--bert_config_preset`, and `--init_checkpoint`,
 which may be an original or Hugging Face BERT directory (encoder and,
-where present, pretraining heads), or the `--output_dir` (or a `ckpt-N`
-prefix) of a run of this package's trainers -- e.g. pretraining phase 1
-for phase 2, or a pretraining run for fine-tuning.
+where present, pretraining heads; or a model fine-tuned elsewhere, whose
+output layer fine-tuning continues to train), or the `--output_dir` (or a
+`ckpt-N` prefix) of a run of this package's trainers -- e.g. pretraining
+phase 1 for phase 2, or a pretraining run for fine-tuning.
 """
 
 import os
@@ -71,13 +72,76 @@ def _without_dropout(config):
     return config.replace(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
-def make_init_fn(init_checkpoint, config, heads=False):
+def init_task_head(init_checkpoint):
+    """The task head of a fine-tuned original/Hugging Face `init_checkpoint`
+    (`keras_bert.checkpoints.task_checkpoint_head.TaskCheckpointHead`), or None (no
+    checkpoint, a pretrained one, or one of our trainers)."""
+    if not init_checkpoint or checkpoint_kind(init_checkpoint) != "pretrained":
+        return None
+    from keras_bert.checkpoints import task_checkpoint_head
+
+    return task_checkpoint_head.read_task_head(init_checkpoint)
+
+
+def agree_with_task_head(found, task, label_list, init_checkpoint, labels_from):
+    """The label list a run starting from a fine-tuned checkpoint trains with.
+
+    The checkpoint's model must be the family's (`task.model_class`). Its
+    named labels (transformers' `id2label`) are kept, with their class ids:
+    every label of the run (`label_list`: --label_list, task.json or the
+    labelled files, `labels_from` says which) must be one of them. Unnamed
+    ones (`LABEL_0` ..., an original checkpoint) are the run's labels, by
+    index: their number must agree.
+
+    Args:
+      found: `init_task_head(init_checkpoint)`.
+      task: the run's family (`trainers.tasks` object: `name`,
+        `model_class`, `labelled`).
+      label_list: the run's labels so far (list of str), or None.
+
+    Raises:
+      ValueError: naming the checkpoint's file and field, and the run's source of labels.
+    """
+    model_class = found.head.model_class
+    if model_class is not task.model_class:
+        raise ValueError(
+            f"--init_checkpoint={init_checkpoint}: {found.source} holds a fine-tuned {model_class.__name__} "
+            f"({found.head.architecture}{', ' + found.head.problem_type if found.head.problem_type else ''}); "
+            f"--task={task.name} trains a {task.model_class.__name__}. To start {task.name} from its encoder "
+            "alone, write the encoder out first: keras-bert convert --encoder_only")
+    if not task.labelled:
+        return label_list
+    from keras_bert.checkpoints import task_heads
+
+    named = found.labels is not None and not task_heads.default_labels(found.labels)
+    if named:
+        missing = [label for label in (label_list or []) if label not in found.labels]
+        if missing:
+            raise ValueError(
+                f"--init_checkpoint={init_checkpoint}: {found.source} id2label {found.labels} lacks {missing}, "
+                f"which {labels_from} has; the model's classes cannot be these labels")
+        return list(found.labels)
+    if label_list is None:
+        return list(found.labels) if found.labels else [str(i) for i in range(found.num_outputs)]
+    if len(label_list) != found.num_outputs:
+        raise ValueError(
+            f"--init_checkpoint={init_checkpoint}: {found.source} has {found.num_outputs} unnamed classes "
+            f"({'id2label ' + str(found.labels) if found.labels else 'output_weights'}); {labels_from} has "
+            f"{len(label_list)} labels {label_list}")
+    print(f"--init_checkpoint={init_checkpoint}: its {found.num_outputs} classes are unnamed; they are taken "
+          f"as {label_list}, by index", flush=True)
+    return label_list
+
+
+def make_init_fn(init_checkpoint, config, heads=False, task_head=False):
     """`(model) -> None` that loads `init_checkpoint` into a `BertTask`, or None.
 
     The encoder always; with `heads`, also the pretraining heads
     (`masked_lm_head`, `next_sentence_head`) the model and the checkpoint
-    both have. A checkpoint of our trainers gives weights only (not its
-    optimizer or step). Dropout rates may differ; the architecture may not.
+    both have; with `task_head`, the output layer of a fine-tuned checkpoint
+    (checked by `agree_with_task_head` first) into the same layer of `model`.
+    A checkpoint of our trainers gives weights only (not its optimizer or
+    step). Dropout rates may differ; the architecture may not.
     """
     if not init_checkpoint:
         return None
@@ -92,6 +156,12 @@ def make_init_fn(init_checkpoint, config, heads=False):
                 f"match the model's {config.to_dict()}"
             )
         model.encoder.set_weights(loaded.encoder.get_weights())
+        if task_head and loaded.task_model is not None:
+            from keras_bert.checkpoints import task_heads
+
+            layer = task_heads.head_of_model(loaded.task_model).attribute
+            getattr(model, layer).set_weights(getattr(loaded.task_model, layer).get_weights())
+            print(f"initialised the output layer ({layer}) from {loaded.source}", flush=True)
         fresh = []
         for name in head_names:
             head = getattr(loaded, name)

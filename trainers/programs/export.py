@@ -14,20 +14,24 @@ from keras_bert.io import read_json_file
 
 def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None, encoder_export_dir=None,
                preprocessor_export_dir=None, quantize=None, serving_config=serving_config_lib.DEFAULT,
-               **squad_settings):
+               max_seq_length=None, text_pairs=None, **squad_settings):
     """Runs `keras-bert export`; returns the path of the version written.
 
     Prints what was written: the version directory, its signatures, the op
     audit, TF Serving's configuration written beside the versions
     (`serving_config`: a `ServingConfig`, or None for none) and the TF
-    Serving command that serves it. `quantize="int8"`
+    Serving command that serves it. `model_dir` may also be a model
+    fine-tuned elsewhere (a transformers `BertFor...` directory, an original
+    run_classifier.py / run_squad.py checkpoint); `max_seq_length` and
+    `text_pairs` then say how it is served (`saved_model.load_finetuned`).
+    `quantize="int8"`
     quantizes the served model (`saved_model.serving_copy`); the TF Hub
     style encoder stays float32.
     """
     saved_model.check_quantize(quantize)  # Before the model is loaded.
     if serving_config is not None:
         serving_config_lib.check_serving_config(serving_config)
-    model, preprocessor, settings = saved_model.load_finetuned(model_dir)
+    model, preprocessor, settings = saved_model.load_finetuned(model_dir, max_seq_length, text_pairs)
     settings.update({key: value for key, value in squad_settings.items() if value is not None})
     path = saved_model.export_saved_model(model, export_dir, version, preprocessor=preprocessor, warmup=warmup,
                                           model_name=model_name, quantize=quantize, serving_config=None,

@@ -151,12 +151,19 @@ def run_finetuning(options):
     train = dev = test = None
     train_data = task.read(options, options.train_file, task_info, True) if options.do_train else None
     dev_data = task.read(options, options.eval_file, task_info, True) if options.do_eval else None
+    labels_from = task_path if tf.io.gfile.exists(task_path) else "--label_list"
     if task.labelled and task_info["label_list"] is None:
         # The labels seen in the labelled files (a dev set may hold a rare
         # one the training slice lacks), sorted.
         labelled = (train_data or []) + (dev_data or [])
         if labelled:
             task_info["label_list"] = task.collect_labels(labelled)
+            labels_from = " and ".join(f for f in (options.train_file if train_data else None,
+                                                   options.eval_file if dev_data else None) if f)
+    init_head = initialization.init_task_head(options.init_checkpoint)
+    if init_head is not None:  # A model fine-tuned elsewhere: its head goes on training.
+        task_info["label_list"] = initialization.agree_with_task_head(
+            init_head, task, task_info["label_list"], options.init_checkpoint, labels_from)
     if task.labelled and not task_info["label_list"]:
         raise ValueError("no labels: give --label_list, or labelled --train_file/--eval_file")
     if train_data is not None:
@@ -214,7 +221,7 @@ def run_finetuning(options):
     )
     model = trainer.model
     results = {}
-    init_fn = initialization.make_init_fn(options.init_checkpoint, config)
+    init_fn = initialization.make_init_fn(options.init_checkpoint, config, task_head=init_head is not None)
     run_dir.recover_best(options.output_dir)  # A run stopped while replacing best/.
     best = None
     saved = run_dir.read_best_results(options.output_dir)
