@@ -4,7 +4,7 @@ preprocessor as TF Hub-style SavedModels.
 
     export_saved_model(model_or_finetune_output_dir, export_dir)  # -> export_dir/<version>/
     export_encoder(encoder, export_dir); export_preprocessor(preprocessor, export_dir)
-    audit_saved_model(saved_model_dir)  # which ops TF Serving 2.20 could not run
+    audit_saved_model(saved_model_dir, target="2.13")  # which ops that TF Serving release could not run
     serving_config.write_serving_config(export_dir, name)  # batching_parameters.txt, models.config, SERVING.md
     fresh_process_load.classify(version_dir, texts)  # in a process with only tensorflow(_text)
 

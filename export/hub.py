@@ -77,6 +77,7 @@ def export_encoder(encoder, export_dir):
         root.regularization_losses = []
         root.__call__ = call
         tf.saved_model.save(root, path, signatures={serving.SERVING_DEFAULT: serve.get_concrete_function()})
+        saved_model_lib.rewrite_saved_model(path)  # Loads on TF Serving 2.13 too.
 
     return saved_model_lib.write_saved_model_dir(export_dir, write)
 
@@ -128,5 +129,6 @@ def export_preprocessor(preprocessor, export_dir):
             serving.SERVING_DEFAULT: call.get_concrete_function(),
             "serve_pairs": serve_pairs.get_concrete_function(),
         })
+        saved_model_lib.rewrite_saved_model(path)
 
     return saved_model_lib.write_saved_model_dir(export_dir, write)

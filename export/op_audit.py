@@ -1,26 +1,34 @@
-"""Op audit: can TF Serving 2.20 run every op of a SavedModel?
+"""Op audit: can a TF Serving release run every op of a SavedModel?
 
-TF Serving links TensorFlow's core ops and a set of tensorflow-text ops; a
-SavedModel with any other op (a `tf.py_function`, an op of another custom
-library, a tensorflow-text op it lacks) fails to load there with "Op type
-not registered". No `tensorflow_model_server` binary can be installed here
+TF Serving links TensorFlow's core ops and the tensorflow-text ops of the
+tensorflow-text it builds; a SavedModel with any other op (a
+`tf.py_function`, an op of another custom library, a tensorflow-text op that
+release lacks) fails to load there with "Op type not registered", and a node
+setting an attr its TensorFlow does not know with "NodeDef mentions attr ...
+not in Op". No `tensorflow_model_server` binary can be installed here
 (DESIGN.md), so the audit reads `saved_model.pb` and checks every node of
-every graph and every function of its library:
+every graph and every function of its library against the target release
+(`keras_bert.export.serving_releases`, where the lists come from):
 
-  * a core op: registered by TensorFlow itself -- the op list of a Python
-    process that imports `tensorflow` and nothing else -- except the Python
-    callback ops `PyFunc`, `PyFuncStateless` and `EagerPyFunc`, which only
-    exist inside a Python process;
-  * or one of `ALLOWED_TEXT_OPS`, the tensorflow-text ops TF Serving 2.20
-    links according to DESIGN.md (normalize: CaseFoldUTF8, NormalizeUTF8;
-    RegexSplitWithOffsets; WordpieceTokenizeWithOffsets; FastWordpieceTokenize* (the
-    one registered op, FastWordpieceTokenizeWithOffsets);
-    FastBertNormalize; RoundRobinTrim / RoundRobinGenerateMasks);
+  * a core op: one the release's TensorFlow registers (for 2.20 the
+    installed TensorFlow's: the op list of a Python process that imports
+    `tensorflow` and nothing else; for 2.13-2.19 TensorFlow 2.13's), except
+    the Python callback ops `PyFunc`, `PyFuncStateless` and `EagerPyFunc`,
+    which only exist inside a Python process; and none of its attrs one that
+    release's TensorFlow lacks (`VarHandleOp.debug_name` ...);
+  * or one of the release's tensorflow-text ops (2.13-2.19 link
+    tensorflow-text 2.12.1: NormalizeUTF8, RegexSplitWithOffsets,
+    FastWordpieceTokenizeWithOffsets ... but no `TFText>RoundRobinTrim`; 2.20
+    links 2.20.0);
   * or a call of a function of the library (audited itself).
 
-Anything else fails. `python -m keras_bert.export.op_audit DIR...` prints the audit.
+Anything else fails. The default target is `serving_releases.OLDEST`
+("2.13"): an export that passes it loads on every release from 2.13 to 2.20.
+`python -m keras_bert.export.op_audit [--target=2.13] DIR...` prints the
+audit for each release (or the one given).
 """
 
+import argparse
 import collections
 import dataclasses
 import functools
@@ -30,17 +38,9 @@ import subprocess
 import sys
 import tempfile
 
-# tensorflow-text ops TF Serving 2.20 links (DESIGN.md), by registered op name.
-ALLOWED_TEXT_OPS = frozenset({
-    "CaseFoldUTF8",
-    "NormalizeUTF8",
-    "RegexSplitWithOffsets",
-    "WordpieceTokenizeWithOffsets",
-    "FastWordpieceTokenizeWithOffsets",
-    "FastBertNormalize",
-    "TFText>RoundRobinTrim",
-    "TFText>RoundRobinGenerateMasks",
-})
+from keras_bert.export import serving_releases
+
+DEFAULT_TARGET = serving_releases.OLDEST
 
 # Registered by TensorFlow's Python library, but they call back into the
 # Python interpreter that traced them: unservable.
@@ -74,15 +74,7 @@ def core_ops():
     return frozenset(json.loads(result.stdout)) - PYTHON_ONLY_OPS
 
 
-def saved_model_ops(saved_model_dir):
-    """Every op of a SavedModel.
-
-    Returns:
-      dict `{op name: sorted list of where it occurs}` ("graph" or
-      "function <name>"), over every meta graph's nodes and every function
-      of its library. Calls of library functions are left out (the
-      functions are listed themselves).
-    """
+def _read_saved_model(saved_model_dir):
     import tensorflow as tf
     from tensorflow.core.protobuf import saved_model_pb2
 
@@ -92,18 +84,54 @@ def saved_model_ops(saved_model_dir):
     proto = saved_model_pb2.SavedModel()
     with tf.io.gfile.GFile(path, "rb") as f:
         proto.ParseFromString(f.read())
-    where = collections.defaultdict(set)
+    return proto
+
+
+def _nodes(proto):
+    """(node, where) of every node of every meta graph and library function,
+    calls of library functions left out (the functions are listed themselves)."""
     for meta_graph in proto.meta_graphs:
         library = meta_graph.graph_def.library
         functions = {function.signature.name for function in library.function}
         for node in meta_graph.graph_def.node:
             if node.op not in functions:
-                where[node.op].add("graph")
+                yield node, "graph"
         for function in library.function:
             for node in function.node_def:
                 if node.op not in functions:
-                    where[node.op].add(f"function {function.signature.name}")
+                    yield node, f"function {function.signature.name}"
+
+
+def saved_model_ops(saved_model_dir):
+    """Every op of a SavedModel.
+
+    Returns:
+      dict `{op name: sorted list of where it occurs}` ("graph" or
+      "function <name>"), over every meta graph's nodes and every function
+      of its library. Calls of library functions are left out (the
+      functions are listed themselves).
+    """
+    where = collections.defaultdict(set)
+    for node, place in _nodes(_read_saved_model(saved_model_dir)):
+        where[node.op].add(place)
     return {op: sorted(places) for op, places in where.items()}
+
+
+def saved_model_attrs(saved_model_dir, attrs):
+    """Where nodes of a SavedModel set the given attrs.
+
+    Args:
+      attrs: dict `{op: collection of attr names}`.
+
+    Returns:
+      dict `{"op.attr": sorted list of where}` for each attr of `attrs`
+      that a node of that op sets.
+    """
+    where = collections.defaultdict(set)
+    for node, place in _nodes(_read_saved_model(saved_model_dir)):
+        for attr in set(node.attr) & set(attrs.get(node.op, ())):
+            where[f"{node.op}.{attr}"].add(place)
+    return {name: sorted(places) for name, places in where.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,45 +139,70 @@ class AuditResult:
     """What `audit_saved_model` found.
 
     Attributes:
+      target: the TF Serving release line audited for ("2.13").
       ops: sorted list of every op in the SavedModel.
       text_ops: sorted list of the allowed tensorflow-text ops among them.
-      disallowed: dict `{op: [where]}` of the ops TF Serving cannot run.
+      disallowed: dict `{op: [where]}` of the ops that release cannot run.
+      unknown_attrs: dict `{"op.attr": [where]}` of attrs set on nodes
+        that the release's TensorFlow does not know.
     """
 
+    target: str
     ops: list
     text_ops: list
     disallowed: dict
+    unknown_attrs: dict = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self):
-        return not self.disallowed
+        return not self.disallowed and not self.unknown_attrs
 
     def summary(self):
-        line = f"{len(self.ops)} ops: {len(self.ops) - len(self.text_ops)} core TensorFlow, " \
+        release = serving_releases.get_release(self.target)
+        line = f"TF Serving {self.target} (tensorflow-text {release.tensorflow_text}): {len(self.ops)} ops: " \
+               f"{len(self.ops) - len(self.text_ops)} core TensorFlow, " \
                f"{len(self.text_ops)} tensorflow-text ({', '.join(self.text_ops) or 'none'})"
         if self.ok:
             return line + "; all servable"
-        bad = "; ".join(f"{op} (in {', '.join(places[:3])}{' ...' if len(places) > 3 else ''})"
-                        for op, places in sorted(self.disallowed.items()))
-        return line + f"; NOT servable by TF Serving 2.20: {bad}"
+        bad = [f"{op} (in {_places(places)})" for op, places in sorted(self.disallowed.items())]
+        bad += [f"attr {name} unknown to {release.core_source} (in {_places(places)})"
+                for name, places in sorted(self.unknown_attrs.items())]
+        return line + f"; NOT servable by TF Serving {self.target}: " + "; ".join(bad)
 
 
-def audit_saved_model(saved_model_dir, allowed_text_ops=ALLOWED_TEXT_OPS, core=None):
-    """Audits a SavedModel's ops (module docstring).
+def _places(places):
+    return ", ".join(places[:3]) + (" ..." if len(places) > 3 else "")
+
+
+def audit_saved_model(saved_model_dir, target=DEFAULT_TARGET, allowed_text_ops=None, core=None):
+    """Audits a SavedModel's ops for a TF Serving release (module docstring).
 
     Args:
       saved_model_dir: a SavedModel directory.
-      allowed_text_ops: op names allowed besides the core ones.
-      core: set of core op names (default: `core_ops()`).
+      target: the TF Serving release line, "2.13" (default, the oldest
+        supported) ... "2.20" (`serving_releases.RELEASES`).
+      allowed_text_ops: op names allowed besides the core ones (default:
+        the release's tensorflow-text ops).
+      core: set of core op names (default: the release's).
 
     Returns:
       `AuditResult`.
+
+    Raises:
+      ValueError: `target` unknown, or no SavedModel in `saved_model_dir`.
     """
+    release = serving_releases.get_release(target)
+    if allowed_text_ops is None:
+        allowed_text_ops = release.text_ops
+    if core is None:
+        core = core_ops() if release.core_ops is None else release.core_ops
+    core = frozenset(core) - PYTHON_ONLY_OPS
     ops = saved_model_ops(saved_model_dir)
-    core = core_ops() if core is None else frozenset(core) - PYTHON_ONLY_OPS
     text_ops = sorted(op for op in ops if op in allowed_text_ops and op not in core)
     disallowed = {op: places for op, places in ops.items() if op not in core and op not in allowed_text_ops}
-    return AuditResult(ops=sorted(ops), text_ops=text_ops, disallowed=disallowed)
+    unknown_attrs = saved_model_attrs(saved_model_dir, release.newer_attrs) if release.newer_attrs else {}
+    return AuditResult(target=release.name, ops=sorted(ops), text_ops=text_ops, disallowed=disallowed,
+                       unknown_attrs=unknown_attrs)
 
 
 def check_saved_model(saved_model_dir, **kwargs):
@@ -159,7 +212,8 @@ def check_saved_model(saved_model_dir, **kwargs):
       the `AuditResult`.
 
     Raises:
-      ValueError: listing each disallowed op and where it occurs.
+      ValueError: naming the release and listing each disallowed op (or
+        unknown attr) and where it occurs.
     """
     result = audit_saved_model(saved_model_dir, **kwargs)
     if not result.ok:
@@ -168,11 +222,21 @@ def check_saved_model(saved_model_dir, **kwargs):
 
 
 def main(argv):
+    """`python -m keras_bert.export.op_audit [--target=2.13] DIR...`: the audit
+    of each SavedModel for the release given, or for every release known.
+    Exit status 1 if one fails."""
+    parser = argparse.ArgumentParser(prog="python -m keras_bert.export.op_audit", description=main.__doc__)
+    parser.add_argument("--target", choices=list(serving_releases.RELEASES),
+                        help="one TF Serving release line (default: every one)")
+    parser.add_argument("saved_model_dirs", nargs="+", metavar="DIR")
+    args = parser.parse_args(argv[1:])
+    targets = [args.target] if args.target else list(serving_releases.RELEASES)
     status = 0
-    for path in argv[1:]:
-        result = audit_saved_model(path)
-        print(f"{path}: {result.summary()}")
-        status |= 0 if result.ok else 1
+    for path in args.saved_model_dirs:
+        for target in targets:
+            result = audit_saved_model(path, target=target)
+            print(f"{path}: {result.summary()}")
+            status |= 0 if result.ok else 1
     return status
 
 

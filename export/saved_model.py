@@ -20,8 +20,12 @@ configuration: `batching_parameters.txt`, `models.config` and `SERVING.md`
 (`keras_bert.export.serving_config`; a file the user edited is kept).
 
 Before the rename, every op of every graph and function is audited
-(`keras_bert.export.op_audit`): only core TensorFlow ops and the tensorflow-text ops TF
-Serving links. An export that fails the audit is not kept.
+(`keras_bert.export.op_audit`) for the oldest TF Serving release it must load
+on (`serving_target`, default 2.13): only core TensorFlow ops and the
+tensorflow-text ops that release links (2.13-2.19: tensorflow-text 2.12.1's),
+no attr its TensorFlow lacks (`rewrite_saved_model` drops the debug-only
+`VarHandleOp.debug_name` TF 2.20 writes). An export that fails the audit is
+not kept.
 
 `quantize="int8"` (`keras-bert export --quantize=int8`) exports an int8 copy
 of the model (`serving_copy`): int8 weights with a float scale per output
@@ -44,6 +48,7 @@ from keras_bert.checkpoints import pretrained
 from keras_bert.export import op_audit
 from keras_bert.export import serving
 from keras_bert.export import serving_config as serving_config_lib
+from keras_bert.export import serving_releases
 from keras_bert.export import warmup as warmup_lib
 from keras_bert.io import read_json_file
 from keras_bert.models.bert_encoder import BertEncoder
@@ -322,9 +327,22 @@ def check_onednn_int8():
 # --------------------------------------------------------------- writing
 
 
-def _set_method_names(saved_model_dir, method_names):
-    """Sets signature method names (TF2's saver writes predict for all) and
-    rewrites the fingerprint of the changed saved_model.pb."""
+# Attrs TensorFlow 2.20 sets that only name things for debugging and that
+# TensorFlow 2.13 (TF Serving 2.13-2.19) does not know: a node carrying one
+# fails to load there ("NodeDef mentions attr 'debug_name' not in Op").
+# Dropped from saved_model.pb (the op reads its default, ""); see
+# `keras_bert.export.serving_releases`.
+DEBUG_ONLY_ATTRS = {"VarHandleOp": ("debug_name",)}
+
+
+def rewrite_saved_model(saved_model_dir, method_names=None):
+    """Rewrites a SavedModel's saved_model.pb for TF Serving, then its fingerprint.
+
+    Drops the `DEBUG_ONLY_ATTRS` of every node (graph and library
+    functions), so that TF Serving 2.13-2.19 load it; sets signature
+    method names (`method_names` `{signature: method}`: TF2's saver writes
+    predict for all). Writes only if something changed.
+    """
     from tensorflow.core.protobuf import saved_model_pb2
     from tensorflow.python.saved_model import fingerprinting_utils
 
@@ -334,10 +352,17 @@ def _set_method_names(saved_model_dir, method_names):
         proto.ParseFromString(f.read())
     changed = False
     for meta_graph in proto.meta_graphs:
-        for name, method in method_names.items():
+        for name, method in (method_names or {}).items():
             if name in meta_graph.signature_def and meta_graph.signature_def[name].method_name != method:
                 meta_graph.signature_def[name].method_name = method
                 changed = True
+        graph = meta_graph.graph_def
+        for nodes in [graph.node] + [function.node_def for function in graph.library.function]:
+            for node in nodes:
+                for attr in DEBUG_ONLY_ATTRS.get(node.op, ()):
+                    if attr in node.attr:
+                        del node.attr[attr]
+                        changed = True
     if changed:
         with io.atomic_write(path, "wb") as f:  # (A GFile reopened for writing appends on ram://.)
             f.write(proto.SerializeToString(deterministic=True))
@@ -371,7 +396,7 @@ def save_with_signatures(variables, functions, saved_model_dir, assets=None):
     for key, value in (assets or {}).items():
         setattr(root, key, value)
     tf.saved_model.save(root, saved_model_dir, signatures={name: fn for name, (fn, _) in functions.items()})
-    _set_method_names(saved_model_dir, {name: method for name, (_, method) in functions.items()})
+    rewrite_saved_model(saved_model_dir, {name: method for name, (_, method) in functions.items()})
 
 
 def _signature_info(functions):
@@ -392,7 +417,7 @@ def _signature_info(functions):
 def export_saved_model(model_or_output_dir, export_dir, version=None, *, preprocessor=None, labels=None,
                        pairs=None, fill_tag=None, max_query_length=None, max_answer_length=None,
                        version_2_with_negative=None, null_score_diff_threshold=None, warmup=True,
-                       audit=True, model_name=None, quantize=None,
+                       audit=True, serving_target=op_audit.DEFAULT_TARGET, model_name=None, quantize=None,
                        serving_config=serving_config_lib.DEFAULT):
     """Exports a task model for TF Serving: `export_dir/<version>/`.
 
@@ -416,6 +441,9 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
       null_score_diff_threshold: SQuAD (defaults 64, 30, False, 0.0).
       warmup: write `assets.extra/tf_serving_warmup_requests`.
       audit: check the ops (`keras_bert.export.op_audit`) before keeping the export.
+      serving_target: the oldest TF Serving release the export must load on,
+        "2.13" (default; every release from 2.13 on) ... "2.20"
+        (`keras_bert.export.serving_releases`): the audit's target.
       model_name: the model name in the warmup requests (default: the
         base name of `export_dir`).
       quantize: None (float32 weights, as trained), or "int8": export an
@@ -436,6 +464,7 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
         fail the audit. Nothing is left in `export_dir` then.
     """
     check_quantize(quantize)
+    serving_releases.get_release(serving_target)  # A ValueError naming serving_target, before any work.
     if serving_config is not None:
         serving_config_lib.check_serving_config(serving_config)
     if isinstance(model_or_output_dir, (str, os.PathLike)):
@@ -485,7 +514,7 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
         with tf.io.gfile.GFile(io.join(extra, EXPORT_INFO_FILE), "w") as f:
             f.write(json.dumps(info, indent=1))
         if audit:
-            op_audit.check_saved_model(temp)
+            op_audit.check_saved_model(temp, target=serving_target)
         try:
             # Fails if another export took the version meanwhile (or it is a dangling symlink).
             io.rename_tree(temp, target)

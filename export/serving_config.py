@@ -44,8 +44,9 @@ MODELS_CONFIG_FILE = "models.config"
 NOTES_FILE = "SERVING.md"
 FILES = (BATCHING_FILE, MODELS_CONFIG_FILE, NOTES_FILE)
 
-# The image whose model server links the tensorflow-text 2.20 ops the export
-# uses (2.13-2.19 link 2.12.1, without RoundRobinTrim; DESIGN.md).
+# The newest TF Serving image. Exports load from 2.13 on by default (the op
+# audit's target, `keras_bert.export.serving_releases`: 2.13-2.19 link
+# tensorflow-text 2.12.1, 2.20 links 2.20.0).
 IMAGE = "tensorflow/serving:2.20.0"
 GRPC_PORT = 8500  # The image's entrypoint passes --port=8500 --rest_api_port=8501.
 REST_PORT = 8501
@@ -266,8 +267,8 @@ def notes_text(export_dir, model_name, config=DEFAULT):
         f"- `{MODELS_CONFIG_FILE}`: serves `{model_name}`, newest version; its comments show pinned versions,",
         "  version labels and a second model.",
         "",
-        f"Serve it, gRPC on {GRPC_PORT} and REST on {REST_PORT} (TF Serving 2.20 or later: the export uses the",
-        "tensorflow-text 2.20 ops that release links):",
+        f"Serve it, gRPC on {GRPC_PORT} and REST on {REST_PORT} (TF Serving 2.13 or later unless the export's",
+        "`--serving_target` said otherwise: its op audit checked the ops that release links):",
         "",
         "```",
         docker_command(export_dir, model_name),

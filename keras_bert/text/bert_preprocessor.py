@@ -2,10 +2,12 @@
 
 Tokenization reproduces Hugging Face's python `BertTokenizer` (in
 transformers 5 `BertTokenizerLegacy`; the original google-research/bert
-`FullTokenizer` plus NFC) with TensorFlow and tensorflow-text ops that TF
-Serving links (StaticRegexReplace, StringLower, NormalizeUTF8,
-RegexSplitWithOffsets, StringLength, FastWordpieceTokenize*, RoundRobin*), so
-a SavedModel holding it serves raw text. Step by step, on each string:
+`FullTokenizer` plus NFC) with core TensorFlow ops (StaticRegexReplace,
+StringLower, StringLength ...) and the tensorflow-text ops every TF Serving
+release from 2.13 on links (NormalizeUTF8, RegexSplitWithOffsets,
+FastWordpieceTokenizeWithOffsets: in tensorflow-text 2.12.1's `ops_lib`,
+`keras_bert.export.serving_releases`), so a SavedModel holding it serves raw
+text there. Step by step, on each string:
 
 1. Clean: drop U+0000, U+FFFD and control/format characters (Unicode
    categories Cc, Cf, Co, except tab, newline and carriage return).
@@ -23,8 +25,10 @@ a SavedModel holding it serves raw text. Step by step, on each string:
    (`##` continuations); a word WordPiece cannot cover becomes one `[UNK]`.
 
 Packing is `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, padded with `[PAD]`
-to `seq_length`. A pair too long is trimmed round-robin
-(`tensorflow_text.RoundRobinTrimmer`): the budget is dealt one token at a
+to `seq_length`. A pair too long is trimmed round-robin as
+`tensorflow_text.RoundRobinTrimmer` trims, but in core ops
+(`keras_bert.text.round_robin`: its op is missing from the tensorflow-text
+that TF Serving 2.13-2.19 link): the budget is dealt one token at a
 time to each segment in turn, so a segment shorter than its half keeps all
 its tokens and the other takes the rest; with both long, A keeps
 ceil(budget / 2) and B floor(budget / 2). That gives the same lengths as
@@ -44,6 +48,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bert.io import read_text
+from keras_bert.text.round_robin import round_robin_trim
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_CHARS_PER_WORD = 100
@@ -362,7 +367,7 @@ class BertPreprocessor(keras.layers.Layer):
         if len(flat) == 1:
             trimmed = [flat[0][:, :budget]]
         else:
-            trimmed = tf_text.RoundRobinTrimmer(max_seq_length=budget).trim(flat)
+            trimmed = round_robin_trim(flat, budget)
         ids, type_ids = tf_text.combine_segments(trimmed, self.cls_id, self.sep_id)
         word_ids, mask = tf_text.pad_model_inputs(ids, self.seq_length, pad_value=self.pad_id)
         type_ids, _ = tf_text.pad_model_inputs(type_ids, self.seq_length)

@@ -96,7 +96,7 @@ def test_a_crash_leaves_no_version(exports, regressor, tmp_path, monkeypatch):
     assert listing(base) == []
     monkeypatch.undo()
 
-    def failed_audit(path):
+    def failed_audit(path, **kwargs):
         raise ValueError("op audit failed")
 
     monkeypatch.setattr(saved_model_lib.op_audit, "check_saved_model", failed_audit)

@@ -56,6 +56,9 @@ flags.DEFINE_integer("serving_cores", None, "num_batch_threads of batching_param
 flags.DEFINE_integer("serving_max_batch_size", None, "max_batch_size of batching_parameters.txt (default 32; "
                      "allowed_batch_sizes: the powers of two below it, then it).")
 flags.DEFINE_bool("overwrite_serving_config", False, "Rewrite the TF Serving files even when they were edited.")
+flags.DEFINE_string("serving_target", None, "The oldest TF Serving release the export must load on: 2.13 ... "
+                    "2.20. Default 2.13 (every release from 2.13 on: they link tensorflow-text 2.12.1; 2.20 links "
+                    "2.20.0). The op audit refuses an export with an op or attr that release lacks.")
 flags.DEFINE_string("encoder_export_dir", None, "Also write the encoder as a TF Hub-style SavedModel here.")
 flags.DEFINE_string("preprocessor_export_dir", None, "Also write the preprocessor as a TF Hub-style SavedModel here.")
 flags.DEFINE_string("quantize", None, "int8: serve an int8 copy of the model -- Dense and embedding weights stored "
@@ -84,7 +87,7 @@ def main(argv):
         version_2_with_negative=FLAGS.version_2_with_negative,
         null_score_diff_threshold=FLAGS.null_score_diff_threshold, quantize=FLAGS.quantize,
         max_seq_length=FLAGS.max_seq_length, text_pairs=FLAGS.text_pairs,
-        serving_config=config if FLAGS.serving_config else None,
+        serving_config=config if FLAGS.serving_config else None, serving_target=FLAGS.serving_target,
     )
     return 0
 

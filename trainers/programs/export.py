@@ -9,16 +9,20 @@ from keras_bert.export import hub
 from keras_bert.export import op_audit
 from keras_bert.export import saved_model
 from keras_bert.export import serving_config as serving_config_lib
+from keras_bert.export import serving_releases
 from keras_bert.io import read_json_file
 
 
 def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None, encoder_export_dir=None,
                preprocessor_export_dir=None, quantize=None, serving_config=serving_config_lib.DEFAULT,
-               max_seq_length=None, text_pairs=None, **squad_settings):
+               serving_target=None, max_seq_length=None, text_pairs=None, **squad_settings):
     """Runs `keras-bert export`; returns the path of the version written.
 
     Prints what was written: the version directory, its signatures, the op
-    audit, TF Serving's configuration written beside the versions
+    audit for `serving_target` (the oldest TF Serving release the export
+    must load on, "2.13" ... "2.20"; None: `op_audit.DEFAULT_TARGET`,
+    2.13) and the releases it loads on, TF Serving's configuration written
+    beside the versions
     (`serving_config`: a `ServingConfig`, or None for none) and the TF
     Serving command that serves it. `model_dir` may also be a model
     fine-tuned elsewhere (a transformers `BertFor...` directory, an original
@@ -29,20 +33,23 @@ def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None
     style encoder stays float32.
     """
     saved_model.check_quantize(quantize)  # Before the model is loaded.
+    target = serving_releases.get_release(serving_target or op_audit.DEFAULT_TARGET).name
     if serving_config is not None:
         serving_config_lib.check_serving_config(serving_config)
     model, preprocessor, settings = saved_model.load_finetuned(model_dir, max_seq_length, text_pairs)
     settings.update({key: value for key, value in squad_settings.items() if value is not None})
     path = saved_model.export_saved_model(model, export_dir, version, preprocessor=preprocessor, warmup=warmup,
                                           model_name=model_name, quantize=quantize, serving_config=None,
-                                          **settings)
+                                          serving_target=target, **settings)
     info = read_json_file(os.path.join(path, saved_model.ASSETS_EXTRA, saved_model.EXPORT_INFO_FILE), "export info")
     weights = f", {quantize} weights" if quantize else ""
     print(f"exported the {info['task']} model of {model_dir} to {path}{weights}", flush=True)
     for name, signature in info["signatures"].items():
         print(f"  {name} ({signature['method_name'].rsplit('/', 1)[-1]}): {', '.join(signature['inputs'])} -> "
               f"{', '.join(signature['outputs'])}")
-    print(f"  op audit: {op_audit.audit_saved_model(path).summary()}")
+    print(f"  op audit: {op_audit.audit_saved_model(path, target=target).summary()}")
+    serves_on = [name for name in serving_releases.RELEASES if op_audit.audit_saved_model(path, target=name).ok]
+    print(f"  loads on TF Serving {serves_on[0]}-{serves_on[-1]}" if serves_on else "  loads on no TF Serving release")
     if encoder_export_dir:
         print(f"encoder (TF Hub style): {hub.export_encoder(model.encoder, encoder_export_dir)}")
     if preprocessor_export_dir:

@@ -344,4 +344,6 @@ def test_graph_has_no_python_ops(preprocessor):
         for op in ("StaticRegexReplace", "NormalizeUTF8", "RegexSplitWithOffsets", "StringLower",
                    "FastWordpieceTokenizeWithOffsets"):
             assert op in ops, op
-    assert "TFText>RoundRobinTrim" in graph_op_types(pair)
+    # Pairs are trimmed in core ops (keras_bert.text.round_robin): TF Serving
+    # 2.13-2.19 link tensorflow-text 2.12.1, which lacks the RoundRobin ops.
+    assert not {op for op in graph_op_types(pair) if "RoundRobin" in op}

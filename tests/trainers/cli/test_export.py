@@ -62,6 +62,9 @@ def test_run_export(exports, mrpc_dir, tmp_path, capsys):
     assert "serving_default (predict): text_a, text_b -> " in out
     assert "serve_examples (classify): inputs -> classes, scores" in out
     assert "all servable" in out and "tensorflow/serving" in out
+    # The audit for the default target, the oldest release supported.
+    assert "  op audit: TF Serving 2.13 (tensorflow-text 2.12.1): " in out
+    assert "  loads on TF Serving 2.13-2.20" in out
     assert "TF Serving configuration: batching_parameters.txt written, models.config written, SERVING.md written" in out
     assert f"-v {export_dir}:/models/mrpc" in out
     assert os.path.exists(str(tmp_path / "hub" / "encoder" / "saved_model.pb"))
@@ -77,6 +80,11 @@ def test_run_export(exports, mrpc_dir, tmp_path, capsys):
 
     with pytest.raises(ValueError, match="never overwritten"):
         program.run_export(model_dir, export_dir, version=1)
+    with pytest.raises(ValueError, match="target='2.12': not a TF Serving release"):
+        program.run_export(model_dir, export_dir, serving_target="2.12")
+    capsys.readouterr()
+    program.run_export(model_dir, export_dir, serving_target="2.20", warmup=False, serving_config=None)
+    assert "  op audit: TF Serving 2.20 (tensorflow-text 2.20.0): " in capsys.readouterr().out
 
 
 def test_load_finetuned(exports, tmp_path):
@@ -116,7 +124,7 @@ def test_keras_bert_export_command(mrpc_dir, tmp_path):
     export_dir = str(tmp_path / "models" / "mrpc")
     result = subprocess.run(
         [sys.executable, "-m", "keras_bert.trainers.cli", "export", f"--model_dir={model_dir}", f"--export_dir={export_dir}",
-         "--version=3", "--nowarmup", "--serving_cores=3", "--serving_max_batch_size=16"],
+         "--version=3", "--nowarmup", "--serving_cores=3", "--serving_max_batch_size=16", "--serving_target=2.19"],
         capture_output=True, text=True, cwd=REPO, env=env, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -127,3 +135,4 @@ def test_keras_bert_export_command(mrpc_dir, tmp_path):
     assert "--enable_batching --batching_parameters_file=/models/mrpc/batching_parameters.txt" in result.stdout
     assert not os.path.exists(os.path.join(export_dir, "3", "assets.extra", "tf_serving_warmup_requests"))
     assert f"to {os.path.join(export_dir, '3')}" in result.stdout
+    assert "op audit: TF Serving 2.19 (tensorflow-text 2.12.1): " in result.stdout
