@@ -14,7 +14,13 @@ training or evaluation; a fine-tuning output directory whose `task.json` is
 nested too deeply or holds an integer too long to convert (for `predict`);
 a Hugging Face checkpoint directory (`--init_checkpoint` of `encode`) whose
 `model.safetensors` has a header length of 2**62 or is truncated, or whose
-`config.json` is nested too deeply or holds an integer too long to convert.
+`config.json` is nested too deeply or holds an integer too long to convert;
+models fine-tuned with transformers that do not fit what is asked (`export`,
+`finetune --init_checkpoint`, `convert`): not a BERT task class, a
+multi-label classifier, a head of another size than `id2label`, label ids
+with a gap, no vocab.txt, no task head, text pairs for a tagger, a tagger to
+continue as a classifier, labels that are not the training file's, a format
+without that head.
 
 Proven for each: the command exits with a non-zero status through
 `SystemExit("keras-bert <command>: <message>")` -- a clean error, no
@@ -423,6 +429,86 @@ def encode_cases(root):
 
 def test_encode_unreadable_checkpoints(workdir):
     run_and_record(encode_cases(workdir), workdir, "keras-bert encode --init_checkpoint", "files")
+
+
+def foreign_checkpoint_cases(root):
+    """Models fine-tuned with transformers (`save_pretrained` of a `BertFor...`, vocab.txt) that are wrong
+    for what is asked of them: `export` (TF Serving), `finetune --init_checkpoint`, `convert`."""
+    from tests.keras_bert.checkpoints import writers
+
+    def checkpoint(name, architecture, edit=None, vocab=True, **values):
+        directory = root / "foreign" / name
+        writers.write_hf(str(directory), writers.hf_task_model(architecture, **values))
+        if not vocab:
+            os.remove(directory / "vocab.txt")
+        config_path = str(directory / "config.json")
+        if edit:
+            with open(config_path) as f:
+                config = json.load(f)
+            config.update(edit)
+            write(config_path, json.dumps(config))
+        return str(directory), config_path
+
+    classifier = dict(num_labels=2, id2label={0: "negative", 1: "positive"})
+    cases = {"export": [], "finetune": [], "convert": []}
+
+    def case(command, name, path, argv, where):
+        output_dir = str(root / "foreign_out" / command / name.replace(" ", "_"))
+        flag = {"export": "--export_dir", "finetune": "--output_dir", "convert": "--output_dir"}[command]
+        cases[command].append(Case(f"{command}: {name}", command, path, argv + [f"{flag}={output_dir}"], output_dir,
+                                   tuple(where)))
+
+    directory, config = checkpoint("unknown_class", "BertForSequenceClassification",
+                                   edit={"architectures": ["BertForNextGeneration"]}, **classifier)
+    case("export", "architectures not a BERT task model", config, [f"--model_dir={directory}"],
+         [config, "architectures=['BertForNextGeneration']: not a BERT task model"])
+    directory, config = checkpoint("multi_label", "BertForSequenceClassification",
+                                   problem_type="multi_label_classification", **classifier)
+    case("export", "a multi-label classifier", config, [f"--model_dir={directory}"],
+         [config, "problem_type='multi_label_classification'"])
+    directory, config = checkpoint("head_shape", "BertForSequenceClassification",
+                                   edit={"id2label": {"0": "a", "1": "b", "2": "c"}}, **classifier)
+    case("export", "id2label of 3 labels, a head of 2", config, [f"--model_dir={directory}"],
+         [os.path.join(directory, "model.safetensors"), "'classifier.weight' has shape (2, 32)"])
+    directory, config = checkpoint("label_ids", "BertForSequenceClassification",
+                                   edit={"id2label": {"0": "a", "7": "b"}}, **classifier)
+    case("export", "id2label ids with a gap", config, [f"--model_dir={directory}"], [config, "id2label ids [0, 7]"])
+    directory, config = checkpoint("dropout", "BertForSequenceClassification", edit={"classifier_dropout": "high"},
+                                   **classifier)
+    case("export", "classifier_dropout not a number", config, [f"--model_dir={directory}"],
+         [config, "classifier_dropout='high'"])
+    directory, config = checkpoint("no_vocab", "BertForSequenceClassification", vocab=False, **classifier)
+    case("export", "no vocab.txt", directory, [f"--model_dir={directory}"], [directory, "no vocab.txt"])
+    directory, config = checkpoint("pretrained", "BertForPreTraining")
+    case("export", "a pretrained BERT, no task head", directory, [f"--model_dir={directory}"],
+         [directory, "a pretrained BERT with no task head"])
+    tagger, tagger_config = checkpoint("tagger", "BertForTokenClassification", num_labels=3)
+    case("export", "--text_pairs for a tagger", tagger, [f"--model_dir={tagger}", "--text_pairs"],
+         ["--text_pairs: a tagging model"])
+
+    train = write(root / "foreign" / "train.tsv", tsv(GOOD_ROWS))
+    finetune = ["--task=classification", "--text_a_column=sentence", "--label_column=label", "--do_train",
+                f"--train_file={train}", "--max_seq_length=16", "--train_batch_size=4"]
+    case("finetune", "a token classifier to continue as a classifier", tagger_config,
+         finetune + [f"--init_checkpoint={tagger}"],
+         [tagger_config, "holds a fine-tuned BertTokenClassifier", "--task=classification trains a BertClassifier"])
+    directory, config = checkpoint("other_labels", "BertForSequenceClassification", **classifier)
+    case("finetune", "id2label that lacks the training file's labels", config,
+         finetune + [f"--init_checkpoint={directory}"],
+         [config, "id2label ['negative', 'positive'] lacks ['neg', 'pos']", train])
+    case("convert", "a token classifier to the original format", tagger,
+         [f"--input_dir={tagger}", "--output_format=original"],
+         ["google-research/bert has no checkpoint format for a BertTokenClassifier"])
+    directory, config = checkpoint("two_classes", "BertForSequenceClassification",
+                                   edit={"architectures": ["BertForSequenceClassification", "BertModel"]}, **classifier)
+    case("convert", "two architectures", config, [f"--input_dir={directory}"], [config, "one class expected"])
+    return cases
+
+
+def test_foreign_task_checkpoints(workdir):
+    pytest.importorskip("transformers")
+    for command, cases in foreign_checkpoint_cases(workdir).items():
+        run_and_record(cases, workdir, f"keras-bert {command} (a model fine-tuned with transformers)", "checkpoints")
 
 
 def test_through_the_console_entry_point(workdir):
