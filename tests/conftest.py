@@ -6,9 +6,11 @@ compare runs with each other, or with Hugging Face, to 1e-5, which bf16's
 8-bit mantissa does not keep. So for the whole session the programs run in
 this process read the flags of a CPU without them (`read_cpu_flags`
 returns AVX2's): a test means the same on every machine. A test of `auto`
-on the machine itself asks for the `host_cpu_flags` fixture. (Programs
-started in a subprocess read the real flags; those that compare numbers
-pass `--mixed_precision=float32`.)
+on the machine itself asks for the `host_cpu_flags` fixture. Programs
+started in a subprocess read the real flags: the argv of those whose
+numbers are compared says `--mixed_precision=float32`
+(tests/reliability/test_kill_resume.py's); the others (the quickstart, CLI
+smoke runs) run in bf16 where the CPU has it, as a user's would.
 """
 
 import pytest
