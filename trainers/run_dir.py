@@ -23,6 +23,7 @@ from keras_bert import io
 from keras_bert.config import BertConfig
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.trainers import tasks
+from keras_bert.trainers.engine import distribution
 from keras_bert.trainers.engine import initialization
 
 TASK_FILE = "task.json"
@@ -58,6 +59,9 @@ TASK_FILE_SCHEMA = {
     "long_text_pooling": ((_STR,), "how window outputs are pooled: mean or max"),
     "packing": ((_BOOL,), "examples packed several to a row (training, evaluation, prediction)"),
     "max_sequences_per_row": ((_INT,), "with packing: the most examples in a row"),
+    "mixed_precision": ((_STR,), "the dtype policy the last training ran under (--mixed_precision, auto resolved: "
+                                 "float32, mixed_bfloat16 or mixed_float16); the saved model is float32 whatever it is"),
+    "mixed_precision_reason": ((_STR,), "why that policy (e.g. \"auto: CPU has AVX512_BF16, AMX\")"),
 }
 PREDICTION_SETTINGS = ("text_a_column", "text_b_column", "choice_columns", "doc_stride", "max_query_length",
                        "n_best_size", "max_answer_length", "version_2_with_negative", "null_score_diff_threshold",
@@ -186,7 +190,12 @@ def load_model(output_dir, task_info, config, max_sequences_per_row=None):
     """The fine-tuned model of `output_dir`: `best/model` (the checkpoint
     `run_finetuning` keeps and predicts with), else `model.keras`; with
     `max_sequences_per_row`, built to predict packed rows of that many
-    sequences (the weights are the same).
+    sequences (the weights are the same). Always a float32 model, whatever
+    the run trained under (`task.json`'s `mixed_precision`): built or
+    loaded under the float32 dtype policy (variables are float32 under every
+    policy, and `model.keras` keeps none: the task models rebuild their
+    layers from the `BertConfig`), so `keras-bert predict` and the export
+    compute and answer in float32.
 
     `model.keras` is loaded in Keras' safe mode (`safe_mode=True`, said
     explicitly): a file that would need Python code to rebuild -- a
@@ -202,19 +211,22 @@ def load_model(output_dir, task_info, config, max_sequences_per_row=None):
     keras_file = path(output_dir, KERAS_FILE)
     task = tasks.get(task_info["task"], TASK_FILE)
     if has_best_model(output_dir):
-        model = task.build_model(config, task_info, max_sequences_per_row=max_sequences_per_row)
+        with distribution.dtype_policy("float32"):
+            model = task.build_model(config, task_info, max_sequences_per_row=max_sequences_per_row)
         status = tf.train.Checkpoint(model=model).read(prefix)
         status.assert_existing_objects_matched()
         status.expect_partial()
         return model
     if tf.io.gfile.exists(keras_file):
         try:
-            model = keras.saving.load_model(keras_file, compile=False, safe_mode=True)
+            with distribution.dtype_policy("float32"):
+                model = keras.saving.load_model(keras_file, compile=False, safe_mode=True)
         except Exception as e:  # ValueError, TypeError, BadZipFile ... from a file of unknown origin.
             reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
             raise ValueError(f"{keras_file}: cannot load it ({type(e).__name__}: {reason})") from None
         if max_sequences_per_row is not None and model.encoder.max_sequences_per_row != max_sequences_per_row:
-            rebuilt = task.build_model(config, task_info, max_sequences_per_row=max_sequences_per_row)
+            with distribution.dtype_policy("float32"):
+                rebuilt = task.build_model(config, task_info, max_sequences_per_row=max_sequences_per_row)
             rebuilt.set_weights(model.get_weights())  # The same layers in the same order.
             model = rebuilt
         return model

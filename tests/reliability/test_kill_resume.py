@@ -31,8 +31,10 @@ SEED = 20261126
 
 
 def pretrain_argv(corpus, output_dir, **overrides):
+    # float32 as on every machine: the subprocess reads this CPU's flags for `auto` (tests/conftest.py).
     values = dict(num_train_steps=PRETRAIN_STEPS, save_checkpoints_steps=1, log_steps=1,
-                  keep_checkpoint_max=3, random_seed=7, steps_per_execution=1, num_warmup_steps=4)
+                  keep_checkpoint_max=3, random_seed=7, steps_per_execution=1, num_warmup_steps=4,
+                  mixed_precision="float32")
     values.update(overrides)
     options = test_pretraining.options(corpus, output_dir, **values)
     argv = ["pretrain", "--do_train", "--deterministic"]
@@ -46,7 +48,7 @@ def finetune_argv(data, output_dir, **overrides):
                   text_a_column="sentence", label_column="label", bert_config_preset="tiny",
                   vocab_file=str(data / "vocab.txt"), max_seq_length=24, train_batch_size=16,
                   num_train_epochs=2, learning_rate=2e-3, save_checkpoints_steps=1, keep_checkpoint_max=3,
-                  log_steps=1, random_seed=7)
+                  log_steps=1, random_seed=7, mixed_precision="float32")
     values.update(overrides)
     return ["finetune", "--do_train", "--nodo_eval", "--deterministic"] + [f"--{k}={v}" for k, v in values.items()]
 

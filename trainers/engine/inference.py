@@ -38,7 +38,8 @@ def predict(model, features, batch_size, sequence_outputs=(), sort_by_length=Tru
         row per example (packed rows' `sequence_mask` `[N, P]`).
 
     Returns:
-      dict of numpy arrays `[N, ...]`, in the order of `features`.
+      dict of numpy arrays `[N, ...]` (floating ones float32, whatever the
+      model's dtype policy), in the order of `features`.
     """
     inputs = {k: features[k] for k in INPUT_NAMES}
     whole = {k: features[k] for k in row_inputs}
@@ -79,6 +80,13 @@ def _forward_function(model, ranks, jit_compile):
     if key not in functions:
         spec = {k: tf.TensorSpec([None] * rank, tf.int32) for k, rank in ranks.items()}
         model_ref = weakref.ref(model)  # The cache must not keep the model alive.
-        functions[key] = tf.function(lambda batch: model_ref()(batch, training=False), input_signature=[spec],
-                                     jit_compile=jit_compile)
+        functions[key] = tf.function(lambda batch: _float32_outputs(model_ref()(batch, training=False)),
+                                     input_signature=[spec], jit_compile=jit_compile)
     return functions[key]
+
+
+def _float32_outputs(outputs):
+    """A model's dict of outputs with its floating ones float32 (a model
+    computing in bfloat16 or float16 -- the one training under a mixed
+    policy, scored on the dev set -- gives its logits in that dtype)."""
+    return {k: tf.cast(v, tf.float32) if v.dtype.is_floating else v for k, v in outputs.items()}

@@ -159,28 +159,23 @@ class Trainer:
         self.log_fn = log_fn or _print
         self.is_chief = distribution.is_chief(strategy)
 
-        previous_policy = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(precision)
-        try:
-            with strategy.scope():
-                self.model = model_fn()
-                for attribute in ("loss_terms", "accuracy_terms", "loss_weights", "item_losses"):
-                    if not hasattr(self.model, attribute):
-                        raise ValueError(
-                            f"Trainer: the model ({type(self.model).__name__}) has no "
-                            f"{attribute} (see keras_bert.trainers.engine.training_loop)."
-                        )
-                optimizer = optimizer_fn()
-                if precision == "mixed_float16":
-                    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-                optimizer.build(self.model.trainable_variables)
-                self.optimizer = optimizer
-                self.global_step = tf.Variable(
-                    0, dtype=tf.int64, trainable=False, name="global_step",
-                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-                )
-        finally:
-            keras.config.set_dtype_policy(previous_policy)
+        with distribution.dtype_policy(precision), strategy.scope():
+            self.model = model_fn()
+            for attribute in ("loss_terms", "accuracy_terms", "loss_weights", "item_losses"):
+                if not hasattr(self.model, attribute):
+                    raise ValueError(
+                        f"Trainer: the model ({type(self.model).__name__}) has no "
+                        f"{attribute} (see keras_bert.trainers.engine.training_loop)."
+                    )
+            optimizer = optimizer_fn()
+            if precision == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(self.model.trainable_variables)
+            self.optimizer = optimizer
+            self.global_step = tf.Variable(
+                0, dtype=tf.int64, trainable=False, name="global_step",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
         self._train_function = None
         self._eval_function = None
         self._stop_signal = None

@@ -22,7 +22,11 @@ longest member within length buckets (fixed bucket lengths on TPU). With
 `save_checkpoints_steps` steps (default: every epoch), the best model by
 `best_metric` is kept in `output_dir/best/`, and its scores are written to
 `eval_results.txt`. `do_predict` writes `predictions.tsv` or `.jsonl`
-(`run_prediction`, which `keras-bert predict` runs too).
+(`run_prediction`, which `keras-bert predict` runs too). Under a mixed
+policy (`--mixed_precision`, `auto` picks by device: the run prints which and
+why, task.json keeps it) the dev scores during training come from the model
+training in bf16/fp16; the final scores, predictions and `model.keras`
+from a float32 copy of the kept model, as `predict` and the export compute.
 
 Long texts (classification, regression): with `long_text_stride` > 0,
 evaluation and prediction cut `text_a` into overlapping windows of
@@ -109,7 +113,8 @@ def run_finetuning(options):
     # TensorFlow op (the tokenizer's tables) starts the runtime.
     strategy = distribution.get_strategy(options.distribution_strategy, tpu_address=options.tpu,
                                          num_gpus=options.num_gpus)
-    precision = distribution.resolve_precision(options.mixed_precision, strategy)
+    precision, precision_reason = distribution.resolve_precision(options.mixed_precision, strategy)
+    print(f"precision: {precision} ({precision_reason})", flush=True)
     training_loop.make_reproducible(options.random_seed, options.deterministic)
     vocab_file, lowercase = initialization.resolve_vocabulary(options.vocab_file, options.do_lower_case,
                                                               options.init_checkpoint)
@@ -146,6 +151,8 @@ def run_finetuning(options):
     for key in run_dir.PREDICTION_SETTINGS:  # What `keras-bert predict` uses: this training run's.
         if options.do_train or key not in task_info:
             task_info[key] = getattr(options, key)
+    if options.do_train:
+        task_info.update(mixed_precision=precision, mixed_precision_reason=precision_reason)
 
     # Read everything first: bad data fails before any training.
     train = dev = test = None
@@ -201,11 +208,13 @@ def run_finetuning(options):
             num_layers=num_layers,
         )
 
+    def model_fn():
+        return task.build_model(config, task_info, dropout=options.dropout, train_encoder=options.train_encoder,
+                                max_sequences_per_row=options.packed_sequences_per_row)
+
     trainer = training_loop.Trainer(
         strategy,
-        model_fn=lambda: task.build_model(
-            config, task_info, dropout=options.dropout, train_encoder=options.train_encoder,
-            max_sequences_per_row=options.packed_sequences_per_row),
+        model_fn=model_fn,
         optimizer_fn=optimizer_fn,
         output_dir=options.output_dir,
         global_batch_size=options.train_batch_size,
@@ -261,6 +270,13 @@ def run_finetuning(options):
             init_fn(model)
     if options.do_train and run_dir.has_best_model(options.output_dir):
         run_dir.restore_best(options.output_dir, model)
+    if precision != "float32":
+        # The final scores, the predictions and model.keras from a float32
+        # copy: what `keras-bert predict` and the export compute.
+        with distribution.dtype_policy("float32"):
+            copy = model_fn()
+        copy.set_weights(model.get_weights())
+        model = copy
     if options.do_eval:
         scores = evaluate(model, task, dev, task_info, options)
         step = best["step"] if best else int(trainer.global_step.numpy())

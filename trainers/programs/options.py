@@ -72,8 +72,10 @@ class TrainingOptions:
     distribution_strategy: str = option("off", "tf.distribute strategy.", choices=tuple(distribution.STRATEGIES))
     tpu: str = option(None, "TPU address or name for --distribution_strategy=tpu ('local' for a local TPU).")
     num_gpus: int = option(None, "GPUs to use (default: all visible).")
-    mixed_precision: str = option("auto", "auto: mixed_bfloat16 on TPU, mixed_float16 (loss scaling) on GPU, "
-                                          "float32 on CPU.", choices=tuple(distribution.PRECISIONS))
+    mixed_precision: str = option("auto", "auto: mixed_bfloat16 on TPU and on CPUs with bf16 instructions "
+                                          "(/proc/cpuinfo flag avx512_bf16 or amx_bf16), mixed_float16 (loss "
+                                          "scaling) on GPU, float32 elsewhere. Variables and the saved model stay "
+                                          "float32.", choices=tuple(distribution.PRECISIONS))
     jit_compile: bool = option(False, "XLA-compile the train step (TPUs always do).")
     random_seed: int = option(12345, "Seed of the new weights, dropout, the input order (and dynamic masks).")
     deterministic: bool = option(False, "TensorFlow op determinism: reruns and resumed runs give bit-identical "

@@ -5,7 +5,8 @@
 `best/model` or `model.keras`) and runs `prediction_inputs` and
 `run_prediction`, the code `keras-bert finetune --do_predict` runs, so both
 give the same predictions for the same file and settings. Every setting of
-`PredictOptions` left None is taken from task.json.
+`PredictOptions` left None is taken from task.json. The model computes in
+float32 whatever `--mixed_precision` it trained under (`run_dir.load_model`).
 """
 
 import dataclasses

@@ -12,6 +12,12 @@ packed rows of `create-pretraining-data --pack` with `max_sequences_per_row`,
 the batch then counting rows), resume
 from `output_dir` when it already holds checkpoints, evaluate into
 `eval_results.txt` and save the final model as pretrained checkpoints.
+
+Precision: `--mixed_precision` (`auto` picks by device,
+`keras_bert.trainers.engine.distribution`); the run prints which policy
+and why, and a training run records both in `output_dir/run_info.json`
+(`mixed_precision`, `mixed_precision_reason`). Variables, checkpoints and
+the saved pretrained model are float32 under every policy.
 """
 
 import contextlib
@@ -20,6 +26,7 @@ import os
 
 import tensorflow as tf
 
+from keras_bert import io
 from keras_bert.checkpoints import pretrained as pretrained_lib
 from keras_bert.models.bert_encoder import BertEncoder
 from keras_bert.models.bert_pretrainer import BertPretrainer
@@ -34,6 +41,8 @@ from keras_bert.trainers.engine import initialization
 from keras_bert.trainers.engine import optimization
 from keras_bert.trainers.engine import training_loop
 from keras_bert.trainers.programs.options import PretrainingOptions  # noqa: F401 (what run_pretraining takes)
+
+RUN_INFO_FILE = "run_info.json"  # The last training run's precision and why.
 
 SAVE_FORMATS = ("hf", "original")
 
@@ -201,7 +210,8 @@ def run_pretraining(options):
     strategy = distribution.get_strategy(
         options.distribution_strategy, tpu_address=options.tpu, num_gpus=options.num_gpus
     )
-    precision = distribution.resolve_precision(options.mixed_precision, strategy)
+    precision, precision_reason = distribution.resolve_precision(options.mixed_precision, strategy)
+    print(f"precision: {precision} ({precision_reason})", flush=True)
     training_loop.make_reproducible(options.random_seed, options.deterministic)
     train_files = pretraining_input.scan_pretraining_files(options.input_file, *record_lengths(options))
     eval_files = train_files
@@ -211,6 +221,9 @@ def run_pretraining(options):
     tf.io.gfile.makedirs(options.output_dir)
     if distribution.is_chief(strategy):
         config.save(os.path.join(options.output_dir, initialization.MODEL_CONFIG_FILE))
+        if options.do_train:
+            io.write_json(os.path.join(options.output_dir, RUN_INFO_FILE),
+                          {"mixed_precision": precision, "mixed_precision_reason": precision_reason})
     trainer = training_loop.Trainer(
         strategy,
         model_fn=lambda: BertPretrainer(BertEncoder(config, max_sequences_per_row=options.max_sequences_per_row)),

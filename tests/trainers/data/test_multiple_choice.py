@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from keras_bert import BertConfig
 from keras_bert import BertPreprocessor
+from keras_bert.trainers import run_dir
 from keras_bert.trainers.data import multiple_choice_data as mcd
 from keras_bert.trainers.data.multiple_choice_data import MultipleChoiceExample
 from keras_bert.trainers.programs import finetuning
@@ -19,6 +20,7 @@ from tests.trainers.programs.test_finetuning import BAD
 from tests.trainers.programs.test_finetuning import FILLER
 from tests.trainers.programs.test_finetuning import GOOD
 from tests.trainers.programs.test_finetuning import VOCAB
+from tests.trainers.programs.test_finetuning import float32_outputs
 from tests.trainers.programs.test_finetuning import options as finetuning_options
 from tests.trainers.programs.test_finetuning import read_results
 
@@ -266,3 +268,22 @@ def test_multiple_choice_options_and_bad_rows(swag, tmp_path):
     with pytest.raises(ValueError, match="bad.csv:3: label 2 is out of range"):
         finetuning.run_finetuning(finetuning_options(
             swag, tmp_path / "b", **dict(base, train_file=str(bad), choice_columns="ending0,ending1")))
+
+
+def test_multiple_choice_trains_in_mixed_bfloat16_and_keeps_float32(swag, tmp_path):
+    """--mixed_precision=mixed_bfloat16 (what auto picks on bf16 CPUs): finite scores, the kept model float32."""
+    out = tmp_path / "mc"
+    dev = str(swag / "dev.jsonl")
+    results = finetuning.run_finetuning(finetuning_options(
+        swag, out, task="multiple_choice", train_file=str(swag / "train.csv"), eval_file=dev,
+        text_a_column="sent1", text_b_column="sent2", label_column="label",
+        choice_columns="ending0,ending1,ending2,ending3", bert_config_preset=None,
+        bert_config_file=str(swag / "bert_config.json"), max_seq_length=16, num_train_epochs=1,
+        mixed_precision="mixed_bfloat16"))
+    assert all(np.isfinite(v) for v in results["eval"].values()), results["eval"]
+    task_info = run_dir.read_task_info(str(out))
+    assert task_info["mixed_precision"] == "mixed_bfloat16"
+    model = run_dir.load_model(str(out), task_info, run_dir.read_config(str(out)))
+    features = run_dir.make_preprocessor(str(out), task_info)((tf.constant(["the king"] * 4),
+                                                               tf.constant(["went home", "was good", "a", "b"])))
+    float32_outputs(model, {k: v[None] for k, v in features.items()})  # One example of 4 choices.

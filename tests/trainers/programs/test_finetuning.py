@@ -7,9 +7,14 @@ import random
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from keras_bert.export import saved_model as saved_model_lib
+from keras_bert.trainers import run_dir
+from keras_bert.trainers.engine import distribution
 from keras_bert.trainers.engine import optimization
 from keras_bert.trainers.programs import finetuning
 from tests.testing import REPO
@@ -90,6 +95,41 @@ def test_classification_learns_and_predicts(data, tmp_path):
         max_seq_length=24, do_predict=True, prediction_format="jsonl"))
     predicted = [json.loads(line)["label"] for line in open(again["predict"])]
     assert predicted == [row[1] for row in rows]
+
+
+def float32_outputs(model, features):
+    """`model`'s outputs on `features`, checked float32 (its variables too)."""
+    assert {v.dtype for v in model.weights} == {"float32"}, model.name
+    outputs = model(features, training=False)
+    assert all(v.dtype == tf.float32 for v in outputs.values()), {k: v.dtype for k, v in outputs.items()}
+    return {k: v.numpy() for k, v in outputs.items()}
+
+
+def test_auto_precision_on_this_cpu_trains_and_saves_float32(data, tmp_path, capsys, host_cpu_flags):
+    """`auto` on this machine's own CPU flags (mixed_bfloat16 with AVX512_BF16 or AMX): the run says which and
+    why among its first lines, task.json keeps both, it learns, and what it leaves -- best/, model.keras and
+    the export -- holds float32 variables and answers in float32; Keras' global policy is float32 again."""
+    policy, reason = distribution.choose_precision("auto", "CPU", host_cpu_flags)
+    out = tmp_path / "auto"
+    results = finetuning.run_finetuning(options(data, out, num_train_epochs=3))
+    assert f"precision: {policy} ({reason})" in capsys.readouterr().out.splitlines()[:2]
+    task_info = run_dir.read_task_info(str(out))
+    assert (task_info["mixed_precision"], task_info["mixed_precision_reason"]) == (policy, reason)
+    assert results["eval"]["accuracy"] >= 0.9, results["eval"]  # A word decides the label.
+    assert keras.config.dtype_policy().name == "float32"
+    preprocessor = run_dir.make_preprocessor(str(out), task_info)
+    texts = ["the movie was good", "it was an awful story", "the king went home"]
+    features = preprocessor(tf.constant(texts))
+    best = float32_outputs(run_dir.load_model(str(out), task_info, run_dir.read_config(str(out))), features)
+    saved = float32_outputs(keras.saving.load_model(str(out / "model.keras"), compile=False), features)
+    np.testing.assert_allclose(saved["logits"], best["logits"], atol=1e-5)
+    version = saved_model_lib.export_saved_model(str(out), str(tmp_path / "export"), warmup=False)
+    stored = tf.train.load_checkpoint(os.path.join(version, "variables", "variables")).get_variable_to_dtype_map()
+    assert {dtype for dtype in stored.values() if dtype.is_floating} == {tf.float32}
+    served = tf.saved_model.load(version).signatures["serving_default"](text=tf.constant(texts))
+    assert all(v.dtype == tf.float32 for v in served.values() if v.dtype.is_floating), served
+    probabilities = tf.nn.softmax(best["logits"]).numpy()
+    np.testing.assert_allclose(served["probabilities"].numpy(), probabilities, atol=1e-5)
 
 
 def test_sentence_pairs_with_bom_and_crlf(data, tmp_path):
@@ -264,7 +304,8 @@ def test_cli(data, tmp_path):
     assert bad.returncode != 0 and "zzz" in bad.stderr
 
 
-def test_squad_trains_scores_and_writes_answers(data, tmp_path):
+def write_squad(tmp_path):
+    """A SQuAD 2.0 file of three questions (one without an answer) on one context."""
     context = "the king went home . the queen was happy and the story was good ."
     qas = [
         {"id": "q1", "question": "who went home ?", "answers": [{"text": "the king", "answer_start": 0}],
@@ -276,6 +317,11 @@ def test_squad_trains_scores_and_writes_answers(data, tmp_path):
     squad = {"version": "v2.0", "data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]}
     path = tmp_path / "squad.json"
     path.write_text(json.dumps(squad))
+    return path
+
+
+def test_squad_trains_scores_and_writes_answers(data, tmp_path):
+    path = write_squad(tmp_path)
     out = tmp_path / "squad"
     results = finetuning.run_finetuning(options(
         data, out, task="squad", train_file=str(path), eval_file=str(path), predict_file=str(path),
@@ -288,3 +334,37 @@ def test_squad_trains_scores_and_writes_answers(data, tmp_path):
     assert set(predictions) == {"q1", "q2", "q3"}
     assert set(json.load(open(out / "null_odds.json"))) == {"q1", "q2", "q3"}
     assert read_results(out / "eval_results.txt")["eval_exact"] == results["eval"]["exact"]
+
+
+BF16_FAMILIES = {
+    "classification_packed": lambda data, tmp: dict(packing=True, max_sequences_per_row=8, train_batch_size=4),
+    "regression": lambda data, tmp: dict(task="regression", train_file=str(data / "train_reg.tsv"),
+                                         eval_file=str(data / "dev_reg.tsv"), text_a_column="text",
+                                         label_column="score"),
+    "tagging_packed": lambda data, tmp: dict(task="tagging", train_file=str(data / "train.conll"),
+                                             eval_file=str(data / "dev.conll"), text_a_column=None, label_column=None,
+                                             packing=True, max_sequences_per_row=8, train_batch_size=4),
+    "squad": lambda data, tmp: dict(task="squad", train_file=str(write_squad(tmp)), eval_file=str(tmp / "squad.json"),
+                                    text_a_column=None, label_column=None, max_seq_length=32, doc_stride=8,
+                                    max_query_length=8, train_batch_size=4, num_train_epochs=4),
+}
+
+
+@pytest.mark.parametrize("family", sorted(BF16_FAMILIES))
+def test_mixed_bfloat16_trains_every_family_and_keeps_float32(data, tmp_path, family):
+    """--mixed_precision=mixed_bfloat16 (what auto picks on bf16 CPUs), packed too: finite float32 losses and
+    scores, the kept model float32 (multiple choice: tests/trainers/data/test_multiple_choice.py)."""
+    out = tmp_path / family
+    values = dict(num_train_epochs=1, mixed_precision="mixed_bfloat16", do_predict=True)
+    values.update(BF16_FAMILIES[family](data, tmp_path))
+    values["predict_file"] = values.get("eval_file", str(data / "dev.tsv"))
+    results = finetuning.run_finetuning(options(data, out, **values))
+    assert results["train"]["global_step"] > 0
+    assert all(np.isfinite(v) for v in results["eval"].values()), results["eval"]
+    task_info = run_dir.read_task_info(str(out))
+    assert task_info["mixed_precision"] == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"
+    model = run_dir.load_model(str(out), task_info, run_dir.read_config(str(out)))
+    features = run_dir.make_preprocessor(str(out), task_info)((tf.constant(["who went home ?"]),
+                                                               tf.constant(["the king went home ."])))
+    float32_outputs(model, features)

@@ -104,6 +104,27 @@ def test_train_eval_and_save(corpus, tmp_path):
         assert scalars.get(tag) == [3, 6], (tag, scalars)
 
 
+def test_mixed_bfloat16_pretrains_and_saves_float32(corpus, tmp_path, capsys):
+    """--mixed_precision=mixed_bfloat16 (what auto picks on bf16 CPUs): the run says so, run_info.json keeps
+    it, the losses are float32 and finite, the saved pretrained model is float32."""
+    import keras
+
+    out = tmp_path / "bf16"
+    results = pretraining.run_pretraining(options(corpus, out, do_eval=True, mixed_precision="mixed_bfloat16",
+                                                  save_pretrained_format="hf"))
+    assert "precision: mixed_bfloat16 (--mixed_precision=mixed_bfloat16)" in capsys.readouterr().out
+    assert json.load(open(out / pretraining.RUN_INFO_FILE)) == {
+        "mixed_precision": "mixed_bfloat16", "mixed_precision_reason": "--mixed_precision=mixed_bfloat16"}
+    assert all(np.isfinite(v) for v in results["eval"].values()) and np.isfinite(results["train"]["loss"])
+    assert keras.config.dtype_policy().name == "float32"
+    loaded = load_checkpoint(str(out / "pretrained_hf"))
+    assert {w.dtype for w in loaded.encoder.get_weights() + loaded.masked_lm_head.get_weights()} == {
+        np.dtype("float32")}
+    # `auto` in this suite: as on a CPU without bf16 (tests/conftest.py).
+    pretraining.run_pretraining(options(corpus, tmp_path / "auto", num_train_steps=1, num_warmup_steps=0))
+    assert json.load(open(tmp_path / "auto" / pretraining.RUN_INFO_FILE))["mixed_precision"] == "float32"
+
+
 def test_resume_continues_from_the_newest_checkpoint(corpus, tmp_path):
     out = tmp_path / "run"
     first = pretraining.run_pretraining(options(corpus, out, num_train_steps=3))
