@@ -249,6 +249,7 @@ def finetuning_options(task, init, seed, files, pretrained_dir, work_dir, quick)
     return finetuning.FinetuningOptions(
         output_dir=output_dir, train_file=train_file, eval_file=eval_file, do_train=True, do_eval=True,
         random_seed=seed, save_checkpoints_steps=NEVER, log_steps=100, **columns, **model, **hp,
+        mixed_precision="float32",  # The parity column's precision (Hugging Face runs float32), on every CPU.
     )
 
 
