@@ -65,6 +65,9 @@ BATCHING_FIELDS = {
 }
 
 _FLAGS = {"num_batch_threads": "--serving_cores", "max_batch_size": "--serving_max_batch_size"}
+MIXED_PRECISIONS = ("auto", "bfloat16", "float32")
+# TF Serving's --mixed_precision flag (main.cc) exists from 2.15 on (absent at tags 2.13.0 and 2.14.0).
+MIXED_PRECISION_SINCE = "2.15"
 _CHECKSUM = re.compile(r"keras-bert-sha256: ([0-9a-f]{64})")
 
 
@@ -89,6 +92,18 @@ class ServingConfig:
         refused (UNAVAILABLE). None: `num_batch_threads`, TF Serving's advice
         for online serving (little queueing delay, the threads kept busy);
         raise it for bulk jobs.
+      mixed_precision: the model server's `--mixed_precision` (TF Serving
+        2.15 on): "bfloat16" serves in bfloat16 -- at load, grappler's oneDNN
+        auto mixed precision (`auto_mixed_precision_onednn_bfloat16`,
+        saved_model_bundle_factory.cc) rewrites matmuls and their
+        neighbours to bfloat16, the SavedModel itself unchanged --, worth it
+        on CPUs with bfloat16 instructions (AVX512_BF16, AMX) and slower
+        elsewhere (oneDNN emulates them on any AVX-512 CPU). "float32"
+        serves the model as exported. "auto" (default): "bfloat16" when
+        this machine's CPU has AVX512_BF16 or AMX, as `--mixed_precision=auto`
+        of training decides (export where you serve, or say which).
+        Outputs then move by bfloat16 rounding (benchmarks/quantization.py
+        measures the accuracy).
       overwrite: replace the files even when they were edited.
 
     `allowed_batch_sizes` are the powers of two below `max_batch_size`, then
@@ -116,6 +131,7 @@ class ServingConfig:
     max_batch_size: int = 32
     batch_timeout_micros: int = 1000
     max_enqueued_batches: int = None
+    mixed_precision: str = "auto"
     overwrite: bool = False
 
     def __post_init__(self):
@@ -128,8 +144,25 @@ class ServingConfig:
                 flag = _FLAGS.get(name)
                 raise ValueError(f"ServingConfig.{name}={value!r}{f' ({flag} of keras-bert export)' if flag else ''}: "
                                  f"must be an integer >= {minimum}")
+        if self.mixed_precision not in MIXED_PRECISIONS:
+            raise ValueError(f"ServingConfig.mixed_precision={self.mixed_precision!r} (--serving_mixed_precision of "
+                             f"keras-bert export): must be one of {', '.join(MIXED_PRECISIONS)}")
         if not isinstance(self.overwrite, bool):
             raise ValueError(f"ServingConfig.overwrite={self.overwrite!r}: must be True or False")
+
+    @property
+    def server_precision(self):
+        """`(value, reason)`: the model server's `--mixed_precision` value ("bfloat16", or None for
+        none) and why; `auto` reads this machine's CPU flags now."""
+        if self.mixed_precision != "auto":
+            return (self.mixed_precision if self.mixed_precision == "bfloat16" else None,
+                    f"--serving_mixed_precision={self.mixed_precision}")
+        from keras_bert.trainers.engine import distribution
+
+        policy, reason = distribution.choose_precision("auto", "CPU", distribution.read_cpu_flags())
+        found = reason.split("CPU has ", 1)[1] if policy == "mixed_bfloat16" else None
+        return (("bfloat16", f"chosen by auto: the exporting machine's CPU has {found}") if found else
+                (None, "chosen by auto: the exporting machine's CPU has no AVX512_BF16 or AMX"))
 
     @property
     def threads(self):
@@ -162,15 +195,18 @@ def served_paths(export_dir, model_name):
     return export_dir, export_dir
 
 
-def docker_command(export_dir, model_name):
-    """The `docker run` line serving `export_dir` with its batching parameters and models.config."""
+def docker_command(export_dir, model_name, config=DEFAULT):
+    """The `docker run` line serving `export_dir` with its batching parameters and models.config
+    (and `--mixed_precision=bfloat16` when `config.server_precision` says so)."""
     base, files = served_paths(export_dir, model_name)
     mount = f"  -v {os.path.abspath(export_dir)}:{base} \\\n" if io.is_local(os.fspath(export_dir)) else ""
+    precision, _ = config.server_precision
     return (
         f"docker run --rm -p {GRPC_PORT}:{GRPC_PORT} -p {REST_PORT}:{REST_PORT} \\\n{mount}"
         f"  {IMAGE} \\\n"
         f"  --model_config_file={files}/{MODELS_CONFIG_FILE} --model_config_file_poll_wait_seconds=60 \\\n"
         f"  --enable_batching --batching_parameters_file={files}/{BATCHING_FILE}"
+        + (f" \\\n  --mixed_precision={precision}" if precision else "")
     )
 
 
@@ -271,9 +307,10 @@ def notes_text(export_dir, model_name, config=DEFAULT):
         "`--serving_target` said otherwise: its op audit checked the ops that release links):",
         "",
         "```",
-        docker_command(export_dir, model_name),
+        docker_command(export_dir, model_name, config),
         "```",
         "",
+        *_precision_notes(config),
         f"The image's entrypoint passes `--port={GRPC_PORT} --rest_api_port={REST_PORT}` (and `--model_name` /",
         "`--model_base_path`, which `--model_config_file` overrides). TensorFlow's thread pools use every core",
         "by default; `--tensorflow_intra_op_parallelism=N --tensorflow_inter_op_parallelism=N` cap them.",
@@ -313,6 +350,26 @@ def notes_text(export_dir, model_name, config=DEFAULT):
         "replaces it).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _precision_notes(config):
+    precision, reason = config.server_precision
+    if precision:
+        return [
+            f"`--mixed_precision={precision}`, {reason}: the server rewrites the graph at load to run",
+            "matmuls in bfloat16 (oneDNN), faster on CPUs with AVX512_BF16 or AMX, slower on other AVX-512 CPUs",
+            "(emulated) -- serve on such a CPU, or drop the flag;",
+            "outputs move by bfloat16 rounding (benchmarks/quantization.py measures the accuracy). It needs TF",
+            f"Serving {MIXED_PRECISION_SINCE} or later (older releases refuse the flag): drop it to serve in float32",
+            "or on 2.13/2.14 (`keras-bert export --serving_mixed_precision=float32` writes it so).",
+            "",
+        ]
+    return [
+        f"Served in float32, as exported: {reason}. On a CPU with AVX512_BF16 or AMX, TF Serving",
+        f"{MIXED_PRECISION_SINCE}+ serves faster in bfloat16 with `--mixed_precision=bfloat16` (outputs move by",
+        "bfloat16 rounding; `keras-bert export --serving_mixed_precision=bfloat16` writes it here).",
+        "",
+    ]
 
 
 # ------------------------------------------------------------ validation

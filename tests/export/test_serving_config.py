@@ -130,3 +130,72 @@ def test_a_reexport_keeps_edited_files(exports, tmp_path):
     with pytest.raises(ValueError, match="serving_config=.*must be a keras_bert.export.serving_config.ServingConfig"):
         export(serving_config={"num_batch_threads": 2})
     assert sorted(os.listdir(base)) == ["1", "2", "3", *sorted(serving_config_lib.FILES)]  # Refused before writing.
+
+
+def test_serving_precision_in_the_docker_line(monkeypatch):
+    from keras_bert.trainers.engine import distribution
+
+    bf16 = serving_config_lib.docker_command("/m/sst2", "sst2", ServingConfig(mixed_precision="bfloat16"))
+    assert bf16.endswith("--batching_parameters_file=/models/sst2/batching_parameters.txt \\\n  "
+                         "--mixed_precision=bfloat16")
+    plain = serving_config_lib.docker_command("/m/sst2", "sst2", ServingConfig(mixed_precision="float32"))
+    assert "--mixed_precision" not in plain and bf16.startswith(plain)
+    # auto: the exporting machine's CPU decides (training's rule).
+    monkeypatch.setattr(distribution, "read_cpu_flags", lambda *a: frozenset({"avx512f", "amx_bf16", "amx_tile"}))
+    assert ServingConfig().server_precision == ("bfloat16", "chosen by auto: the exporting machine's CPU has AMX")
+    notes = serving_config_lib.notes_text("/m/sst2", "sst2", ServingConfig())
+    assert "--mixed_precision=bfloat16" in notes and "TF\nServing 2.15 or later" in notes.replace(" \n", "\n")
+    monkeypatch.setattr(distribution, "read_cpu_flags", lambda *a: frozenset({"avx2", "avx512f"}))
+    precision, reason = ServingConfig().server_precision
+    assert precision is None and "no AVX512_BF16 or AMX" in reason
+    assert "--mixed_precision" not in serving_config_lib.docker_command("/m/sst2", "sst2", ServingConfig())
+    with pytest.raises(ValueError, match=r"mixed_precision='bf16' \(--serving_mixed_precision of keras-bert "
+                                         "export\\): must be one of auto, bfloat16, float32"):
+        ServingConfig(mixed_precision="bf16")
+
+
+BF16_SERVING_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
+out = {}
+for name, path, inputs in json.loads(sys.argv[1]):
+    outputs = tf.saved_model.load(path).signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
+    out[name] = {k: np.asarray(v).tolist() for k, v in outputs.items() if v.dtype.is_floating}
+print(json.dumps(out))
+"""
+
+
+def test_the_export_serves_under_tf_servings_bfloat16_rewrite(exports, tmp_path, host_cpu_flags):
+    """What `--mixed_precision=bfloat16` turns on in TF Serving (grappler's oneDNN auto mixed precision),
+    in a fresh process: the export runs, its outputs within bfloat16 rounding of float32, and on a CPU
+    with bfloat16 instructions the rewrite did change them (it ran in bfloat16)."""
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+    import tensorflow as tf
+
+    texts = ["Angela Merkel visited Paris in May .", "the movie was great !", "a dull plot"]
+    cases = [("sst2", exports.get("sst2").path, {"text": texts}),
+             ("conll", exports.get("conll").path, {"text": texts}),
+             ("squad", exports.get("squad").path, {"question": ["who visited paris ?"] * 3, "context": texts})]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("PYTHONPATH", None)
+    run = subprocess.run([sys.executable, "-c", BF16_SERVING_SCRIPT, json.dumps(cases)], capture_output=True,
+                         text=True, env=env, cwd=str(tmp_path), timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    served = json.loads(run.stdout.strip().splitlines()[-1])
+    changed = False
+    for name, path, inputs in cases:
+        expected = exports.get(name).signature()(**{k: tf.constant(v) for k, v in inputs.items()})
+        for key, value in served[name].items():
+            reference = np.asarray(expected[key])
+            scale = max(1.0, float(np.abs(reference).max()))
+            np.testing.assert_allclose(value, reference, atol=0.05 * scale, rtol=0, err_msg=f"{name} {key}")
+            changed |= not np.array_equal(np.asarray(value, reference.dtype), reference)
+    if {"avx512_bf16", "amx_bf16"} & set(host_cpu_flags):
+        assert changed, "the bfloat16 rewrite left every output as float32 computes it"

@@ -19,7 +19,7 @@ holds the signatures `serving_default` (raw text), `serve_token_ids` and
 `serve_examples` (TF Serving's classify/regress APIs), warmup records, and
 passes the op audit. Beside the versions go TF Serving's batching_parameters.txt,
 models.config and SERVING.md (its `docker run` line); an edited one is kept
-(`--serving_cores`, `--serving_max_batch_size`, `--overwrite_serving_config`,
+(`--serving_cores`, `--serving_max_batch_size`, `--serving_mixed_precision`, `--overwrite_serving_config`,
 `--noserving_config`). The program is `keras_bert.trainers.programs.export.run_export`; see
 README.md (Export for TF Serving).
 """
@@ -55,6 +55,10 @@ flags.DEFINE_integer("serving_cores", None, "num_batch_threads of batching_param
                      "cores (default: this machine's).")
 flags.DEFINE_integer("serving_max_batch_size", None, "max_batch_size of batching_parameters.txt (default 32; "
                      "allowed_batch_sizes: the powers of two below it, then it).")
+flags.DEFINE_enum("serving_mixed_precision", "auto", ["auto", "bfloat16", "float32"],
+                  "TF Serving's --mixed_precision in SERVING.md's docker line: bfloat16 serves the float32 export "
+                  "in bfloat16 (TF Serving 2.15+, faster on CPUs with AVX512_BF16 or AMX); auto: bfloat16 when this "
+                  "machine's CPU has them.")
 flags.DEFINE_bool("overwrite_serving_config", False, "Rewrite the TF Serving files even when they were edited.")
 flags.DEFINE_string("serving_target", None, "The oldest TF Serving release the export must load on: 2.13 ... "
                     "2.20. Default 2.13 (every release from 2.13 on: they link tensorflow-text 2.12.1; 2.20 links "
@@ -76,7 +80,8 @@ def main(argv):
     from keras_bert.export import serving_config
     from keras_bert.trainers.programs import export as program
 
-    options = {"num_batch_threads": FLAGS.serving_cores, "max_batch_size": FLAGS.serving_max_batch_size}
+    options = {"num_batch_threads": FLAGS.serving_cores, "max_batch_size": FLAGS.serving_max_batch_size,
+               "mixed_precision": FLAGS.serving_mixed_precision}
     config = cli.run_or_exit(name, serving_config.ServingConfig, overwrite=FLAGS.overwrite_serving_config,
                              **{key: value for key, value in options.items() if value is not None})
     cli.run_or_exit(
