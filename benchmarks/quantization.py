@@ -1,4 +1,4 @@
-"""int8 export for CPU serving: accuracy cost on SST-2 dev, size and speed against float32.
+"""int8 export and bfloat16 serving on CPU: accuracy cost on SST-2 dev, size and speed against float32.
 
     python benchmarks/quantization.py [--preset mini] [--rounds 2]   # ~6 min on 2 cores
     python benchmarks/quantization.py --quick                        # smoke run, < 2 min
@@ -19,6 +19,12 @@
    of sentences on which the two agree, and throughput -- and the first
    `--latency_sentences` one at a time (median latency per request). The
    two alternate round by round; figures are medians over rounds.
+   A third contender, where the CPU has AVX-512 (oneDNN's bfloat16 needs
+   it): the float32 export served as TF Serving's `--mixed_precision=bfloat16`
+   serves it -- grappler's oneDNN auto mixed precision
+   (`auto_mixed_precision_onednn_bfloat16`) rewriting the graph at load --,
+   in its own process (the option is process-wide), one process per round,
+   timed the same way between the other two's turns.
 4. Also times an export of Keras's own `model.quantize("int8")` (its int8
    x int8 matmul is a `BatchMatMulV3` that TensorFlow runs with a generic
    kernel) on the first `--keras_int8_sentences` dev sentences, to show why
@@ -46,6 +52,7 @@ from benchmarks import common  # noqa: E402
 DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "sst2")
 FP32 = "float32 SavedModel"
 INT8 = "int8 SavedModel (oneDNN)"
+BF16 = "float32 SavedModel, TF Serving --mixed_precision=bfloat16"
 KERAS_INT8 = "int8, Keras's own matmul"
 
 
@@ -86,7 +93,7 @@ def train(args, work):
         text_a_column="sentence", label_column="label", bert_config_preset=args.preset, vocab_file=vocab_file,
         do_lower_case=True, max_seq_length=args.train_seq, do_train=True, train_batch_size=32,
         learning_rate=args.learning_rate, num_train_epochs=1.0, warmup_proportion=0.1, random_seed=1,
-        log_steps=100,
+        log_steps=100, mixed_precision="float32",  # The same trained model on every CPU.
     )
     keras.utils.set_random_seed(1)  # The head's and the encoder's initial weights.
     start = time.perf_counter()
@@ -151,7 +158,12 @@ def main(argv=None):
         sentences, gold = read_sst2(os.path.join(DATA, "dev.tsv"), args.dev_rows)
         latency_inputs = [[s] for s in sentences[: args.latency_sentences]]
         batches = [sentences[i: i + args.batch] for i in range(0, len(sentences), args.batch)]
-        predictions = {name: None for name in signatures}
+        from keras_bert.trainers.engine import distribution
+
+        # oneDNN's bfloat16 runs on AVX-512 CPUs (emulated without AVX512_BF16/AMX); elsewhere the rewrite is off.
+        with_bf16 = "avx512f" in distribution.read_cpu_flags()
+        contenders = list(signatures) + ([BF16] if with_bf16 else [])
+        predictions = {name: None for name in contenders}
 
         def run(name, batch):
             return signatures[name](text=tf.constant(batch))["labels"].numpy()
@@ -159,10 +171,18 @@ def main(argv=None):
         for name in signatures:  # Warm up every shape path.
             for batch in latency_inputs[:5] + batches[:2]:
                 run(name, batch)
-        latency = {name: [] for name in signatures}
-        throughput = {name: [] for name in signatures}
+        latency = {name: [] for name in contenders}
+        throughput = {name: [] for name in contenders}
         for r in range(args.rounds):
-            for name in signatures:
+            for name in contenders:
+                if name == BF16:
+                    served_bf16 = _bf16_round(paths[FP32], sentences, args.latency_sentences, args.batch, work)
+                    latency[name].append(served_bf16["latency_ms"])
+                    throughput[name].append(served_bf16["throughput"])
+                    if predictions[name] is not None and predictions[name] != served_bf16["labels"]:
+                        raise AssertionError(f"{name}: predictions changed between rounds")
+                    predictions[name] = served_bf16["labels"]
+                    continue
                 times = []
                 for batch in latency_inputs:
                     start = time.perf_counter()
@@ -177,11 +197,16 @@ def main(argv=None):
                     raise AssertionError(f"{name}: predictions changed between rounds")
                 predictions[name] = labels
             print(f"  round {r + 1}/{args.rounds}: " + ", ".join(
-                f"{n} b1 {latency[n][-1]:.1f} ms, b{args.batch} {throughput[n][-1]:.1f} ex/s" for n in signatures),
+                f"{n} b1 {latency[n][-1]:.1f} ms, b{args.batch} {throughput[n][-1]:.1f} ex/s" for n in contenders),
                 flush=True)
 
         accuracy = {name: float(np.mean([p == g for p, g in zip(labels, gold)])) for name, labels in predictions.items()}
-        agreement = float(np.mean([a == b for a, b in zip(predictions[FP32], predictions[INT8])]))
+        agreements = {name: float(np.mean([a == b for a, b in zip(predictions[FP32], predictions[name])]))
+                      for name in contenders}
+        agreement = agreements[INT8]
+        if with_bf16:  # The same SavedModel as float32, rewritten at load.
+            sizes[BF16], ops[BF16] = sizes[FP32], ops[FP32] + ["rewritten to bfloat16 at load"]
+            export_seconds[BF16] = export_seconds[FP32]
         keras_table = _keras_int8(args, model, served, settings, work, sentences, signatures[FP32]) \
             if args.keras_int8_sentences else None
     finally:
@@ -191,7 +216,7 @@ def main(argv=None):
     n = len(sentences)
     print(f"\nSST-2 dev ({n} sentences), {args.preset} classifier trained {steps} steps on {args.train_rows} rows "
           f"(max_seq_length {args.train_seq}), served at max_seq_length {args.seq}")
-    for name in signatures:
+    for name in contenders:
         print(f"  {name:<28} accuracy {accuracy[name]:.4f}  SavedModel {sizes[name] / 1e6:6.2f} MB  "
               f"export {export_seconds[name]:4.1f} s  matmul ops: {', '.join(ops[name])}")
     print(f"  predictions agree on {agreement:.2%} of the sentences; accuracy int8 - float32: "
@@ -200,31 +225,31 @@ def main(argv=None):
         "caption": f"SST-2 dev accuracy ({n} sentences), {args.preset}", "unit": "accuracy", "baseline": FP32,
         "target": None,
         "rows": [{"name": name, "value": accuracy[name], "low": accuracy[name], "high": accuracy[name],
-                  "ours": True, "mfu": None, "note": f"SavedModel {sizes[name] / 1e6:.2f} MB"} for name in signatures],
+                  "ours": True, "mfu": None, "note": f"SavedModel {sizes[name] / 1e6:.2f} MB"} for name in contenders],
         "markdown": "\n".join([
             "| export | SST-2 dev accuracy | agrees with float32 | SavedModel size | matmul ops |",
             "|---|---|---|---|---|",
-        ] + [f"| {name} | {accuracy[name]:.4f} | {1.0 if name == FP32 else agreement:.2%} | "
-             f"{sizes[name] / 1e6:.2f} MB | {', '.join(ops[name])} |" for name in signatures]),
+        ] + [f"| {name} | {accuracy[name]:.4f} | {agreements[name]:.2%} | "
+             f"{sizes[name] / 1e6:.2f} MB | {', '.join(ops[name])} |" for name in contenders]),
     }
     latency_table = {
         "caption": f"Serving raw text, batch 1, median latency over {len(latency_inputs)} sentences, "
                    f"{args.preset}, max seq {args.seq}",
         "unit": "ms", "baseline": FP32, "target": None,
-        "rows": [common.row(name, latency[name], ours=True) for name in signatures],
+        "rows": [common.row(name, latency[name], ours=True) for name in contenders],
     }
     throughput_table = {
         "caption": f"Serving raw text, batch {args.batch}, all {n} SST-2 dev sentences, {args.preset}, "
                    f"max seq {args.seq}",
         "unit": "examples/s", "baseline": FP32, "target": None,
-        "rows": [common.row(name, throughput[name], ours=True) for name in signatures],
+        "rows": [common.row(name, throughput[name], ours=True) for name in contenders],
     }
     tables = [accuracy_table, latency_table, throughput_table] + ([keras_table] if keras_table else [])
     for table in tables[1:]:
         common.print_table(table)
     section = {
         "name": "quantization",
-        "title": "int8 export for CPU serving",
+        "title": "int8 and bfloat16 CPU serving",
         "command": "python benchmarks/quantization.py" + (" --quick" if args.quick else ""),
         "setup": (
             f"A {args.preset} BertClassifier fine-tuned from random weights with `keras-bert finetune`'s code on "
@@ -233,12 +258,23 @@ def main(argv=None):
             f"`quantize=\"int8\"`), both serving max_seq_length {args.seq}. Each SavedModel is loaded with "
             f"`tf.saved_model.load` and its `serving_default` signature called on raw text: all {n} SST-2 dev "
             f"sentences in batches of {args.batch} (accuracy, agreement, throughput) and the first "
-            f"{len(latency_inputs)} one by one (median latency), the two alternating over {args.rounds} "
+            f"{len(latency_inputs)} one by one (median latency), alternating over {args.rounds} "
             f"round(s); figures are medians over rounds. "
+            + (f"The bfloat16 row serves the float32 SavedModel with TF's `auto_mixed_precision_onednn_bfloat16` "
+               f"rewrite on (TF Serving's `--mixed_precision=bfloat16`), in its own process each round. "
+               if with_bf16 else "")
+            + f"Training in float32. "
             f"{common.versions('tensorflow', 'keras')}."
         ),
         "tables": tables,
-        "fast_paths": [
+        "fast_paths": ([
+            {"name": "bfloat16 serving, TF Serving --mixed_precision=bfloat16 (b1 latency)",
+             "table": latency_table["caption"], "on": BF16, "off": FP32,
+             "note": f"SST-2 dev accuracy {accuracy[BF16] - accuracy[FP32]:+.4f}"},
+            {"name": f"bfloat16 serving, TF Serving --mixed_precision=bfloat16 (b{args.batch})",
+             "table": throughput_table["caption"], "on": BF16, "off": FP32,
+             "note": f"SST-2 dev accuracy {accuracy[BF16] - accuracy[FP32]:+.4f}"},
+        ] if with_bf16 else []) + [
             {"name": "int8 weights + oneDNN int8 matmuls (serving, b1 latency)", "table": latency_table["caption"],
              "on": INT8, "off": FP32,
              "note": f"SST-2 dev accuracy {accuracy[INT8] - accuracy[FP32]:+.4f}"},
@@ -246,7 +282,15 @@ def main(argv=None):
              "table": throughput_table["caption"], "on": INT8, "off": FP32,
              "note": f"SST-2 dev accuracy {accuracy[INT8] - accuracy[FP32]:+.4f}"},
         ],
-        "notes": [
+        "notes": ([
+            f"bfloat16 serving (TF Serving's `--mixed_precision=bfloat16`, which `keras-bert export` writes into "
+            f"SERVING.md's docker line on CPUs with AVX512_BF16 or AMX): accuracy {accuracy[BF16]:.4f} "
+            f"({accuracy[BF16] - accuracy[FP32]:+.4f}), the same label as float32 on {agreements[BF16]:.2%} of the "
+            f"sentences. It is the float32 SavedModel, rewritten at load by grappler's oneDNN auto mixed precision "
+            f"(served here in a process of its own per round, as the option is process-wide)."
+        ] if with_bf16 else [
+            "bfloat16 serving not measured: this CPU has no AVX-512, so oneDNN's bfloat16 rewrite does not run."
+        ]) + [
             f"Accuracy: float32 {accuracy[FP32]:.4f}, int8 {accuracy[INT8]:.4f} ({accuracy[INT8] - accuracy[FP32]:+.4f}); "
             f"the two predict the same label on {agreement:.2%} of the {n} sentences. SavedModel "
             f"{sizes[FP32] / 1e6:.2f} MB -> {sizes[INT8] / 1e6:.2f} MB.",
@@ -261,6 +305,50 @@ def main(argv=None):
     common.write_section(args.json_out, section)
     print(f"\ntotal {time.perf_counter() - started:.0f} s", flush=True)
     return section
+
+
+def serve_in_bfloat16(export_path, sentences, latency_count, batch):
+    """In this process, which must not have run TensorFlow yet: serve `export_path` with TF
+    Serving's bfloat16 rewrite on. Returns {"latency_ms", "throughput", "labels"}."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (its ops, as TF Serving links them)
+
+    tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
+    signature = tf.saved_model.load(export_path).signatures["serving_default"]
+    batches = [sentences[i: i + batch] for i in range(0, len(sentences), batch)]
+    latency_inputs = [[s] for s in sentences[:latency_count]]
+
+    def run(texts):
+        return signature(text=tf.constant(texts))["labels"].numpy()
+
+    for texts in latency_inputs[:5] + batches[:2]:
+        run(texts)
+    times = []
+    for texts in latency_inputs:
+        start = time.perf_counter()
+        run(texts)
+        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    labels = [label.decode() for texts in batches for label in run(texts)]
+    throughput = len(sentences) / (time.perf_counter() - start)
+    return {"latency_ms": statistics.median(times) * 1000, "throughput": throughput, "labels": labels}
+
+
+def _bf16_round(export_path, sentences, latency_count, batch, work):
+    """One round of `serve_in_bfloat16` in a fresh process."""
+    import json
+    import subprocess
+
+    request = os.path.join(work, "bf16_request.json")
+    with open(request, "w", encoding="utf-8") as f:
+        json.dump({"export_path": export_path, "sentences": sentences, "latency_count": latency_count,
+                   "batch": batch}, f)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    run = subprocess.run([sys.executable, os.path.abspath(__file__), "--serve_in_bfloat16", request],
+                         capture_output=True, text=True, env=env, timeout=3600)
+    if run.returncode != 0:
+        raise RuntimeError(f"the bfloat16 serving process failed: {run.stderr[-2000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def _matmul_ops(path):
@@ -315,4 +403,10 @@ def _keras_int8(args, model, served, settings, work, sentences, fp32_signature):
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--serve_in_bfloat16"]:  # The bfloat16 contender's process (`_bf16_round`).
+        import json
+
+        with open(sys.argv[2], encoding="utf-8") as f:
+            print(json.dumps(serve_in_bfloat16(**json.load(f))))
+    else:
+        main()
