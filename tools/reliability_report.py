@@ -43,6 +43,7 @@ ROWS = (
     "Multi-worker: a worker killed",
     "Adversarial text -> BertPreprocessor",
     "Adversarial text -> exported serving signature",
+    "Concurrent serving (16 client threads, one loaded model)",
     "Malformed data files -> CLI",
     "Untrusted files",
 )
