@@ -62,6 +62,7 @@ SECTIONS = (
     ("pretraining_packing", "benchmarks/pretraining_packing.py", ["--rounds", "3"]),
     ("prediction", "benchmarks/prediction.py", []),
     ("serving", "benchmarks/serving.py", ["--rounds", "3"]),
+    ("serving_load", "benchmarks/serving_load.py", []),
     ("quantization", "benchmarks/quantization.py", []),
     ("sizing", "benchmarks/sizing.py", []),
     ("packing_accuracy", "benchmarks/packing_accuracy.py", []),
