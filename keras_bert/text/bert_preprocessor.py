@@ -41,6 +41,7 @@ original string (exact per word; see its docstring), e.g. to map SQuAD
 answers back to the context.
 """
 
+import functools
 import os
 
 import keras
@@ -48,31 +49,61 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bert.io import read_text
+from keras_bert.text import unicode_classes
 from keras_bert.text.round_robin import round_robin_trim
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_CHARS_PER_WORD = 100
 MAX_SEQ_LENGTH = 512
 
-# Step 1: Cc without \t \n \r, Cf, Co, U+FFFD (U+0000 is in Cc).
-_CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\p{Cf}\p{Co}\x{FFFD}]+"
 _SENTINEL_OPEN, _SENTINEL_CLOSE = "\ue000", "\ue001"
-_SPECIAL = r"\[(CLS|SEP|MASK|UNK|PAD)\]"
+_SPECIAL_NAMES = "CLS|SEP|MASK|UNK|PAD"
+# Step 2: special tokens as written in the raw text (HF's added-tokens trie)
+# become sentinel pairs; a sentinel character in the text becomes an empty
+# pair, which step 3 drops.
+_SPECIAL = rf"\[({_SPECIAL_NAMES})\]|[{_SENTINEL_OPEN}{_SENTINEL_CLOSE}]"
 _SPECIAL_REWRITE = _SENTINEL_OPEN + r"\1" + _SENTINEL_CLOSE
-_COMBINING_MARKS = r"\p{Mn}+"
-_WHITESPACE = r"[ \t\n\r\p{Zs}\x{2028}\x{2029}]+"
-_PUNCTUATION = r"[!-/:-@\[-`{-~\p{P}]"
-_CJK = (
-    r"[\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}\x{20000}-\x{2A6DF}\x{2A700}-\x{2B73F}"
-    r"\x{2B740}-\x{2B81F}\x{2B820}-\x{2CEAF}\x{F900}-\x{FAFF}\x{2F800}-\x{2FA1F}]"
+# Step 3: HF's _clean_text (U+0000, U+FFFD, categories C* but tab, newline,
+# return), spelled out from Python's unicodedata (see unicode_classes).
+_CONTROL = unicode_classes.REMOVED + "+"
+_CONTROL_BUT_SENTINELS = (
+    f"{_SENTINEL_OPEN}{_SENTINEL_CLOSE}|"
+    + unicode_classes.char_class(unicode_classes.REMOVED_RANGES, excluding=(0xE000, 0xE001))
+    + "+"
 )
+# Step 4: a special token that cleaning spelled out (`[MA\x00SK]`) is kept
+# whole only as a whole word (HF's never_split is checked on whitespace
+# tokens after CJK spacing and NFC, within one trie segment), so it needs a
+# word boundary on each side. NFC maps U+212A KELVIN SIGN to K, so each
+# letter also matches its NFC singletons; step 5 normalizes the sentinel's
+# contents like any text. RE2 has no lookaround: the boundary characters
+# are matched and written back, and a second pass catches a token whose
+# leading boundary the previous match consumed (`[SEP] [SEP]`).
+_BOUNDARY_RANGES = unicode_classes.WHITESPACE_RANGES + unicode_classes.CJK_RANGES
+_SPELLED_SPECIAL = "|".join(
+    "".join(
+        letter if len(spellings) == 1 else unicode_classes.char_class([(ord(c), ord(c)) for c in spellings])
+        for letter, spellings in ((c, unicode_classes.nfc_spellings(c)) for c in name)
+    )
+    for name in _SPECIAL_NAMES.split("|")
+)
+_WHOLE_WORD_SPECIAL = (
+    "(^|" + unicode_classes.char_class(_BOUNDARY_RANGES + [(0xE001, 0xE001)]) + ")"
+    + rf"\[({_SPELLED_SPECIAL})\]"
+    + "($|" + unicode_classes.char_class(_BOUNDARY_RANGES + [(0xE000, 0xE000)]) + ")"
+)
+_WHOLE_WORD_SPECIAL_REWRITE = r"\1" + _SENTINEL_OPEN + r"\2" + _SENTINEL_CLOSE + r"\3"
+_COMBINING_MARKS = unicode_classes.NONSPACING_MARKS + "+"
+_WHITESPACE = unicode_classes.WHITESPACE + "+"
+_PUNCTUATION = unicode_classes.PUNCTUATION
+_CJK = unicode_classes.CJK
 _PROTECTED = "\ue000[A-Za-z]+\ue001"
 _KEEP = f"{_PROTECTED}|{_PUNCTUATION}|{_CJK}"
 _DELIMITERS = f"{_WHITESPACE}|{_KEEP}"
 # tokenize_with_offsets splits the original (unnormalized) text: a special
 # token as written, punctuation and CJK as single pieces.
-_ORIGINAL_KEEP = rf"\[(?:CLS|SEP|MASK|UNK|PAD)\]|{_PUNCTUATION}|{_CJK}"
-# Separates words in a comparison of two word lists; step 1 removes it from
+_ORIGINAL_KEEP = rf"\[(?:{_SPECIAL_NAMES})\]|{_PUNCTUATION}|{_CJK}"
+# Separates words in a comparison of two word lists; step 3 removes it from
 # any text, so no word holds it.
 _JOIN = "\x01"
 
@@ -83,8 +114,70 @@ def _sentinel(token, lowercase):
     return _SENTINEL_OPEN + (name.lower() if lowercase else name) + _SENTINEL_CLOSE
 
 
+@functools.cache
+def lowercase_gaps():
+    """Where TensorFlow's `tf.strings.lower` and Python's `str.lower` differ.
+
+    `StringLower` (ICU inside TensorFlow) has case tables of its own Unicode
+    version; TensorFlow 2.20's are older than Python 3.11's Unicode 14, so
+    the 40 capital letters Unicode 14 added (U+2C2F, U+A7C0, U+A7D0, U+A7D6,
+    U+A7D8, Vithkuqi U+10570-U+10595) stay capitals there. Found by lowering
+    every character that cleaning keeps, once per process (eagerly).
+
+    Returns:
+        tuple of `(code point, code point of its Python lowercase)`, sorted.
+
+    Raises:
+        RuntimeError: if Python lowercases such a character to several
+            characters (no one-to-one fix-up; none does with TensorFlow 2.20).
+    """
+    chars = [
+        chr(point)
+        for first, last, category in unicode_classes.category_runs()
+        if not category.startswith("C")
+        for point in range(first, last + 1)
+    ]
+    with tf.init_scope():
+        lowered = tf.strings.lower(tf.constant(chars), encoding="utf-8").numpy()
+    gaps = []
+    for char, theirs in zip(chars, lowered):
+        if theirs.decode("utf-8") != char.lower():
+            if len(char.lower()) != 1:
+                raise RuntimeError(
+                    f"tf.strings.lower({char!r}) is {theirs.decode('utf-8')!r} but Python's "
+                    f"str.lower gives {char.lower()!r}: no one-to-one fix-up for U+{ord(char):04X}"
+                )
+            gaps.append((ord(char), ord(char.lower())))
+    return tuple(gaps)
+
+
+def _lowercase(x):
+    """`str.lower` of each string of `x` (any shape): `tf.strings.lower` (full
+    Unicode mapping with special cases, U+0130 -> i + U+0307, and final
+    sigma in context, as Python), then the `lowercase_gaps` mapped one code
+    point at a time -- only when the batch holds one of them (a cheap
+    match), so ordinary text pays one regex scan."""
+    x = tf.strings.lower(x, encoding="utf-8")
+    gaps = lowercase_gaps()
+    if not gaps:
+        return x
+    sources = tf.constant([a for a, _ in gaps], tf.int32)
+    targets = tf.constant([b for _, b in gaps], tf.int32)
+
+    def fix():
+        chars = tf.strings.unicode_decode(tf.reshape(x, [-1]), "UTF-8")
+        points = chars.flat_values
+        index = tf.minimum(tf.searchsorted(sources, points), len(gaps) - 1)
+        found = tf.equal(tf.gather(sources, index), points)
+        points = tf.where(found, tf.gather(targets, index), points)
+        return tf.reshape(tf.strings.unicode_encode(chars.with_flat_values(points), "UTF-8"), tf.shape(x))
+
+    pattern = "(?s).*" + unicode_classes.char_class([(a, a) for a, _ in gaps]) + ".*"
+    return tf.cond(tf.reduce_any(tf.strings.regex_full_match(x, pattern)), fix, lambda: x)
+
+
 def basic_tokenize(strings, lowercase=True, keep_special_tokens=True):
-    """BERT's basic tokenization (steps 1-4 of the module docstring), in the graph.
+    """BERT's basic tokenization (steps 1-6 of the module docstring), in the graph.
 
     Args:
         strings: string tensor `[batch]`, UTF-8.
@@ -98,13 +191,18 @@ def basic_tokenize(strings, lowercase=True, keep_special_tokens=True):
         `tf.RaggedTensor` of strings `[batch, (words)]`.
     """
     x = tf.convert_to_tensor(strings, tf.string)
-    x = tf.strings.regex_replace(x, _CONTROL, "")
     if keep_special_tokens:
         x = tf.strings.regex_replace(x, _SPECIAL, _SPECIAL_REWRITE)
+        x = tf.strings.regex_replace(x, _CONTROL_BUT_SENTINELS, "")
+        for _ in range(2):
+            x = tf.strings.regex_replace(x, _WHOLE_WORD_SPECIAL, _WHOLE_WORD_SPECIAL_REWRITE)
+    else:
+        x = tf.strings.regex_replace(x, _CONTROL, "")
     if lowercase:
-        # NFC (which HF applies first) is implied: lowercasing preserves
-        # canonical equivalence and NFD follows.
-        x = tf.strings.lower(x, encoding="utf-8")
+        # HF applies NFC first, then str.lower, NFD and drops Mn: lowercasing
+        # maps canonically equivalent strings to canonically equivalent
+        # ones, so after NFD the NFC makes no difference.
+        x = _lowercase(x)
         x = tf_text.normalize_utf8(x, "NFD")
         x = tf.strings.regex_replace(x, _COMBINING_MARKS, "")
     else:
