@@ -114,22 +114,48 @@ def _sentinel(token, lowercase):
     return _SENTINEL_OPEN + (name.lower() if lowercase else name) + _SENTINEL_CLOSE
 
 
+_CAPITAL_SIGMA = "\u03a3"
+_SIGMAS = (0x03C3, 0x03C2)  # σ, final ς
+# Stand-ins TensorFlow's lowercasing knows, by what a character is to the
+# final-sigma rule: cased (a letter with case), case-ignorable (marks,
+# modifier letters, apostrophes: skipped when looking for a cased
+# neighbour), or neither.
+_SIGMA_STAND_INS = {"cased": "A", "case-ignorable": "'", "neither": "0"}
+
+
+def _sigma_role(char):
+    """What `char` is to Python's final-sigma rule, read off `str.lower` itself."""
+    if (char + _CAPITAL_SIGMA).lower().endswith("\u03c2"):
+        return "cased"
+    if ("\u0391" + char + _CAPITAL_SIGMA).lower().endswith("\u03c2"):
+        return "case-ignorable"
+    return "neither"
+
+
 @functools.cache
 def lowercase_gaps():
     """Where TensorFlow's `tf.strings.lower` and Python's `str.lower` differ.
 
     `StringLower` (ICU inside TensorFlow) has case tables of its own Unicode
-    version; TensorFlow 2.20's are older than Python 3.11's Unicode 14, so
-    the 40 capital letters Unicode 14 added (U+2C2F, U+A7C0, U+A7D0, U+A7D6,
-    U+A7D8, Vithkuqi U+10570-U+10595) stay capitals there. Found by lowering
-    every character that cleaning keeps, once per process (eagerly).
+    version; TensorFlow 2.20's are older than Python 3.11's Unicode 14: the
+    capital letters Unicode 14 added (U+2C2F, U+A7C0, U+A7D0, U+A7D6,
+    U+A7D8, Vithkuqi U+10570-U+10595) stay capitals there, and the letters
+    and marks it added are neither cased nor case-ignorable to it, which
+    changes the choice of final sigma next to them ("𐕰Σ" lowercases to
+    "𐖗ς" in Python). Found by lowering, once per process and eagerly,
+    every character cleaning keeps, alone and in the final-sigma contexts
+    "cΣ", "ΑcΣ", "ΑΣc", "ΑΣcΑ".
 
     Returns:
-        tuple of `(code point, code point of its Python lowercase)`, sorted.
+        `(mapping, stand_ins)`: tuples of `(code point, code point)`, sorted:
+        `mapping` the characters TensorFlow lowercases otherwise and their
+        Python lowercase; `stand_ins` the characters whose final-sigma role
+        TensorFlow gets wrong and a character it knows in that role.
 
     Raises:
         RuntimeError: if Python lowercases such a character to several
-            characters (no one-to-one fix-up; none does with TensorFlow 2.20).
+            characters, or TensorFlow does (no one-to-one fix-up; none with
+            TensorFlow 2.20).
     """
     chars = [
         chr(point)
@@ -137,43 +163,71 @@ def lowercase_gaps():
         if not category.startswith("C")
         for point in range(first, last + 1)
     ]
+    contexts = ("{}", "{}\u03a3", "\u0391{}\u03a3", "\u0391\u03a3{}", "\u0391\u03a3{}\u0391")
+    probes = [context.format(c) for context in contexts for c in chars]
     with tf.init_scope():
-        lowered = tf.strings.lower(tf.constant(chars), encoding="utf-8").numpy()
-    gaps = []
-    for char, theirs in zip(chars, lowered):
-        if theirs.decode("utf-8") != char.lower():
-            if len(char.lower()) != 1:
-                raise RuntimeError(
-                    f"tf.strings.lower({char!r}) is {theirs.decode('utf-8')!r} but Python's "
-                    f"str.lower gives {char.lower()!r}: no one-to-one fix-up for U+{ord(char):04X}"
-                )
-            gaps.append((ord(char), ord(char.lower())))
-    return tuple(gaps)
+        lowered = [t.decode("utf-8") for t in tf.strings.lower(tf.constant(probes), encoding="utf-8").numpy()]
+    mapping, stand_ins = [], []
+    for i, char in enumerate(chars):
+        ours = [lowered[k * len(chars) + i] for k in range(len(contexts))]
+        python = [context.format(char).lower() for context in contexts]
+        if ours == python:
+            continue
+        if len(char.lower()) != 1 or len(ours[0]) != 1:
+            raise RuntimeError(
+                f"tf.strings.lower({char!r}) is {ours[0]!r} and Python's str.lower gives "
+                f"{char.lower()!r}: no one-to-one fix-up for U+{ord(char):04X}"
+            )
+        if ours[0] != python[0]:
+            mapping.append((ord(char), ord(python[0])))
+        if ours[1:] != python[1:]:
+            stand_ins.append((ord(char), ord(_SIGMA_STAND_INS[_sigma_role(char)])))
+    return tuple(mapping), tuple(stand_ins)
+
+
+def _replace_code_points(chars, pairs):
+    """`chars` (int32 code points, any shape) with each `pairs[i][0]` replaced by `pairs[i][1]`."""
+    if not pairs:
+        return chars
+    sources = tf.constant([a for a, _ in pairs], tf.int32)
+    targets = tf.constant([b for _, b in pairs], tf.int32)
+    index = tf.minimum(tf.searchsorted(sources, chars), len(pairs) - 1)
+    return tf.where(tf.equal(tf.gather(sources, index), chars), tf.gather(targets, index), chars)
 
 
 def _lowercase(x):
-    """`str.lower` of each string of `x` (any shape): `tf.strings.lower` (full
-    Unicode mapping with special cases, U+0130 -> i + U+0307, and final
-    sigma in context, as Python), then the `lowercase_gaps` mapped one code
-    point at a time -- only when the batch holds one of them (a cheap
-    match), so ordinary text pays one regex scan."""
-    x = tf.strings.lower(x, encoding="utf-8")
-    gaps = lowercase_gaps()
-    if not gaps:
-        return x
-    sources = tf.constant([a for a, _ in gaps], tf.int32)
-    targets = tf.constant([b for _, b in gaps], tf.int32)
+    """`str.lower` of each string of `x` (any shape).
+
+    `tf.strings.lower` does Python's full mapping (special cases such as
+    U+0130 -> i + U+0307, final sigma in context); where its tables lag
+    Python's (`lowercase_gaps`) a fix-up runs, only for a batch holding one
+    of those characters (a cheap match), so ordinary text pays one regex
+    scan: the characters TensorFlow does not lowercase are mapped one code
+    point at a time, and each sigma is taken from a second lowering in which
+    the characters whose final-sigma role TensorFlow misses are replaced by
+    stand-ins it knows (both lowerings have the same code points but those).
+    """
+    lowered = tf.strings.lower(x, encoding="utf-8")
+    mapping, stand_ins = lowercase_gaps()
+    if not mapping and not stand_ins:
+        return lowered
+
+    def decode(strings):
+        return tf.strings.unicode_decode(tf.reshape(strings, [-1]), "UTF-8")
 
     def fix():
-        chars = tf.strings.unicode_decode(tf.reshape(x, [-1]), "UTF-8")
-        points = chars.flat_values
-        index = tf.minimum(tf.searchsorted(sources, points), len(gaps) - 1)
-        found = tf.equal(tf.gather(sources, index), points)
-        points = tf.where(found, tf.gather(targets, index), points)
+        chars = decode(lowered)
+        stood_in = decode(x)
+        stood_in = stood_in.with_flat_values(_replace_code_points(stood_in.flat_values, stand_ins))
+        sigma_chars = decode(tf.strings.lower(tf.strings.unicode_encode(stood_in, "UTF-8"), encoding="utf-8"))
+        sigmas = sigma_chars.flat_values
+        is_sigma = tf.logical_or(tf.equal(sigmas, _SIGMAS[0]), tf.equal(sigmas, _SIGMAS[1]))
+        points = tf.where(is_sigma, sigmas, _replace_code_points(chars.flat_values, mapping))
         return tf.reshape(tf.strings.unicode_encode(chars.with_flat_values(points), "UTF-8"), tf.shape(x))
 
-    pattern = "(?s).*" + unicode_classes.char_class([(a, a) for a, _ in gaps]) + ".*"
-    return tf.cond(tf.reduce_any(tf.strings.regex_full_match(x, pattern)), fix, lambda: x)
+    gaps = sorted({a for a, _ in mapping} | {a for a, _ in stand_ins})
+    pattern = "(?s).*" + unicode_classes.char_class([(a, a) for a in gaps]) + ".*"
+    return tf.cond(tf.reduce_any(tf.strings.regex_full_match(x, pattern)), fix, lambda: lowered)
 
 
 def basic_tokenize(strings, lowercase=True, keep_special_tokens=True):
