@@ -7,22 +7,44 @@ StringLower, StringLength ...) and the tensorflow-text ops every TF Serving
 release from 2.13 on links (NormalizeUTF8, RegexSplitWithOffsets,
 FastWordpieceTokenizeWithOffsets: in tensorflow-text 2.12.1's `ops_lib`,
 `keras_bert.export.serving_releases`), so a SavedModel holding it serves raw
-text there. Step by step, on each string:
+text there. Identical ids to that tokenizer, cased and uncased, are tested
+on real English text (every line of ../shared/data) and on generated text in
+a dozen scripts with controls, marks, emoji, CJK, unassigned code points
+(`tests/keras_bert/text/test_multilingual_parity.py`). Step by step, on
+each string:
 
-1. Clean: drop U+0000, U+FFFD and control/format characters (Unicode
-   categories Cc, Cf, Co, except tab, newline and carriage return).
-2. Protect the special tokens `[CLS] [SEP] [MASK] [UNK] [PAD]` written in the
-   text (HF splits them out whole before tokenizing, case-sensitively) by
-   wrapping them in private-use sentinels (U+E000 name U+E001); real
-   private-use characters are gone after step 1, so nothing collides.
-3. Uncased: Unicode lowercase (full mapping, as `str.lower`), NFD, drop
-   combining marks (category Mn). Cased: NFC.
-4. Split on whitespace (ASCII, Zs, U+2028, U+2029) and split off as single
-   tokens every punctuation character (ASCII 33-47, 58-64, 91-96, 123-126 and
-   Unicode P*), every CJK ideograph and every protected special token.
-5. A word longer than 100 characters (characters, not bytes, as HF counts)
+1. Special tokens `[CLS] [SEP] [MASK] [UNK] [PAD]` as written (HF's
+   added-tokens trie splits them out of the raw text, case-sensitively)
+   become private-use sentinels U+E000 name U+E001; a sentinel character in
+   the text becomes an empty pair, dropped in step 2.
+2. Clean as HF's `_clean_text`: drop U+0000, U+FFFD and every category C*
+   (Cc, Cf, Co, Cn unassigned) except tab, newline, return.
+3. A special token that cleaning spelled out (`[MA\\x00SK]`) is kept whole
+   only if it is a whole word (whitespace, CJK or sentinel on both sides;
+   HF's `never_split`, checked on whitespace tokens after NFC, so
+   `[MAS\\u212a]` counts: NFC makes U+212A KELVIN SIGN a K).
+4. Uncased: lowercase as `str.lower` (full mapping, final sigma), NFD, drop
+   combining marks (category Mn). Cased: NFC (transformers' BasicTokenizer
+   applies NFC in both casings, google-research/bert's does not: U+0387
+   becomes U+00B7, U+037E ";").
+5. Split on whitespace (tab, newline, return, Zs, and U+2028, U+2029, which
+   `str.split` splits on) and split off as single tokens every punctuation
+   character (ASCII 33-47, 58-64, 91-96, 123-126 and Unicode P*), every CJK
+   ideograph (HF's fixed ranges) and every protected special token.
+6. A word longer than 100 characters (characters, not bytes, as HF counts)
    becomes `[UNK]`; the rest go through greedy longest-match-first WordPiece
    (`##` continuations); a word WordPiece cannot cover becomes one `[UNK]`.
+
+Unicode versions: HF decides categories with Python's `unicodedata`
+(Unicode 14.0.0 on Python 3.11); RE2 inside TensorFlow 2.20 knows Unicode
+15, and TensorFlow's `StringLower` an older one. So no regex here uses
+`\\p{..}`: every class is spelled out from `unicodedata` when the graph is
+built (`keras_bert.text.unicode_classes`), and lowercasing is corrected
+where TensorFlow's tables lag Python's (`lowercase_gaps`: 40 Unicode-14
+capitals, and final sigma next to letters and marks it does not know). The
+graph carries these as constants: an export tokenizes as the Python that
+built it, wherever it is served. NormalizeUTF8 (tensorflow-text's ICU,
+Unicode 16) agrees with Python on every character cleaning keeps.
 
 Packing is `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, padded with `[PAD]`
 to `seq_length`. A pair too long is trimmed round-robin as
@@ -41,7 +63,6 @@ original string (exact per word; see its docstring), e.g. to map SQuAD
 answers back to the context.
 """
 
-import functools
 import os
 
 import keras
@@ -132,7 +153,10 @@ def _sigma_role(char):
     return "neither"
 
 
-@functools.cache
+_LOWERCASE_GAPS = []  # Computed once per process.
+
+
+@tf.autograph.experimental.do_not_convert
 def lowercase_gaps():
     """Where TensorFlow's `tf.strings.lower` and Python's `str.lower` differ.
 
@@ -157,6 +181,12 @@ def lowercase_gaps():
             characters, or TensorFlow does (no one-to-one fix-up; none with
             TensorFlow 2.20).
     """
+    if not _LOWERCASE_GAPS:
+        _LOWERCASE_GAPS.append(_find_lowercase_gaps())
+    return _LOWERCASE_GAPS[0]
+
+
+def _find_lowercase_gaps():
     chars = [
         chr(point)
         for first, last, category in unicode_classes.category_runs()
@@ -231,7 +261,7 @@ def _lowercase(x):
 
 
 def basic_tokenize(strings, lowercase=True, keep_special_tokens=True):
-    """BERT's basic tokenization (steps 1-6 of the module docstring), in the graph.
+    """BERT's basic tokenization (steps 1-5 of the module docstring), in the graph.
 
     Args:
         strings: string tensor `[batch]`, UTF-8.
