@@ -30,20 +30,14 @@ from keras_bert.text.bert_preprocessor import lowercase_gaps
 from references import real_text
 from tests.keras_bert.text.multilingual_text import BLOCKS
 from tests.keras_bert.text.multilingual_text import TextGenerator
+from tests.keras_bert.text.test_bert_preprocessor import hf_slow_tokenizer
+from tests.keras_bert.text.test_tokenize_with_offsets import check_offsets
 
 DEFAULT_STRINGS = 12_000
 SLOW_STRINGS = 120_000
 LEARN_STRINGS = 4_000
 VOCAB_SIZE = 20_000
 BATCH = 4096
-
-
-def hf_slow_tokenizer(vocab_file, lowercase):
-    try:
-        from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy as cls
-    except ImportError:  # transformers 4: BertTokenizer is the python one.
-        from transformers import BertTokenizer as cls
-    return cls(vocab_file, do_lower_case=lowercase)
 
 
 def hf_basic_tokenizer(lowercase):
@@ -137,6 +131,11 @@ def test_generated_text_identical_to_hf(pair):
 @pytest.mark.slow
 def test_many_generated_strings_identical_to_hf(pair):
     check_generated(pair, SLOW_STRINGS, seed=2)
+
+
+def test_offsets_sensible_on_generated_text(pair):
+    """tokenize_with_offsets: the ids of tokenize, spans inside the strings, in order."""
+    check_offsets(pair.ours, TextGenerator(seed=3).sample(3000))
 
 
 # Hypothesis: any Unicode (surrogates aside) and each block, glued together.
