@@ -7,22 +7,44 @@ StringLower, StringLength ...) and the tensorflow-text ops every TF Serving
 release from 2.13 on links (NormalizeUTF8, RegexSplitWithOffsets,
 FastWordpieceTokenizeWithOffsets: in tensorflow-text 2.12.1's `ops_lib`,
 `keras_bert.export.serving_releases`), so a SavedModel holding it serves raw
-text there. Step by step, on each string:
+text there. Identical ids to that tokenizer, cased and uncased, are tested
+on real English text (every line of ../shared/data) and on generated text in
+a dozen scripts with controls, marks, emoji, CJK, unassigned code points
+(`tests/keras_bert/text/test_multilingual_parity.py`). Step by step, on
+each string:
 
-1. Clean: drop U+0000, U+FFFD and control/format characters (Unicode
-   categories Cc, Cf, Co, except tab, newline and carriage return).
-2. Protect the special tokens `[CLS] [SEP] [MASK] [UNK] [PAD]` written in the
-   text (HF splits them out whole before tokenizing, case-sensitively) by
-   wrapping them in private-use sentinels (U+E000 name U+E001); real
-   private-use characters are gone after step 1, so nothing collides.
-3. Uncased: Unicode lowercase (full mapping, as `str.lower`), NFD, drop
-   combining marks (category Mn). Cased: NFC.
-4. Split on whitespace (ASCII, Zs, U+2028, U+2029) and split off as single
-   tokens every punctuation character (ASCII 33-47, 58-64, 91-96, 123-126 and
-   Unicode P*), every CJK ideograph and every protected special token.
-5. A word longer than 100 characters (characters, not bytes, as HF counts)
+1. Special tokens `[CLS] [SEP] [MASK] [UNK] [PAD]` as written (HF's
+   added-tokens trie splits them out of the raw text, case-sensitively)
+   become private-use sentinels U+E000 name U+E001; a sentinel character in
+   the text becomes an empty pair, dropped in step 2.
+2. Clean as HF's `_clean_text`: drop U+0000, U+FFFD and every category C*
+   (Cc, Cf, Co, Cn unassigned) except tab, newline, return.
+3. A special token that cleaning spelled out (`[MA\\x00SK]`) is kept whole
+   only if it is a whole word (whitespace, CJK or sentinel on both sides;
+   HF's `never_split`, checked on whitespace tokens after NFC, so
+   `[MAS\\u212a]` counts: NFC makes U+212A KELVIN SIGN a K).
+4. Uncased: lowercase as `str.lower` (full mapping, final sigma), NFD, drop
+   combining marks (category Mn). Cased: NFC (transformers' BasicTokenizer
+   applies NFC in both casings, google-research/bert's does not: U+0387
+   becomes U+00B7, U+037E ";").
+5. Split on whitespace (tab, newline, return, Zs, and U+2028, U+2029, which
+   `str.split` splits on) and split off as single tokens every punctuation
+   character (ASCII 33-47, 58-64, 91-96, 123-126 and Unicode P*), every CJK
+   ideograph (HF's fixed ranges) and every protected special token.
+6. A word longer than 100 characters (characters, not bytes, as HF counts)
    becomes `[UNK]`; the rest go through greedy longest-match-first WordPiece
    (`##` continuations); a word WordPiece cannot cover becomes one `[UNK]`.
+
+Unicode versions: HF decides categories with Python's `unicodedata`
+(Unicode 14.0.0 on Python 3.11); RE2 inside TensorFlow 2.20 knows Unicode
+15, and TensorFlow's `StringLower` an older one. So no regex here uses
+`\\p{..}`: every class is spelled out from `unicodedata` when the graph is
+built (`keras_bert.text.unicode_classes`), and lowercasing is corrected
+where TensorFlow's tables lag Python's (`lowercase_gaps`: 40 Unicode-14
+capitals, and final sigma next to letters and marks it does not know). The
+graph carries these as constants: an export tokenizes as the Python that
+built it, wherever it is served. NormalizeUTF8 (tensorflow-text's ICU,
+Unicode 16) agrees with Python on every character cleaning keeps.
 
 Packing is `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, padded with `[PAD]`
 to `seq_length`. A pair too long is trimmed round-robin as
@@ -48,31 +70,61 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bert.io import read_text
+from keras_bert.text import unicode_classes
 from keras_bert.text.round_robin import round_robin_trim
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_CHARS_PER_WORD = 100
 MAX_SEQ_LENGTH = 512
 
-# Step 1: Cc without \t \n \r, Cf, Co, U+FFFD (U+0000 is in Cc).
-_CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\p{Cf}\p{Co}\x{FFFD}]+"
 _SENTINEL_OPEN, _SENTINEL_CLOSE = "\ue000", "\ue001"
-_SPECIAL = r"\[(CLS|SEP|MASK|UNK|PAD)\]"
+_SPECIAL_NAMES = "CLS|SEP|MASK|UNK|PAD"
+# Step 2: special tokens as written in the raw text (HF's added-tokens trie)
+# become sentinel pairs; a sentinel character in the text becomes an empty
+# pair, which step 3 drops.
+_SPECIAL = rf"\[({_SPECIAL_NAMES})\]|[{_SENTINEL_OPEN}{_SENTINEL_CLOSE}]"
 _SPECIAL_REWRITE = _SENTINEL_OPEN + r"\1" + _SENTINEL_CLOSE
-_COMBINING_MARKS = r"\p{Mn}+"
-_WHITESPACE = r"[ \t\n\r\p{Zs}\x{2028}\x{2029}]+"
-_PUNCTUATION = r"[!-/:-@\[-`{-~\p{P}]"
-_CJK = (
-    r"[\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}\x{20000}-\x{2A6DF}\x{2A700}-\x{2B73F}"
-    r"\x{2B740}-\x{2B81F}\x{2B820}-\x{2CEAF}\x{F900}-\x{FAFF}\x{2F800}-\x{2FA1F}]"
+# Step 3: HF's _clean_text (U+0000, U+FFFD, categories C* but tab, newline,
+# return), spelled out from Python's unicodedata (see unicode_classes).
+_CONTROL = unicode_classes.REMOVED + "+"
+_CONTROL_BUT_SENTINELS = (
+    f"{_SENTINEL_OPEN}{_SENTINEL_CLOSE}|"
+    + unicode_classes.char_class(unicode_classes.REMOVED_RANGES, excluding=(0xE000, 0xE001))
+    + "+"
 )
+# Step 4: a special token that cleaning spelled out (`[MA\x00SK]`) is kept
+# whole only as a whole word (HF's never_split is checked on whitespace
+# tokens after CJK spacing and NFC, within one trie segment), so it needs a
+# word boundary on each side. NFC maps U+212A KELVIN SIGN to K, so each
+# letter also matches its NFC singletons; step 5 normalizes the sentinel's
+# contents like any text. RE2 has no lookaround: the boundary characters
+# are matched and written back, and a second pass catches a token whose
+# leading boundary the previous match consumed (`[SEP] [SEP]`).
+_BOUNDARY_RANGES = unicode_classes.WHITESPACE_RANGES + unicode_classes.CJK_RANGES
+_SPELLED_SPECIAL = "|".join(
+    "".join(
+        letter if len(spellings) == 1 else unicode_classes.char_class([(ord(c), ord(c)) for c in spellings])
+        for letter, spellings in ((c, unicode_classes.nfc_spellings(c)) for c in name)
+    )
+    for name in _SPECIAL_NAMES.split("|")
+)
+_WHOLE_WORD_SPECIAL = (
+    "(^|" + unicode_classes.char_class(_BOUNDARY_RANGES + [(0xE001, 0xE001)]) + ")"
+    + rf"\[({_SPELLED_SPECIAL})\]"
+    + "($|" + unicode_classes.char_class(_BOUNDARY_RANGES + [(0xE000, 0xE000)]) + ")"
+)
+_WHOLE_WORD_SPECIAL_REWRITE = r"\1" + _SENTINEL_OPEN + r"\2" + _SENTINEL_CLOSE + r"\3"
+_COMBINING_MARKS = unicode_classes.NONSPACING_MARKS + "+"
+_WHITESPACE = unicode_classes.WHITESPACE + "+"
+_PUNCTUATION = unicode_classes.PUNCTUATION
+_CJK = unicode_classes.CJK
 _PROTECTED = "\ue000[A-Za-z]+\ue001"
 _KEEP = f"{_PROTECTED}|{_PUNCTUATION}|{_CJK}"
 _DELIMITERS = f"{_WHITESPACE}|{_KEEP}"
 # tokenize_with_offsets splits the original (unnormalized) text: a special
 # token as written, punctuation and CJK as single pieces.
-_ORIGINAL_KEEP = rf"\[(?:CLS|SEP|MASK|UNK|PAD)\]|{_PUNCTUATION}|{_CJK}"
-# Separates words in a comparison of two word lists; step 1 removes it from
+_ORIGINAL_KEEP = rf"\[(?:{_SPECIAL_NAMES})\]|{_PUNCTUATION}|{_CJK}"
+# Separates words in a comparison of two word lists; step 3 removes it from
 # any text, so no word holds it.
 _JOIN = "\x01"
 
@@ -83,8 +135,133 @@ def _sentinel(token, lowercase):
     return _SENTINEL_OPEN + (name.lower() if lowercase else name) + _SENTINEL_CLOSE
 
 
+_CAPITAL_SIGMA = "\u03a3"
+_SIGMAS = (0x03C3, 0x03C2)  # σ, final ς
+# Stand-ins TensorFlow's lowercasing knows, by what a character is to the
+# final-sigma rule: cased (a letter with case), case-ignorable (marks,
+# modifier letters, apostrophes: skipped when looking for a cased
+# neighbour), or neither.
+_SIGMA_STAND_INS = {"cased": "A", "case-ignorable": "'", "neither": "0"}
+
+
+def _sigma_role(char):
+    """What `char` is to Python's final-sigma rule, read off `str.lower` itself."""
+    if (char + _CAPITAL_SIGMA).lower().endswith("\u03c2"):
+        return "cased"
+    if ("\u0391" + char + _CAPITAL_SIGMA).lower().endswith("\u03c2"):
+        return "case-ignorable"
+    return "neither"
+
+
+_LOWERCASE_GAPS = []  # Computed once per process.
+
+
+@tf.autograph.experimental.do_not_convert
+def lowercase_gaps():
+    """Where TensorFlow's `tf.strings.lower` and Python's `str.lower` differ.
+
+    `StringLower` (ICU inside TensorFlow) has case tables of its own Unicode
+    version; TensorFlow 2.20's are older than Python 3.11's Unicode 14: the
+    capital letters Unicode 14 added (U+2C2F, U+A7C0, U+A7D0, U+A7D6,
+    U+A7D8, Vithkuqi U+10570-U+10595) stay capitals there, and the letters
+    and marks it added are neither cased nor case-ignorable to it, which
+    changes the choice of final sigma next to them ("𐕰Σ" lowercases to
+    "𐖗ς" in Python). Found by lowering, once per process and eagerly,
+    every character cleaning keeps, alone and in the final-sigma contexts
+    "cΣ", "ΑcΣ", "ΑΣc", "ΑΣcΑ".
+
+    Returns:
+        `(mapping, stand_ins)`: tuples of `(code point, code point)`, sorted:
+        `mapping` the characters TensorFlow lowercases otherwise and their
+        Python lowercase; `stand_ins` the characters whose final-sigma role
+        TensorFlow gets wrong and a character it knows in that role.
+
+    Raises:
+        RuntimeError: if Python lowercases such a character to several
+            characters, or TensorFlow does (no one-to-one fix-up; none with
+            TensorFlow 2.20).
+    """
+    if not _LOWERCASE_GAPS:
+        _LOWERCASE_GAPS.append(_find_lowercase_gaps())
+    return _LOWERCASE_GAPS[0]
+
+
+def _find_lowercase_gaps():
+    chars = [
+        chr(point)
+        for first, last, category in unicode_classes.category_runs()
+        if not category.startswith("C")
+        for point in range(first, last + 1)
+    ]
+    contexts = ("{}", "{}\u03a3", "\u0391{}\u03a3", "\u0391\u03a3{}", "\u0391\u03a3{}\u0391")
+    probes = [context.format(c) for context in contexts for c in chars]
+    with tf.init_scope():
+        lowered = [t.decode("utf-8") for t in tf.strings.lower(tf.constant(probes), encoding="utf-8").numpy()]
+    mapping, stand_ins = [], []
+    for i, char in enumerate(chars):
+        ours = [lowered[k * len(chars) + i] for k in range(len(contexts))]
+        python = [context.format(char).lower() for context in contexts]
+        if ours == python:
+            continue
+        if len(char.lower()) != 1 or len(ours[0]) != 1:
+            raise RuntimeError(
+                f"tf.strings.lower({char!r}) is {ours[0]!r} and Python's str.lower gives "
+                f"{char.lower()!r}: no one-to-one fix-up for U+{ord(char):04X}"
+            )
+        if ours[0] != python[0]:
+            mapping.append((ord(char), ord(python[0])))
+        if ours[1:] != python[1:]:
+            stand_ins.append((ord(char), ord(_SIGMA_STAND_INS[_sigma_role(char)])))
+    return tuple(mapping), tuple(stand_ins)
+
+
+def _replace_code_points(chars, pairs):
+    """`chars` (int32 code points, any shape) with each `pairs[i][0]` replaced by `pairs[i][1]`."""
+    if not pairs:
+        return chars
+    sources = tf.constant([a for a, _ in pairs], tf.int32)
+    targets = tf.constant([b for _, b in pairs], tf.int32)
+    index = tf.minimum(tf.searchsorted(sources, chars), len(pairs) - 1)
+    return tf.where(tf.equal(tf.gather(sources, index), chars), tf.gather(targets, index), chars)
+
+
+def _lowercase(x):
+    """`str.lower` of each string of `x` (any shape).
+
+    `tf.strings.lower` does Python's full mapping (special cases such as
+    U+0130 -> i + U+0307, final sigma in context); where its tables lag
+    Python's (`lowercase_gaps`) a fix-up runs, only for a batch holding one
+    of those characters (a cheap match), so ordinary text pays one regex
+    scan: the characters TensorFlow does not lowercase are mapped one code
+    point at a time, and each sigma is taken from a second lowering in which
+    the characters whose final-sigma role TensorFlow misses are replaced by
+    stand-ins it knows (both lowerings have the same code points but those).
+    """
+    lowered = tf.strings.lower(x, encoding="utf-8")
+    mapping, stand_ins = lowercase_gaps()
+    if not mapping and not stand_ins:
+        return lowered
+
+    def decode(strings):
+        return tf.strings.unicode_decode(tf.reshape(strings, [-1]), "UTF-8")
+
+    def fix():
+        chars = decode(lowered)
+        stood_in = decode(x)
+        stood_in = stood_in.with_flat_values(_replace_code_points(stood_in.flat_values, stand_ins))
+        sigma_chars = decode(tf.strings.lower(tf.strings.unicode_encode(stood_in, "UTF-8"), encoding="utf-8"))
+        sigmas = sigma_chars.flat_values
+        is_sigma = tf.logical_or(tf.equal(sigmas, _SIGMAS[0]), tf.equal(sigmas, _SIGMAS[1]))
+        points = tf.where(is_sigma, sigmas, _replace_code_points(chars.flat_values, mapping))
+        return tf.reshape(tf.strings.unicode_encode(chars.with_flat_values(points), "UTF-8"), tf.shape(x))
+
+    gaps = sorted({a for a, _ in mapping} | {a for a, _ in stand_ins})
+    pattern = "(?s).*" + unicode_classes.char_class([(a, a) for a in gaps]) + ".*"
+    return tf.cond(tf.reduce_any(tf.strings.regex_full_match(x, pattern)), fix, lambda: lowered)
+
+
 def basic_tokenize(strings, lowercase=True, keep_special_tokens=True):
-    """BERT's basic tokenization (steps 1-4 of the module docstring), in the graph.
+    """BERT's basic tokenization (steps 1-5 of the module docstring), in the graph.
 
     Args:
         strings: string tensor `[batch]`, UTF-8.
@@ -98,13 +275,18 @@ def basic_tokenize(strings, lowercase=True, keep_special_tokens=True):
         `tf.RaggedTensor` of strings `[batch, (words)]`.
     """
     x = tf.convert_to_tensor(strings, tf.string)
-    x = tf.strings.regex_replace(x, _CONTROL, "")
     if keep_special_tokens:
         x = tf.strings.regex_replace(x, _SPECIAL, _SPECIAL_REWRITE)
+        x = tf.strings.regex_replace(x, _CONTROL_BUT_SENTINELS, "")
+        for _ in range(2):
+            x = tf.strings.regex_replace(x, _WHOLE_WORD_SPECIAL, _WHOLE_WORD_SPECIAL_REWRITE)
+    else:
+        x = tf.strings.regex_replace(x, _CONTROL, "")
     if lowercase:
-        # NFC (which HF applies first) is implied: lowercasing preserves
-        # canonical equivalence and NFD follows.
-        x = tf.strings.lower(x, encoding="utf-8")
+        # HF applies NFC first, then str.lower, NFD and drops Mn: lowercasing
+        # maps canonically equivalent strings to canonically equivalent
+        # ones, so after NFD the NFC makes no difference.
+        x = _lowercase(x)
         x = tf_text.normalize_utf8(x, "NFD")
         x = tf.strings.regex_replace(x, _COMBINING_MARKS, "")
     else:

@@ -28,6 +28,10 @@ flags.DEFINE_integer("num_unused", 99, "Number of [unusedK] reserve slots after 
 flags.DEFINE_integer("min_count", 1, "Ignore words seen fewer times.")
 flags.DEFINE_integer("max_lines_per_file", 0, "Read at most this many lines of each file (0: all).")
 flags.DEFINE_integer("num_iterations", 4, "WordPiece learner iterations.")
+flags.DEFINE_integer(
+    "max_unique_chars", 1000,
+    "At most this many single characters enter the vocabulary (a multilingual one needs thousands).",
+)
 
 
 def main(argv):
@@ -55,6 +59,7 @@ def main(argv):
             max_lines_per_file=FLAGS.max_lines_per_file or None,
             min_count=FLAGS.min_count,
             num_iterations=FLAGS.num_iterations,
+            max_unique_chars=FLAGS.max_unique_chars,
         )
     except ValueError as e:
         raise SystemExit(f"keras-bert vocab: {e}")

@@ -87,7 +87,8 @@ def _is_whitespace(c):
 def _is_removed(c):
     if c in "\t\n\r":
         return False
-    return c == "\ufffd" or unicodedata.category(c) in ("Cc", "Cf", "Co")
+    # HF's _clean_text: U+FFFD and every C* category (Cn unassigned included).
+    return c == "\ufffd" or unicodedata.category(c).startswith("C")
 
 
 def basic_tokenize_text(text, lowercase=True):
