@@ -158,10 +158,10 @@ def main(argv=None):
         sentences, gold = read_sst2(os.path.join(DATA, "dev.tsv"), args.dev_rows)
         latency_inputs = [[s] for s in sentences[: args.latency_sentences]]
         batches = [sentences[i: i + args.batch] for i in range(0, len(sentences), args.batch)]
-        from keras_bert.trainers.engine import distribution
+        from keras_bert import cpu_features
 
         # oneDNN's bfloat16 runs on AVX-512 CPUs (emulated without AVX512_BF16/AMX); elsewhere the rewrite is off.
-        with_bf16 = "avx512f" in distribution.read_cpu_flags()
+        with_bf16 = "avx512f" in cpu_features.read_cpu_flags()
         contenders = list(signatures) + ([BF16] if with_bf16 else [])
         predictions = {name: None for name in contenders}
 

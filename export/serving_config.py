@@ -37,6 +37,7 @@ import hashlib
 import os
 import re
 
+from keras_bert import cpu_features
 from keras_bert import io
 
 BATCHING_FILE = "batching_parameters.txt"
@@ -100,8 +101,9 @@ class ServingConfig:
         on CPUs with bfloat16 instructions (AVX512_BF16, AMX) and slower
         elsewhere (oneDNN emulates them on any AVX-512 CPU). "float32"
         serves the model as exported. "auto" (default): "bfloat16" when
-        this machine's CPU has AVX512_BF16 or AMX, as `--mixed_precision=auto`
-        of training decides (export where you serve, or say which).
+        this machine's CPU has AVX512_BF16 or AMX (`keras_bert.cpu_features`,
+        as `--mixed_precision=auto` of training decides; export where you
+        serve, or say which).
         Outputs then move by bfloat16 rounding (benchmarks/quantization.py
         measures the accuracy).
       overwrite: replace the files even when they were edited.
@@ -157,11 +159,8 @@ class ServingConfig:
         if self.mixed_precision != "auto":
             return (self.mixed_precision if self.mixed_precision == "bfloat16" else None,
                     f"--serving_mixed_precision={self.mixed_precision}")
-        from keras_bert.trainers.engine import distribution
-
-        policy, reason = distribution.choose_precision("auto", "CPU", distribution.read_cpu_flags())
-        found = reason.split("CPU has ", 1)[1] if policy == "mixed_bfloat16" else None
-        return (("bfloat16", f"chosen by auto: the exporting machine's CPU has {found}") if found else
+        found = cpu_features.bf16_instructions(cpu_features.read_cpu_flags())
+        return (("bfloat16", f"chosen by auto: the exporting machine's CPU has {', '.join(found)}") if found else
                 (None, "chosen by auto: the exporting machine's CPU has no AVX512_BF16 or AMX"))
 
     @property

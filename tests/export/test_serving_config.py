@@ -133,7 +133,7 @@ def test_a_reexport_keeps_edited_files(exports, tmp_path):
 
 
 def test_serving_precision_in_the_docker_line(monkeypatch):
-    from keras_bert.trainers.engine import distribution
+    from keras_bert import cpu_features
 
     bf16 = serving_config_lib.docker_command("/m/sst2", "sst2", ServingConfig(mixed_precision="bfloat16"))
     assert bf16.endswith("--batching_parameters_file=/models/sst2/batching_parameters.txt \\\n  "
@@ -141,11 +141,11 @@ def test_serving_precision_in_the_docker_line(monkeypatch):
     plain = serving_config_lib.docker_command("/m/sst2", "sst2", ServingConfig(mixed_precision="float32"))
     assert "--mixed_precision" not in plain and bf16.startswith(plain)
     # auto: the exporting machine's CPU decides (training's rule).
-    monkeypatch.setattr(distribution, "read_cpu_flags", lambda *a: frozenset({"avx512f", "amx_bf16", "amx_tile"}))
+    monkeypatch.setattr(cpu_features, "read_cpu_flags", lambda *a: frozenset({"avx512f", "amx_bf16", "amx_tile"}))
     assert ServingConfig().server_precision == ("bfloat16", "chosen by auto: the exporting machine's CPU has AMX")
     notes = serving_config_lib.notes_text("/m/sst2", "sst2", ServingConfig())
     assert "--mixed_precision=bfloat16" in notes and "TF\nServing 2.15 or later" in notes.replace(" \n", "\n")
-    monkeypatch.setattr(distribution, "read_cpu_flags", lambda *a: frozenset({"avx2", "avx512f"}))
+    monkeypatch.setattr(cpu_features, "read_cpu_flags", lambda *a: frozenset({"avx2", "avx512f"}))
     precision, reason = ServingConfig().server_precision
     assert precision is None and "no AVX512_BF16 or AMX" in reason
     assert "--mixed_precision" not in serving_config_lib.docker_command("/m/sst2", "sst2", ServingConfig())

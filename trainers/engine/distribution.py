@@ -23,12 +23,12 @@ import keras
 import tensorflow as tf
 from official.common import distribute_utils
 
+from keras_bert import cpu_features
+
 STRATEGIES = ("tpu", "mirrored", "multi_worker_mirrored", "one_device", "off")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-# /proc/cpuinfo flags of CPU instructions that run bfloat16 matmuls natively
-# (oneDNN uses them), and their names in the run's log.
-BF16_CPU_FLAGS = {"avx512_bf16": "AVX512_BF16", "amx_bf16": "AMX"}
-CPUINFO = "/proc/cpuinfo"
+BF16_CPU_FLAGS = cpu_features.BF16_CPU_FLAGS
+CPUINFO = cpu_features.CPUINFO
 
 
 def get_strategy(name, tpu_address=None, num_gpus=None, all_reduce_alg=None):
@@ -78,22 +78,8 @@ def is_chief(strategy):
 
 
 def read_cpu_flags(cpuinfo=CPUINFO):
-    """The CPU's feature flags: the `flags` line of `/proc/cpuinfo`, read now.
-
-    Returns:
-      frozenset of str, as the kernel spells them (`avx2`, `avx512_bf16`,
-      `amx_bf16` ...); empty when the file is missing or has no `flags`
-      line (not Linux, not x86).
-    """
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "flags":
-                    return frozenset(value.split())
-    except OSError:
-        pass
-    return frozenset()
+    """`keras_bert.cpu_features.read_cpu_flags`, looked up when called (tests replace it there)."""
+    return cpu_features.read_cpu_flags(cpuinfo)
 
 
 def choose_precision(precision, device, cpu_flags=()):
@@ -121,7 +107,7 @@ def choose_precision(precision, device, cpu_flags=()):
         return "mixed_bfloat16", "auto: TPU"
     if device == "GPU":
         return "mixed_float16", "auto: GPU, with loss scaling"
-    found = [name for flag, name in BF16_CPU_FLAGS.items() if flag in set(cpu_flags)]
+    found = cpu_features.bf16_instructions(cpu_flags)
     if found:
         return "mixed_bfloat16", f"auto: CPU has {', '.join(found)}"
     return "float32", f"auto: CPU without {' or '.join(BF16_CPU_FLAGS.values())} bfloat16 instructions"
