@@ -185,20 +185,23 @@ def add_torch_arguments(parser):
 
 
 def start_torch(args):
-    """Imports torch after applying --omp_wait_policy; sets its threads.
-    Returns the setup sentence saying the threads and wait policy used."""
+    """Imports torch after applying --omp_wait_policy (torch's own libgomp
+    reads it when `import torch` loads it); sets torch's threads. Returns the
+    setup sentence saying the threads and wait policy used."""
     import sys
 
     if args.omp_wait_policy:
         if "torch" in sys.modules and os.environ.get("OMP_WAIT_POLICY") != args.omp_wait_policy:
-            raise RuntimeError("--omp_wait_policy: torch (and its libgomp) is already loaded in this process")
+            raise ValueError(f"--omp_wait_policy={args.omp_wait_policy}: torch's libgomp, which reads "
+                             "OMP_WAIT_POLICY when it loads, is already loaded in this process; the policy must be "
+                             "set before torch is imported")
         os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
     import torch
 
     torch.set_num_threads(args.torch_threads)
     policy = os.environ.get("OMP_WAIT_POLICY")
     return (f"Threads: TensorFlow its default (every one of the {os.cpu_count()} cores), torch "
-            f"torch.set_num_threads({args.torch_threads}); OMP_WAIT_POLICY "
+            f"set_num_threads({args.torch_threads}); OMP_WAIT_POLICY "
             + (f"{policy}" + (" (--omp_wait_policy)" if args.omp_wait_policy else " (from the environment)")
                if policy else "unset (torch's own default)") + ".")
 

@@ -329,7 +329,9 @@ def hf_classifier(reference, dropout, attn_implementation="sdpa"):
 
 
 # torch's fastest AdamW on the CPU: the fused kernel (torch >= 2.4 has it for CPU tensors), one op over
-# every parameter instead of the per-tensor loop or the foreach lists.
+# every parameter instead of the per-tensor loop or the foreach lists. Measured with torch 2.13 on a loaded
+# 2-core machine, one step over mini-sized parameters (11M), 3 interleaved rounds: fused 50-190 ms,
+# foreach 300-620 ms, the for-loop 230-2050 ms.
 HF_OPTIMIZER = "torch.optim.AdamW(fused=True)"
 
 
