@@ -74,14 +74,25 @@ def model_garden_train_runner(experiment, dataset, loss_key):
 
     `official.core.base_trainer.Trainer` (orbit: a tf.while_loop over steps)
     on the experiment's task, model and optimizer, fed a `tf.data` dataset.
+    With `runtime.mixed_precision_dtype` set, the model and optimizer are
+    built under that tf_keras policy, as official/nlp/train.py sets it
+    (`performance.set_mixed_precision_policy`); float32 again afterwards.
     """
     import tensorflow as tf
     from official.core import base_trainer
     from official.core import task_factory
+    from official.modeling import performance
 
     task = task_factory.get_task(experiment.task)
-    model = task.build_model()
-    optimizer = task.create_optimizer(experiment.trainer.optimizer_config, experiment.runtime)
+    mixed = experiment.runtime.mixed_precision_dtype
+    if mixed:
+        performance.set_mixed_precision_policy(tf.as_dtype(mixed))
+    try:
+        model = task.build_model()
+        optimizer = task.create_optimizer(experiment.trainer.optimizer_config, experiment.runtime)
+    finally:
+        if mixed:
+            performance.set_mixed_precision_policy(tf.float32)
     trainer = base_trainer.Trainer(
         experiment, task, model=model, optimizer=optimizer, train=True, evaluate=False,
         train_dataset=tf.distribute.get_strategy().experimental_distribute_dataset(dataset),
@@ -91,6 +102,25 @@ def model_garden_train_runner(experiment, dataset, loss_key):
         logs = trainer.train(tf.constant(num_steps, tf.int32))
         return float(logs[loss_key])
 
+    return run
+
+
+def keras_train_function_runner(model, iterator):
+    """`run(num_steps) -> the last logs' loss` through a compiled Keras 3
+    model's `train_function(iterator)`, what `fit` runs per execution. Given
+    the iterator, one call runs `model.steps_per_execution` steps (a
+    `tf.while_loop` over the, possibly jit-compiled, step), so `num_steps`
+    must be a multiple of it."""
+    spe = model.steps_per_execution
+
+    def run(num_steps):
+        if num_steps % spe:
+            raise ValueError(f"{num_steps} steps is not a multiple of steps_per_execution={spe}")
+        for _ in range(num_steps // spe):
+            logs = model.train_function(iterator)
+        return float(logs["loss"])
+
+    run.steps_per_execution = spe
     return run
 
 
@@ -113,6 +143,67 @@ def add_output_arguments(parser):
     """--json_out and --quick, the two flags the suite passes to every script."""
     parser.add_argument("--json_out", default=None, help="write the section for benchmarks/suite.py here")
     parser.add_argument("--quick", action="store_true", help="a smoke run (not a measurement): tiny sizes, 1 round")
+
+
+# --precision of the training benchmarks: what each contender runs under, and how close its first-batch loss
+# (dropout off) must come to the float32 reference's (bf16: ~3 significant digits, the loss computed in bfloat16).
+PRECISIONS = {
+    "fp32": {"keras": "float32", "model_garden": None, "torch_autocast": None, "loss_tolerance": 1e-3},
+    "bf16": {"keras": "mixed_bfloat16", "model_garden": "bfloat16", "torch_autocast": "bfloat16",
+             "loss_tolerance": 3e-2},
+}
+
+
+def precision_note(precision, family):
+    """What a row of `family` ("keras", "model_garden" or "torch") runs under at --precision `precision`."""
+    chosen = PRECISIONS[precision]
+    if family == "keras":
+        return f"dtype policy {chosen['keras']}"
+    if family == "model_garden":
+        return f"runtime.mixed_precision_dtype {chosen['model_garden'] or 'float32'} (tf_keras policy)"
+    if chosen["torch_autocast"]:
+        return f"torch.autocast('cpu', {chosen['torch_autocast']}) around forward and loss"
+    return "float32"
+
+
+def add_precision_argument(parser):
+    parser.add_argument("--precision", default="fp32", choices=tuple(PRECISIONS),
+                        help="bf16: Keras contenders under the mixed_bfloat16 policy, Model Garden's runtime "
+                             "mixed_precision_dtype bfloat16, torch's forward pass under torch.autocast(bfloat16)")
+
+
+def add_torch_arguments(parser):
+    """--torch_threads and --omp_wait_policy, for the scripts with a torch contender."""
+    parser.add_argument("--torch_threads", type=int, default=os.cpu_count(),
+                        help="torch.set_num_threads (default: every core, as TensorFlow uses)")
+    # OpenMP's default wait (spin, then sleep) is what torch users get and the faster on a quiet machine.
+    # PASSIVE (no spinning) helps on a busy one: with the spin-wait, torch's threads ran 3-20x slower
+    # whenever another process held one of a 2-core machine's cores.
+    parser.add_argument("--omp_wait_policy", default=None, choices=("PASSIVE", "ACTIVE"),
+                        help="set OMP_WAIT_POLICY before torch loads libgomp (default: leave it as the "
+                             "environment has it, unset = torch's own default); PASSIVE helps on a busy machine")
+
+
+def start_torch(args):
+    """Imports torch after applying --omp_wait_policy (torch's own libgomp
+    reads it when `import torch` loads it); sets torch's threads. Returns the
+    setup sentence saying the threads and wait policy used."""
+    import sys
+
+    if args.omp_wait_policy:
+        if "torch" in sys.modules and os.environ.get("OMP_WAIT_POLICY") != args.omp_wait_policy:
+            raise ValueError(f"--omp_wait_policy={args.omp_wait_policy}: torch's libgomp, which reads "
+                             "OMP_WAIT_POLICY when it loads, is already loaded in this process; the policy must be "
+                             "set before torch is imported")
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
+    policy = os.environ.get("OMP_WAIT_POLICY")
+    return (f"Threads: TensorFlow its default (every one of the {os.cpu_count()} cores), torch "
+            f"set_num_threads({args.torch_threads}); OMP_WAIT_POLICY "
+            + (f"{policy}" + (" (--omp_wait_policy)" if args.omp_wait_policy else " (from the environment)")
+               if policy else "unset (torch's own default)") + ".")
 
 
 def time_rounds(runners, items_per_call, rounds, calls, warmup_calls=2, log=True):

@@ -1,15 +1,22 @@
 """Fine-tuning train-step throughput (sentence classification), keras_bert beside its peers.
 
     PYTHONPATH=. python benchmarks/finetuning_step.py [--configs mini,base] [--rounds 5]
-        [--steps_per_round 4] [--base_rounds 3] [--base_steps_per_round 2] [--torch_threads N]
-        [--skip ...] [--json_out F] [--quick]
+        [--steps_per_round 4] [--base_rounds 3] [--base_steps_per_round 2] [--precision fp32|bf16]
+        [--torch_threads N] [--omp_wait_policy PASSIVE|ACTIVE] [--skip ...] [--json_out F] [--quick]
 
 One full optimizer step of 2-class sentence classification (forward, the
 cross-entropy loss, backward, global-norm clipping at 1.0, the AdamW update)
 on a synthetic batch at a fixed S=128, every token real (input_mask all 1;
 first half segment 0, second half segment 1), `BertConfig.from_preset`
 sizes (vocabulary 30522), dropout 0.1 (hidden, attention, and before the
-classifier), fp32 on the CPU. Batches: mini 32, base 8 (--quick: tiny 4).
+classifier), on the CPU, fp32 or (--precision bf16) each contender's own
+mixed precision: keras_bert's Trainer and keras-hub's backbone under the
+Keras `mixed_bfloat16` policy, Model Garden with its runtime
+`mixed_precision_dtype: bfloat16` (the tf_keras policy official/nlp/train.py
+sets), HF's forward pass and loss under `torch.autocast("cpu",
+dtype=torch.bfloat16)` (backward outside it); weights, gradients and the
+optimizers stay float32 everywhere. A table holds one precision, every row's
+note says it. Batches: mini 32, base 8 (--quick: tiny 4).
 The batch is one in-memory batch repeated by `tf.data`
 (`from_tensors(...).repeat()`; torch: the same tensors every step), so input
 reading costs nothing for anyone.
@@ -19,7 +26,8 @@ Every contender starts from the same weights -- a seeded
 others by tests/peers.py's name maps -- except Model Garden, which keeps
 its own random ones (same sizes). Before timing, the script checks that the
 copies hold the same model: the loss of the first batch with dropout off
-(inference mode) agrees with keras_bert's within 1e-3 (else it stops).
+(inference mode), each contender at its precision, agrees with the float32
+reference's within 1e-3 (bf16: 3e-2) (else it stops).
 
 Contenders, each on its own real training path:
   keras_bert    `keras_bert.trainers.engine.training_loop.Trainer` with the model
@@ -38,7 +46,11 @@ Contenders, each on its own real training path:
                 head), `compile(keras AdamW(2e-5, weight_decay=0.01,
                 epsilon=1e-6, global_clipnorm=1.0), jit_compile=...)`,
                 timed through `model.train_function(iterator)` (what `fit`
-                runs per execution).
+                runs per execution); jit_compile False/True, and XLA with
+                `compile(steps_per_execution=` the steps of a round`)` as
+                ours (Keras 3's train_function, given the iterator, runs
+                that many steps a call in a tf.while_loop; not at base and
+                large either).
   Model Garden  `official.core.base_trainer.Trainer` (orbit) with
                 `SentencePredictionTask` (`models.BertClassifier` over
                 `networks.BertEncoder`, its own pooler head), the
@@ -51,10 +63,14 @@ Contenders, each on its own real training path:
                 path on the CPU).
   HF torch      `transformers.BertForSequenceClassification` (sdpa
                 attention, train mode), `torch.optim.AdamW(2e-5, eps 1e-6,
-                decay 0.01 except biases and LayerNorm)`,
+                decay 0.01 except biases and LayerNorm, fused=True)` (the
+                fused CPU kernel, torch's fastest AdamW),
                 `clip_grad_norm_(1.0)`, `zero_grad(set_to_none=True)`,
-                `torch.set_num_threads(os.cpu_count())`, OMP_WAIT_POLICY
-                PASSIVE unless set (see `load_note`).
+                `torch.set_num_threads(os.cpu_count())` (TensorFlow uses
+                every core by default: equal threads). OMP_WAIT_POLICY is
+                torch's own default unless --omp_wait_policy sets it
+                (PASSIVE helps on a busy machine, see `load_note`); the
+                section's setup says which ran.
 
 Timing interleaves the contenders round by round (after a warm-up round that
 traces and compiles), so a slow spell of this noisy machine hits them all;
@@ -75,9 +91,6 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Before torch loads its libgomp: with OpenMP's default active spin-wait, torch's threads ran 3-20x
-# slower whenever another process held one of this 2-core machine's cores; passive waiting does not.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import tensorflow as tf  # noqa: E402
 
@@ -95,11 +108,13 @@ CLIP_NORM = 1.0
 TRAIN_STEPS = 10_000  # Schedule length (keras_bert, Model Garden); the timed steps are its first ones.
 WARMUP_STEPS = 1_000
 DEFAULT_BATCH = {"tiny": 32, "mini": 32, "small": 16, "medium": 16, "base": 8, "large": 4}
-LOSS_TOLERANCE = 1e-3
+LOSS_TOLERANCE = common.PRECISIONS["fp32"]["loss_tolerance"]
 
 CONTENDERS = ("keras_bert", "keras_bert XLA", "keras_bert XLA spe", "keras-hub", "keras-hub XLA",
-              "Model Garden", "Model Garden XLA", "HF torch")
+              "keras-hub XLA spe", "Model Garden", "Model Garden XLA", "HF torch")
 OURS = ("keras_bert", "keras_bert XLA", "keras_bert XLA spe")
+# Left out at base and large (a step takes seconds: one Python call per step costs nothing measurable).
+SPE_ROWS = ("keras_bert XLA spe", "keras-hub XLA spe")
 
 
 def train_flops(config, seq=SEQ_LENGTH):
@@ -202,12 +217,14 @@ def keras_bert_loss(model, batch):
 # ------------------------------------------------------------------ keras-hub
 
 
-def keras_hub_classifier(reference, dropout):
-    """`keras_hub.models.BertTextClassifier` with `reference`'s weights."""
+def keras_hub_classifier(reference, dropout, dtype="float32"):
+    """`keras_hub.models.BertTextClassifier` with `reference`'s weights; the
+    backbone (and so the head, which takes the backbone's policy) under the
+    Keras dtype policy `dtype`."""
     import keras_hub
 
     config = reference.encoder.config
-    backbone = keras_hub.models.BertBackbone(**peers.keras_hub_backbone_kwargs(config, dropout))
+    backbone = keras_hub.models.BertBackbone(**peers.keras_hub_backbone_kwargs(config, dropout), dtype=dtype)
     theirs = {v.path: v for v in backbone.weights}
     for variable in reference.encoder.weights:  # As peers.keras_hub_backbone, with dropout.
         target = theirs.pop(peers.keras_hub_path(variable.path))
@@ -219,27 +236,22 @@ def keras_hub_classifier(reference, dropout):
     return model
 
 
-def keras_hub_runner(reference, batch, jit):
-    """(run(num_steps) -> loss, the model) through `model.train_function`."""
+def keras_hub_runner(reference, batch, jit, steps_per_execution=1, dtype="float32"):
+    """(run(num_steps) -> loss, the model) through `model.train_function`:
+    Keras 3 runs `steps_per_execution` steps a call when given the iterator."""
     import keras
 
-    model = keras_hub_classifier(reference, reference.encoder.config.hidden_dropout_prob)
+    model = keras_hub_classifier(reference, reference.encoder.config.hidden_dropout_prob, dtype)
     optimizer = keras.optimizers.AdamW(learning_rate=LEARNING_RATE, weight_decay=WEIGHT_DECAY, epsilon=EPSILON,
                                        global_clipnorm=CLIP_NORM)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    model.compile(optimizer=optimizer, jit_compile=jit)
+    model.compile(optimizer=optimizer, jit_compile=jit, steps_per_execution=steps_per_execution)
     x = peers.keras_hub_inputs(batch)
     x["padding_mask"] = x["padding_mask"].astype(bool)
     data = tf.data.Dataset.from_tensors((x, batch["labels"])).repeat()
     iterator = iter(model.distribute_strategy.experimental_distribute_dataset(data))
     model.make_train_function()
-
-    def run(num_steps):
-        for _ in range(num_steps):
-            logs = model.train_function(iterator)
-        return float(logs["loss"])
-
-    return run, model
+    return common.keras_train_function_runner(model, iterator), model
 
 
 def keras_hub_loss(model, batch):
@@ -252,7 +264,7 @@ def keras_hub_loss(model, batch):
 # --------------------------------------------------------------- Model Garden
 
 
-def model_garden_runner(config, batch, jit):
+def model_garden_runner(config, batch, jit, mixed_precision_dtype=None):
     common.shim_pkg_resources()
     from official.core import exp_factory
     from official.nlp.configs import finetuning_experiments  # noqa: F401  (registers bert/sentence_prediction)
@@ -278,7 +290,8 @@ def model_garden_runner(config, batch, jit):
                     "warmup": {"polynomial": {"warmup_steps": WARMUP_STEPS}},
                 },
             },
-            "runtime": {"enable_xla": jit, "num_gpus": 1 if jit else 0},
+            "runtime": {"enable_xla": jit, "num_gpus": 1 if jit else 0,
+                        "mixed_precision_dtype": mixed_precision_dtype},
         },
         is_strict=False,
     )
@@ -315,15 +328,22 @@ def hf_classifier(reference, dropout, attn_implementation="sdpa"):
     return model.train()
 
 
+# torch's fastest AdamW on the CPU: the fused kernel (torch >= 2.4 has it for CPU tensors), one op over
+# every parameter instead of the per-tensor loop or the foreach lists. Measured with torch 2.13 on a loaded
+# 2-core machine, one step over mini-sized parameters (11M), 3 interleaved rounds: fused 50-190 ms,
+# foreach 300-620 ms, the for-loop 230-2050 ms.
+HF_OPTIMIZER = "torch.optim.AdamW(fused=True)"
+
+
 def hf_optimizer(model):
-    """AdamW as keras_bert's: decay 0.01 except biases and LayerNorm, eps 1e-6."""
+    """AdamW as keras_bert's: decay 0.01 except biases and LayerNorm, eps 1e-6 (`HF_OPTIMIZER`)."""
     import torch
 
     no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
     decay = [p for n, p in model.named_parameters() if not ("bias" in n or "LayerNorm" in n)]
     return torch.optim.AdamW(
         [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=LEARNING_RATE, betas=(0.9, 0.999), eps=EPSILON,
+        lr=LEARNING_RATE, betas=(0.9, 0.999), eps=EPSILON, fused=True,
     )
 
 
@@ -357,7 +377,7 @@ def hf_train_step(model, optimizer, inputs, autocast_dtype=None):
     return loss
 
 
-def hf_runner(reference, batch):
+def hf_runner(reference, batch, autocast_dtype=None):
     """(run(num_steps) -> loss, the model)."""
     model = hf_classifier(reference, reference.encoder.config.hidden_dropout_prob)
     optimizer = hf_optimizer(model)
@@ -365,19 +385,23 @@ def hf_runner(reference, batch):
 
     def run(num_steps):
         for _ in range(num_steps):
-            loss = hf_train_step(model, optimizer, inputs)
+            loss = hf_train_step(model, optimizer, inputs, autocast_dtype)
         return float(loss.detach())
 
     return run, model
 
 
-def hf_loss(model, batch):
-    """Loss of `batch` with dropout off (eval mode, then back to train mode)."""
+def hf_loss(model, batch, autocast_dtype=None):
+    """Loss of `batch` with dropout off (eval mode, then back to train mode),
+    under `torch.autocast` with `autocast_dtype` as the timed steps run."""
+    import contextlib
+
     import torch
 
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), (torch.autocast("cpu", dtype=autocast_dtype) if autocast_dtype
+                               else contextlib.nullcontext()):
             return float(model(**hf_inputs(batch)).loss)
     finally:
         model.train()
@@ -386,12 +410,16 @@ def hf_loss(model, batch):
 # ---------------------------------------------------------------------- timing
 
 
-def build_contenders(reference, batch, steps_per_round, skip):
+def build_contenders(reference, batch, steps_per_round, skip, precision="fp32"):
     """({name: run(num_steps)}, {name: loss with dropout off before training}).
 
     Names are the table's rows; the losses are of the models each contender
-    trains (Model Garden's own random weights are not checked)."""
+    trains, at `precision` (Model Garden's own random weights are not checked)."""
+    import torch
+
     batch_size = len(batch["labels"])
+    chosen = common.PRECISIONS[precision]
+    autocast = getattr(torch, chosen["torch_autocast"]) if chosen["torch_autocast"] else None
 
     def dataset_fn(input_context):
         return tf.data.Dataset.from_tensors(batch).repeat()
@@ -401,21 +429,32 @@ def build_contenders(reference, batch, steps_per_round, skip):
                            ("keras_bert XLA spe", True, steps_per_round)):
         if name in skip:
             continue
-        trainer = keras_bert_trainer(reference, batch_size, jit, spe)
+        trainer = keras_bert_trainer(reference, batch_size, jit, spe, precision=chosen["keras"])
         row = f"keras_bert XLA spe={spe}" if name.endswith("spe") else name
         runners[row] = trainer_steps(trainer, dataset_fn)
         losses[row] = keras_bert_loss(trainer.model, batch)
-    for name, jit in (("keras-hub", False), ("keras-hub XLA", True)):
+    for name, jit, spe in (("keras-hub", False, 1), ("keras-hub XLA", True, 1),
+                           ("keras-hub XLA spe", True, steps_per_round)):
         if name not in skip:
-            runners[name], model = keras_hub_runner(reference, batch, jit)
-            losses[name] = keras_hub_loss(model, batch)
+            row = f"keras-hub XLA spe={spe}" if name.endswith("spe") else name
+            runners[row], model = keras_hub_runner(reference, batch, jit, spe, dtype=chosen["keras"])
+            losses[row] = keras_hub_loss(model, batch)
     for name, jit in (("Model Garden", False), ("Model Garden XLA", True)):
         if name not in skip:
-            runners[name] = model_garden_runner(reference.encoder.config, batch, jit)
+            runners[name] = model_garden_runner(reference.encoder.config, batch, jit, chosen["model_garden"])
     if "HF torch" not in skip:
-        runners["HF torch"], model = hf_runner(reference, batch)
-        losses["HF torch"] = hf_loss(model, batch)
+        runners["HF torch"], model = hf_runner(reference, batch, autocast)
+        losses["HF torch"] = hf_loss(model, batch, autocast)
     return runners, losses
+
+
+def row_note(name, precision):
+    """A row's note: its precision, and what else sets it apart."""
+    if name.startswith("Model Garden"):
+        return common.precision_note(precision, "model_garden") + "; own random weights"
+    if name == "HF torch":
+        return f"{common.precision_note(precision, 'torch')}; {HF_OPTIMIZER}"
+    return common.precision_note(precision, "keras")
 
 
 def check_same_start(losses, reference_loss, tolerance=LOSS_TOLERANCE):
@@ -428,16 +467,16 @@ def check_same_start(losses, reference_loss, tolerance=LOSS_TOLERANCE):
             )
 
 
-def measure(preset, batch_size, rounds, steps_per_round, skip):
-    """One table: every contender on `preset`, `batch_size` sequences per step."""
+def measure(preset, batch_size, rounds, steps_per_round, skip, precision="fp32"):
+    """One table: every contender on `preset`, `batch_size` sequences per step, at `precision`."""
     config = keras_bert.BertConfig.from_preset(preset)
     reference = reference_classifier(config)
     batch = make_batch(config, batch_size)
-    print(f"{preset}, batch {batch_size}: building contenders", flush=True)
+    print(f"{preset}, batch {batch_size}, {precision}: building contenders", flush=True)
     start = time.perf_counter()
-    runners, losses = build_contenders(reference, batch, steps_per_round, skip)
-    reference_loss = keras_bert_loss(reference, batch)
-    check_same_start(losses, reference_loss)
+    runners, losses = build_contenders(reference, batch, steps_per_round, skip, precision)
+    reference_loss = keras_bert_loss(reference, batch)  # float32: the model every contender copies.
+    check_same_start(losses, reference_loss, common.PRECISIONS[precision]["loss_tolerance"])
     spread = max(abs(v - reference_loss) for v in losses.values()) if losses else 0.0
     print(f"  built in {time.perf_counter() - start:.1f}s; first-batch loss (dropout off) {reference_loss:.5f}, "
           f"max difference {spread:.1e} over {', '.join(losses)}", flush=True)
@@ -447,28 +486,27 @@ def measure(preset, batch_size, rounds, steps_per_round, skip):
     flops = train_flops(config)
     table = {
         "caption": (f"{preset} (L{config.num_layers}/H{config.hidden_size}/I{config.intermediate_size}), "
-                    f"S={SEQ_LENGTH}, batch {batch_size}, dropout {config.hidden_dropout_prob}, fp32"),
+                    f"S={SEQ_LENGTH}, batch {batch_size}, dropout {config.hidden_dropout_prob}, {precision}"),
         "unit": "examples/s",
         "baseline": "fastest peer",
         "target": 1.25,
         "target_text": "fine-tuning step >= 1.25x the fastest peer" + (" and >= 60% MFU" if preset == "base" else ""),
         "rows": [
-            common.row(name, values, name.startswith("keras_bert"), flops,
-                       note="own random weights" if name.startswith("Model Garden") else "")
+            common.row(name, values, name.startswith("keras_bert"), flops, note=row_note(name, precision))
             for name, values in per_round.items()
         ],
     }
     return table, {"loss": reference_loss, "max_difference": spread, "checked": list(losses)}
 
 
-def load_note(load_before, torch_threads):
-    """The machine's load around the run and torch's threading settings."""
+def load_note(load_before):
+    """The machine's load around the run, and what it does to torch's threads."""
     return (f"Load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on "
-            f"{os.cpu_count()} cores; torch threads {torch_threads}, OMP_WAIT_POLICY="
-            f"{os.environ.get('OMP_WAIT_POLICY', '(unset)')}. With OpenMP's default active spin-wait, torch's "
-            "threads ran 3-20x slower whenever another process held a core of this machine (passive waiting, "
-            "set by the script unless OMP_WAIT_POLICY is given, avoids that); TensorFlow's thread pools degrade "
-            "far less, so figures from a busy machine still understate the HF rows somewhat.")
+            f"{os.cpu_count()} cores. OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}: with OpenMP's "
+            "default spin-wait, torch's threads ran 3-20x slower whenever another process held a core of this "
+            "2-core machine (--omp_wait_policy PASSIVE avoids that on a busy machine; on a quiet one the default "
+            "is torch's best); TensorFlow's thread pools degrade far less, so figures from a busy machine "
+            "understate the HF rows.")
 
 
 def main(argv=None):
@@ -480,7 +518,8 @@ def main(argv=None):
     parser.add_argument("--steps_per_round", type=int, default=4, help="timed steps per contender per round")
     parser.add_argument("--base_rounds", type=int, default=3, help="rounds for base and large (slow)")
     parser.add_argument("--base_steps_per_round", type=int, default=2, help="steps per round for base and large")
-    parser.add_argument("--torch_threads", type=int, default=os.cpu_count(), help="torch.set_num_threads")
+    common.add_precision_argument(parser)
+    common.add_torch_arguments(parser)
     parser.add_argument("--skip", default="", help="comma-separated contenders to leave out: " + ", ".join(CONTENDERS))
     args = parser.parse_args(argv)
     if args.quick:
@@ -489,11 +528,10 @@ def main(argv=None):
     if skip - set(CONTENDERS):
         parser.error(f"--skip: unknown {sorted(skip - set(CONTENDERS))}; known: {', '.join(CONTENDERS)}")
 
-    import torch
+    threads = common.start_torch(args)
     import transformers
 
     transformers.logging.set_verbosity_error()
-    torch.set_num_threads(args.torch_threads)
     load_before = os.getloadavg()[0]
     tables, checks, fast_paths = [], {}, []
     for preset in args.configs.split(","):
@@ -502,8 +540,8 @@ def main(argv=None):
         steps = args.base_steps_per_round if big and not args.quick else args.steps_per_round
         batch_size = args.batch_size or DEFAULT_BATCH.get(preset, 32)
         # At seconds per step, steps_per_execution saves nothing measurable (one Python call per step).
-        preset_skip = skip | ({"keras_bert XLA spe"} if big and not args.quick else set())
-        table, checks[preset] = measure(preset, batch_size, rounds, steps, preset_skip)
+        preset_skip = skip | (set(SPE_ROWS) if big and not args.quick else set())
+        table, checks[preset] = measure(preset, batch_size, rounds, steps, preset_skip, args.precision)
         table["caption"] += f"; median of {rounds} rounds x {steps} steps"
         common.print_table(table)
         tables.append(table)
@@ -515,31 +553,37 @@ def main(argv=None):
     agreement = "; ".join(
         f"{preset}: {c['loss']:.5f}, max difference {c['max_difference']:.1e}" for preset, c in checks.items()
     )
+    precision = {family: common.precision_note(args.precision, family) for family in ("keras", "model_garden", "torch")}
     section = {
         "name": "finetuning_step",
-        "title": "Fine-tuning train step (classification, S=128)",
+        "title": "Fine-tuning train step (classification, S=128)" + ("" if args.precision == "fp32" else ", bf16"),
         "command": "python benchmarks/finetuning_step.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "setup": (
             "One optimizer step of 2-class sentence classification (forward, cross-entropy, backward, global-norm "
             f"clipping at {CLIP_NORM}, AdamW lr {LEARNING_RATE:g}, weight decay {WEIGHT_DECAY} except biases and "
             f"LayerNorm, eps {EPSILON:g}) on one synthetic batch repeated, S={SEQ_LENGTH}, every token real, "
-            "BertConfig.from_preset sizes (vocabulary 30522), dropout 0.1, fp32 on the CPU, each contender on its "
-            "own training path: keras_bert's Trainer._train_function (fine-tuning model of "
-            "keras_bert.trainers.tasks' classification model, create_optimizer('adamw')), keras-hub BertTextClassifier "
-            "model.train_function, Model Garden's SentencePredictionTask under base_trainer.Trainer.train, "
-            "HF BertForSequenceClassification (sdpa) with torch.optim.AdamW and clip_grad_norm_. Same starting "
-            "weights for all but Model Garden, checked before timing (first-batch loss with dropout off within "
-            f"{LOSS_TOLERANCE:g} of keras_bert's: {agreement}). Warm-up round first (trace, XLA compile), then "
-            "rounds interleaved; a row is the median examples/s over rounds. MFU = (encoder training matmul "
-            "FLOPs + pooler and classifier) x examples/s / "
-            f"{common.peak_gflops():.0f} GFLOP/s. {common.machine()}. Versions: "
+            f"BertConfig.from_preset sizes (vocabulary 30522), dropout 0.1, on the CPU, at {args.precision} (Keras "
+            f"rows: {precision['keras']}; Model Garden: {precision['model_garden']}; HF: {precision['torch']}; "
+            "every row's note says its own), each contender on its own training path: keras_bert's "
+            "Trainer._train_function (fine-tuning model of keras_bert.trainers.tasks' classification model, "
+            "create_optimizer('adamw')), keras-hub BertTextClassifier compiled with keras AdamW and timed through "
+            "model.train_function (with jit_compile, and with jit_compile and steps_per_execution = the steps of a "
+            "round, as ours), Model Garden's SentencePredictionTask under base_trainer.Trainer.train, "
+            f"HF BertForSequenceClassification (sdpa) with {HF_OPTIMIZER} and clip_grad_norm_. {threads} Same "
+            "starting weights for all but Model Garden, checked before timing (first-batch loss with dropout off, "
+            "each contender at its precision, within "
+            f"{common.PRECISIONS[args.precision]['loss_tolerance']:g} of keras_bert's float32 reference: "
+            f"{agreement}). Warm-up round first (trace, XLA compile), then rounds interleaved; a row is the median "
+            "examples/s over rounds. MFU = (encoder training matmul FLOPs + pooler and classifier) x examples/s / "
+            f"the fp32 matmul ceiling {common.peak_gflops():.0f} GFLOP/s (also for bf16 rows). {common.machine()}. "
+            "Versions: "
             + common.versions("tensorflow", "keras", "keras-hub", "tf-models-official", "torch", "transformers")
         ),
         "tables": tables,
         "fast_paths": fast_paths,
         "notes": [
             "Targets (issue 'Speed'): the best keras_bert row >= 1.25x the fastest peer, and >= 60% MFU at base.",
-            load_note(load_before, args.torch_threads),
+            load_note(load_before),
             "keras-hub's BertBackbone uses the tanh approximation of GELU (keras_bert, HF and Model Garden the "
             "exact erf form); Model Garden trains its own random weights of the same sizes.",
         ],

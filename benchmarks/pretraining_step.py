@@ -1,13 +1,22 @@
 """Pretraining train-step throughput, keras_bert side by side with its peers.
 
     PYTHONPATH=. python benchmarks/pretraining_step.py [--configs tiny,mini]
-        [--batch_size N] [--rounds 5] [--steps_per_round 10] [--quick]
+        [--batch_size N] [--rounds 5] [--steps_per_round 10] [--steps_per_execution 10]
+        [--precision fp32|bf16] [--skip ...] [--json_out F] [--quick]
 
 One full optimizer step (forward, backward, global-norm clipping at 1.0,
 AdamW update, loss/accuracy bookkeeping) on a synthetic pretraining batch:
 S=128, 20 masked predictions per sequence (all real), next-sentence labels,
 BertConfig.from_preset(config) sizes (vocab 30522, dropout 0.1 as configured),
-fp32 on the CPU, the default strategy. The batch is one in-memory batch
+on the CPU, the default strategy (TensorFlow on every core, its default; no
+torch contender here), fp32 or (--precision bf16) each contender's own mixed
+precision: keras_bert's Trainer and keras-hub's backbone under the Keras
+`mixed_bfloat16` policy, Model Garden with its runtime `mixed_precision_dtype:
+bfloat16` (the tf_keras policy official/nlp/train.py sets; it fails on the
+CPU for pretraining, so bf16 tables leave Model Garden out, see
+MODEL_GARDEN_BF16_NOTE); weights and optimizers stay float32. A table holds one precision; every row's note says
+it. Every contender trains its own random weights (no loss check: the heads
+differ, keras-hub has no next-sentence head). The batch is one in-memory batch
 repeated by `tf.data` (`from_tensors(...).repeat()`), so input reading costs
 nothing for anyone. Every contender is warmed up (traced and, for XLA,
 compiled) before timing. Timing interleaves the contenders round by round,
@@ -35,7 +44,10 @@ Contenders, each on its own real training path:
   keras-hub     `keras_hub.models.BertMaskedLM` over `BertBackbone` (MLM only:
                 keras-hub has no next-sentence head), `compile(AdamW,
                 jit_compile=...)`, timed through `model.train_function(iterator)`
-                (what `fit` runs per execution) with steps_per_execution 1.
+                (what `fit` runs per execution): steps_per_execution 1, and
+                with XLA also `compile(steps_per_execution=
+                --steps_per_execution)` (Keras 3's train_function, given the
+                iterator, runs that many steps a call in a tf.while_loop).
 Every optimizer is AdamW with learning rate 1e-4 (keras_bert and Model
 Garden: warmup 10000 steps and linear decay over 1M steps, the original
 schedule; keras-hub: constant), weight decay 0.01, global-norm clipping 1.0.
@@ -76,6 +88,15 @@ LEARNING_RATE = 1e-4
 WARMUP_STEPS = 10_000
 TRAIN_STEPS = 1_000_000
 DEFAULT_BATCH = {"tiny": 64, "mini": 32}
+# Model Garden's BertPretrainerV2 does not build under its bfloat16 runtime on the CPU (tf-models-official
+# 2.20): its MaskedLM head's tf.nn.bias_add gets float32 logits (the matmul with the encoder's embedding
+# table) and a bias cast to bfloat16, and stops with "Incompatible type conversion requested to type
+# 'float32' for AutoCastVariable which is casted to type 'bfloat16'". So bf16 tables leave it out.
+MODEL_GARDEN_BF16_NOTE = (
+    "Model Garden is left out of bf16 tables: its BertPretrainerV2 fails under runtime.mixed_precision_dtype "
+    "bfloat16 here (tf-models-official 2.20, CPU): the MaskedLM head adds a bfloat16-cast bias to float32 "
+    "logits ('Incompatible type conversion requested to type float32 for AutoCastVariable which is casted to "
+    "type bfloat16').")
 
 
 def train_flops_per_sequence(config, seq=SEQ_LENGTH, predictions=NUM_PREDICTIONS):
@@ -132,7 +153,7 @@ class AllPositionsMaskedLMHead(keras_bert.MaskedLMHead):
         return tf.gather(logits, tf.cast(masked_positions, tf.int32), batch_dims=1)
 
 
-def keras_bert_runner(config, batch, jit, steps_per_execution, all_positions=False):
+def keras_bert_runner(config, batch, jit, steps_per_execution, all_positions=False, precision="float32"):
     """`run(num_steps)` through `Trainer._train_function`; returns a sync value."""
     from keras_bert.trainers.engine import optimization
     from keras_bert.trainers.engine import training_loop
@@ -154,6 +175,7 @@ def keras_bert_runner(config, batch, jit, steps_per_execution, all_positions=Fal
         ),
         output_dir=tempfile.mkdtemp(prefix="pretraining_step_"),
         global_batch_size=len(batch["input_word_ids"]),
+        precision=precision,
         steps_per_execution=steps_per_execution,
         jit_compile=jit,
         log_steps=10**9,
@@ -176,7 +198,7 @@ def keras_bert_runner(config, batch, jit, steps_per_execution, all_positions=Fal
 # --------------------------------------------------------------- Model Garden
 
 
-def model_garden_runner(config, batch, jit):
+def model_garden_runner(config, batch, jit, mixed_precision_dtype=None):
     common.shim_pkg_resources()
     from official.core import exp_factory
     from official.nlp.configs import pretraining_experiments  # noqa: F401  (registers bert/pretraining)
@@ -201,7 +223,8 @@ def model_garden_runner(config, batch, jit):
                     "warmup": {"polynomial": {"warmup_steps": WARMUP_STEPS}},
                 },
             },
-            "runtime": {"enable_xla": jit, "num_gpus": 1 if jit else 0},
+            "runtime": {"enable_xla": jit, "num_gpus": 1 if jit else 0,
+                        "mixed_precision_dtype": mixed_precision_dtype},
         },
         is_strict=False,
     )
@@ -211,19 +234,22 @@ def model_garden_runner(config, batch, jit):
 # ------------------------------------------------------------------ keras-hub
 
 
-def keras_hub_runner(config, batch, jit):
+def keras_hub_runner(config, batch, jit, steps_per_execution=1, dtype="float32"):
+    """`run(num_steps)` through `model.train_function`; the backbone (and the
+    head, which takes its policy) under the Keras dtype policy `dtype`."""
     import keras
     import keras_hub
 
     from references.peers import keras_hub_backbone_kwargs
 
-    backbone = keras_hub.models.BertBackbone(**keras_hub_backbone_kwargs(config, config.hidden_dropout_prob))
+    backbone = keras_hub.models.BertBackbone(**keras_hub_backbone_kwargs(config, config.hidden_dropout_prob),
+                                             dtype=dtype)
     model = keras_hub.models.BertMaskedLM(backbone, preprocessor=None)
     optimizer = keras.optimizers.AdamW(
         learning_rate=LEARNING_RATE, weight_decay=0.01, epsilon=1e-6, global_clipnorm=1.0
     )
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    model.compile(optimizer=optimizer, jit_compile=jit)
+    model.compile(optimizer=optimizer, jit_compile=jit, steps_per_execution=steps_per_execution)
     x = {
         "token_ids": batch["input_word_ids"],
         "segment_ids": batch["input_type_ids"],
@@ -233,13 +259,7 @@ def keras_hub_runner(config, batch, jit):
     data = repeated((x, batch["masked_lm_ids"], batch["masked_lm_weights"]))
     iterator = iter(model.distribute_strategy.experimental_distribute_dataset(data))
     model.make_train_function()
-
-    def run(num_steps):
-        for _ in range(num_steps):
-            logs = model.train_function(iterator)
-        return float(logs["loss"])
-
-    return run
+    return common.keras_train_function_runner(model, iterator)
 
 
 # ---------------------------------------------------------------------- timing
@@ -267,26 +287,38 @@ def time_rounds(runners, batch_size, rounds, steps):
 
 SKIP_KEYS = (
     "keras_bert", "keras_bert XLA", "keras_bert spe", "keras_bert XLA spe", "keras_bert all positions",
-    "Model Garden", "Model Garden XLA", "keras-hub", "keras-hub XLA",
+    "Model Garden", "Model Garden XLA", "keras-hub", "keras-hub XLA", "keras-hub XLA spe",
 )
 
 
-def contenders(config, batch, spe, skip):
-    """({row name: factory} for keras_bert, {row name: factory} for peers); `skip` holds SKIP_KEYS."""
-    rows = [  # (skip key, row name, factory, ours)
-        ("keras_bert", "keras_bert", lambda: keras_bert_runner(config, batch, False, 1), True),
-        ("keras_bert XLA", "keras_bert XLA", lambda: keras_bert_runner(config, batch, True, 1), True),
-        ("keras_bert spe", f"keras_bert spe={spe}", lambda: keras_bert_runner(config, batch, False, spe), True),
-        ("keras_bert XLA spe", f"keras_bert XLA spe={spe}", lambda: keras_bert_runner(config, batch, True, spe), True),
+def contenders(config, batch, spe, skip, precision="fp32"):
+    """({row name: (factory, note)} for keras_bert, the same for peers); `skip` holds SKIP_KEYS."""
+    chosen = common.PRECISIONS[precision]
+    policy, mg_dtype = chosen["keras"], chosen["model_garden"]
+    keras_note, mg_note = common.precision_note(precision, "keras"), common.precision_note(precision, "model_garden")
+    rows = [  # (skip key, row name, factory, ours, note)
+        ("keras_bert", "keras_bert", lambda: keras_bert_runner(config, batch, False, 1, precision=policy), True,
+         keras_note),
+        ("keras_bert XLA", "keras_bert XLA", lambda: keras_bert_runner(config, batch, True, 1, precision=policy),
+         True, keras_note),
+        ("keras_bert spe", f"keras_bert spe={spe}",
+         lambda: keras_bert_runner(config, batch, False, spe, precision=policy), True, keras_note),
+        ("keras_bert XLA spe", f"keras_bert XLA spe={spe}",
+         lambda: keras_bert_runner(config, batch, True, spe, precision=policy), True, keras_note),
         ("keras_bert all positions", "keras_bert (MLM projection at all positions)",
-         lambda: keras_bert_runner(config, batch, False, 1, all_positions=True), True),
-        ("Model Garden", "Model Garden", lambda: model_garden_runner(config, batch, False), False),
-        ("Model Garden XLA", "Model Garden XLA", lambda: model_garden_runner(config, batch, True), False),
-        ("keras-hub", "keras-hub (MLM only)", lambda: keras_hub_runner(config, batch, False), False),
-        ("keras-hub XLA", "keras-hub XLA (MLM only)", lambda: keras_hub_runner(config, batch, True), False),
+         lambda: keras_bert_runner(config, batch, False, 1, all_positions=True, precision=policy), True, keras_note),
+        ("Model Garden", "Model Garden", lambda: model_garden_runner(config, batch, False, mg_dtype), False, mg_note),
+        ("Model Garden XLA", "Model Garden XLA", lambda: model_garden_runner(config, batch, True, mg_dtype), False,
+         mg_note),
+        ("keras-hub", "keras-hub (MLM only)", lambda: keras_hub_runner(config, batch, False, dtype=policy), False,
+         keras_note),
+        ("keras-hub XLA", "keras-hub XLA (MLM only)", lambda: keras_hub_runner(config, batch, True, dtype=policy),
+         False, keras_note),
+        ("keras-hub XLA spe", f"keras-hub XLA spe={spe} (MLM only)",
+         lambda: keras_hub_runner(config, batch, True, spe, dtype=policy), False, keras_note),
     ]
-    ours = {name: f for key, name, f, mine in rows if mine and key not in skip}
-    peers = {name: f for key, name, f, mine in rows if not mine and key not in skip}
+    ours = {name: (f, note) for key, name, f, mine, note in rows if mine and key not in skip}
+    peers = {name: (f, note) for key, name, f, mine, note in rows if not mine and key not in skip}
     return ours, peers
 
 
@@ -300,8 +332,10 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps_per_round", type=int, default=10, help="timed steps per contender per round")
     parser.add_argument(
-        "--steps_per_execution", type=int, default=10, help="for the keras_bert spe rows; divides steps_per_round"
+        "--steps_per_execution", type=int, default=10,
+        help="for the spe rows (keras_bert's, keras-hub's); divides steps_per_round",
     )
+    common.add_precision_argument(parser)
     parser.add_argument(
         "--skip", default="",
         help="comma-separated contenders to leave out: " + ", ".join(SKIP_KEYS),
@@ -320,6 +354,8 @@ def main(argv=None):
     skip = set(filter(None, args.skip.split(",")))
     if skip - set(SKIP_KEYS):
         parser.error(f"--skip: unknown {', '.join(sorted(skip - set(SKIP_KEYS)))}; known: {', '.join(SKIP_KEYS)}")
+    if args.precision == "bf16":
+        skip |= {"Model Garden", "Model Garden XLA"}  # MODEL_GARDEN_BF16_NOTE.
     tables, fast_paths = [], []
     for preset in args.configs.split(","):
         config = keras_bert.BertConfig.from_preset(preset)
@@ -327,19 +363,22 @@ def main(argv=None):
         batch = make_batch(config, batch_size)
         flops = train_flops_per_sequence(config)
         print(f"{preset}: building contenders", flush=True)
-        ours, peers = contenders(config, batch, args.steps_per_execution, skip)
+        ours, peers = contenders(config, batch, args.steps_per_execution, skip, args.precision)
         start = time.perf_counter()
-        runners = {n: f() for n, f in {**ours, **peers}.items()}
+        runners = {n: f() for n, (f, _) in {**ours, **peers}.items()}
+        notes = {n: note for n, (_, note) in {**ours, **peers}.items()}
         print(f"  built in {time.perf_counter() - start:.1f}s", flush=True)
         per_round = time_rounds(runners, batch_size, args.rounds, args.steps_per_round)
         table = {
             "caption": (f"{preset} (L{config.num_layers}/H{config.hidden_size}/I{config.intermediate_size}, "
-                        f"V{config.vocab_size}), S={SEQ_LENGTH}, P={NUM_PREDICTIONS}, batch {batch_size}"),
+                        f"V{config.vocab_size}), S={SEQ_LENGTH}, P={NUM_PREDICTIONS}, batch {batch_size}, "
+                        f"{args.precision}"),
             "unit": "examples/s",
             "baseline": "fastest peer",
             "target": 1.3,
             "target_text": "pretraining step >= 1.3x the faster of Model Garden and keras-hub",
-            "rows": [common.row(name, values, name in ours, flops) for name, values in per_round.items()],
+            "rows": [common.row(name, values, name in ours, flops, note=notes[name])
+                     for name, values in per_round.items()],
         }
         common.print_table(table)
         tables.append(table)
@@ -353,20 +392,26 @@ def main(argv=None):
         del runners
     section = {
         "name": "pretraining_step",
-        "title": "Pretraining train step (masked LM + next sentence)",
+        "title": "Pretraining train step (masked LM + next sentence)" + ("" if args.precision == "fp32" else ", bf16"),
         "setup": (
             f"One full optimizer step (forward, backward, global-norm clipping at 1.0, AdamW, loss/accuracy "
             f"bookkeeping) on a synthetic batch: S={SEQ_LENGTH}, {NUM_PREDICTIONS} masked predictions per "
-            "sequence, vocabulary 30522, dropout 0.1, fp32, each contender on its own training path "
+            f"sequence, vocabulary 30522, dropout 0.1, at {args.precision} (Keras rows: "
+            f"{common.precision_note(args.precision, 'keras')}; Model Garden: "
+            + ("left out, see the notes" if args.precision == "bf16"
+               else common.precision_note(args.precision, "model_garden"))
+            + "), each contender on its own training path "
             "(keras_bert's Trainer, Model Garden's orbit trainer with MaskedLMTask, keras-hub's BertMaskedLM "
-            "with compile/fit's train function; keras-hub has no next-sentence head, so it trains MLM only). "
+            "with compile/fit's train function, also with XLA and steps_per_execution="
+            f"{args.steps_per_execution}; keras-hub has no next-sentence head, so it trains MLM only), each its "
+            "own random weights. TensorFlow on every core (its default; no torch contender). "
             "MFU counts encoder matmuls, attention and the MLM head at the masked positions (see "
-            "`train_flops_per_sequence`). Versions: "
+            "`train_flops_per_sequence`), against the fp32 matmul ceiling (also for bf16 rows). Versions: "
             + common.versions("tensorflow", "keras", "keras-hub", "tf-models-official", "tf_keras")
         ),
         "tables": tables,
         "fast_paths": fast_paths,
-        "notes": [],
+        "notes": [MODEL_GARDEN_BF16_NOTE] if args.precision == "bf16" else [],
     }
     common.write_section(args.json_out, section)
     return section

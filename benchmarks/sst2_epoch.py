@@ -1,8 +1,8 @@
 """A real-length fine-tuning epoch on SST-2: keras_bert's length buckets and packed rows against Hugging Face.
 
     PYTHONPATH=. python benchmarks/sst2_epoch.py [--rows 8192] [--preset mini] [--batch_size 32]
-        [--rounds 3] [--pad128_steps 64] [--precision fp32|bf16] [--torch_threads N] [--skip ...]
-        [--json_out F] [--quick]
+        [--rounds 3] [--pad128_steps 64] [--precision fp32|bf16] [--torch_threads N]
+        [--omp_wait_policy PASSIVE|ACTIVE] [--skip ...] [--json_out F] [--quick]
 
 Data: the first --rows sentences of SST-2 train (../shared/data/sst2/train.tsv,
 read with `keras_bert.trainers.data.classification_data.read_examples`, labels 0/1),
@@ -20,8 +20,9 @@ Hugging Face's forward pass under `torch.autocast("cpu", dtype=
 torch.bfloat16)`; weights, gradients and AdamW stay float32 in both); every
 contender starts from the same seeded weights (copied into Hugging Face by
 references/peers.py), checked before timing: the loss of the first 32
-examples with dropout off agrees within 1e-3 (bf16: 3e-2, keras_bert's
-loss being computed in bfloat16). Optimizer as in
+examples with dropout off, each contender at its precision, agrees with
+the float32 reference's within 1e-3 (bf16: 3e-2; `common.PRECISIONS`, the
+table finetuning_step.py and pretraining_step.py use too). Optimizer as in
 benchmarks/finetuning_step.py: AdamW lr 2e-5, weight decay 0.01 except
 biases and LayerNorm, eps 1e-6, global-norm clipping 1.0; batch 32
 examples (packed rows: see below).
@@ -70,10 +71,14 @@ Contenders (what one epoch, --rows / batch steps, runs):
                       ification` (sdpa), a torch `DataLoader(shuffle=True)`
                       over the tokenized examples with `DataCollatorWith-
                       Padding` (each batch padded to its longest sentence),
-                      `torch.optim.AdamW`, `clip_grad_norm_(1.0)`,
-                      `torch.set_num_threads(os.cpu_count())`,
-                      OMP_WAIT_POLICY PASSIVE unless set (see
-                      `finetuning_step.load_note`).
+                      `torch.optim.AdamW(fused=True)` (torch's fastest on
+                      the CPU), `clip_grad_norm_(1.0)`,
+                      `torch.set_num_threads(os.cpu_count())` (TensorFlow
+                      uses every core by default: equal threads);
+                      OMP_WAIT_POLICY torch's own default unless
+                      --omp_wait_policy sets it (PASSIVE helps on a busy
+                      machine, see `finetuning_step.load_note`); the setup
+                      says which ran.
   HF torch group_by_length  Hugging Face at its best on this data: the same
                       recipe with the sampler `Trainer` uses for
                       `TrainingArguments(train_sampling_strategy=
@@ -112,9 +117,6 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Before torch loads its libgomp: with OpenMP's default active spin-wait, torch's threads ran 3-20x
-# slower whenever another process held one of this 2-core machine's cores; passive waiting does not.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import tensorflow as tf  # noqa: E402
 
@@ -131,8 +133,6 @@ VOCAB_SENTENCES = 5000
 VOCAB_SIZE = 8000
 CHECK_SENTENCES = 256
 WARMUP_STEPS = 4
-# --precision: (keras_bert's Trainer policy, torch autocast dtype name, first-batch loss tolerance).
-PRECISIONS = {"fp32": ("float32", None, 1e-3), "bf16": ("mixed_bfloat16", "bfloat16", 3e-2)}
 
 BUCKETS = ("keras_bert", "keras_bert XLA")
 PACKED = ("keras_bert packed", "keras_bert packed XLA")
@@ -399,25 +399,25 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="timed epochs per contender")
     parser.add_argument("--pad128_steps", type=int, default=64,
                         help="steps per epoch timed for 'keras_bert pad 128' (fixed shape: the rate of any steps)")
-    parser.add_argument("--precision", default="fp32", choices=tuple(PRECISIONS),
-                        help="bf16: keras_bert mixed_bfloat16, HF torch.autocast(bfloat16)")
-    parser.add_argument("--torch_threads", type=int, default=os.cpu_count(), help="torch.set_num_threads")
+    common.add_precision_argument(parser)
+    common.add_torch_arguments(parser)
     parser.add_argument("--skip", default="", help="comma-separated contenders to leave out: " + ", ".join(CONTENDERS))
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.rounds, args.preset = min(args.rows, 256), 1, "tiny"
-    policy, autocast_name, loss_tolerance = PRECISIONS[args.precision]
+    chosen = common.PRECISIONS[args.precision]
+    policy, autocast_name, loss_tolerance = chosen["keras"], chosen["torch_autocast"], chosen["loss_tolerance"]
     skip = set(filter(None, args.skip.split(",")))
     if skip - set(CONTENDERS):
         parser.error(f"--skip: unknown {sorted(skip - set(CONTENDERS))}; known: {', '.join(CONTENDERS)}")
     if not os.path.exists(sst2_path()):
         parser.error(f"no SST-2 data at {sst2_path()}")
 
+    threads = common.start_torch(args)
     import torch
     import transformers
 
     transformers.logging.set_verbosity_error()
-    torch.set_num_threads(args.torch_threads)
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     features, preprocessor, sentences = prepare(args.rows, tempfile.mkdtemp(prefix="sst2_epoch_"))
@@ -520,9 +520,9 @@ def main(argv=None):
         if name in skip:
             continue
         group_by_length = name.endswith("group_by_length")
-        run, model = hf_epoch_runner(reference, features, tokenizer, batch_size, group_by_length,
-                                     getattr(torch, autocast_name) if autocast_name else None)
-        losses[name] = finetuning_step.hf_loss(model, first)
+        autocast = getattr(torch, autocast_name) if autocast_name else None
+        run, model = hf_epoch_runner(reference, features, tokenizer, batch_size, group_by_length, autocast)
+        losses[name] = finetuning_step.hf_loss(model, first, autocast)
         runners[name] = run
         warm_ups[name] = lambda run=run: run(max_steps=WARMUP_STEPS)
         tokens[name] = hf_tokens(lengths, batch_size, group_by_length)
@@ -563,7 +563,8 @@ def main(argv=None):
         notes_by_row["keras_bert packed"] = packed_note
         notes_by_row["keras_bert packed XLA"] = packed_note + "; jit_compile, one shape, one program"
     # Each row's precision, ours (True) and HF's (False).
-    row_precision = {True: policy, False: f"torch.autocast {autocast_name} (forward)" if autocast_name else "float32"}
+    row_precision = {True: common.precision_note(args.precision, "keras"),
+                     False: f"{common.precision_note(args.precision, 'torch')}; {finetuning_step.HF_OPTIMIZER}"}
     caption = (f"SST-2 train, first {len(lengths):,} sentences, {args.preset} (L{config.num_layers}/"
                f"H{config.hidden_size}), {args.precision}, {batch_size} examples a step, max length {MAX_SEQ_LENGTH}, "
                "one epoch; "
@@ -593,7 +594,7 @@ def main(argv=None):
                    f"{x:.2f}x" if x else "not measured")
         print(f"  {text}: {figures} -> {common.target_status(x, goal)}")
 
-    notes = list(compile_notes) + [finetuning_step.load_note(load_before, args.torch_threads)]
+    notes = list(compile_notes) + [finetuning_step.load_note(load_before)]
     base = common.baseline_row(table)
     if base is not None and args.rounds > 1:  # Epochs side by side: robust to a slow spell.
         notes.append(f"Epoch by epoch, times {base['name']} in the same round: " + "; ".join(
@@ -638,8 +639,9 @@ def main(argv=None):
             f"fixed-shape pad-128 row: its first {pad_steps} steps of each epoch), "
             "after a warm-up (XLA compiles reported in a note); epochs interleaved across contenders, a row is the "
             "median examples/s over epochs; ratios are to the fastest HF row. Same starting weights, checked before "
-            f"timing: first-batch loss with dropout off {reference_loss:.5f}, max difference {spread:.1e}. torch "
-            f"threads {args.torch_threads}. {common.machine()}. Versions: "
+            f"timing: first-batch loss with dropout off {reference_loss:.5f} (float32), max difference {spread:.1e} "
+            f"(each contender at its precision, tolerance {loss_tolerance:g}). {threads} {common.machine()}. "
+            "Versions: "
             + common.versions("tensorflow", "keras", "keras-hub", "tf-models-official", "torch", "transformers")
         ),
         "fast_paths": [

@@ -28,6 +28,7 @@ goes to a scratch path unless --output says otherwise, and nothing is stored.
 import datetime
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -42,7 +43,8 @@ RESULTS_DIR = os.path.join(common.REPO, "benchmarks", "results")
 
 # (section name, script, arguments of the full run). Order: cheapest and
 # most independent first, so a failure late in the run costs least. The
-# arguments hold the full run to ~45 minutes on 2 cores (43 measured): 3 rounds where the
+# arguments hold the full run to ~45 minutes on 2 cores (43 measured, before the three *_bf16
+# sections, ~20 minutes more by the estimate below): 3 rounds where the
 # scripts default to more, an SST-2 slice of 2,048 sentences, pretraining at
 # mini only, and at base the contenders whose XLA warm-up (60-100 s each)
 # bought them nothing in a full run (BENCHMARKS.md says what was left out).
@@ -50,15 +52,27 @@ RESULTS_DIR = os.path.join(common.REPO, "benchmarks", "results")
 # x 2 epochs of 8,000 SST-2 sentences at tiny, its defaults: ~9 min estimated from
 # 1-epoch runs on a loaded 2-core machine (~96 s a seed for all 3 variants, ~24 s of
 # it setup and the dev pass, the rest doubling with 2 epochs).
+# The *_bf16 sections run the same tables with every contender in its own mixed bfloat16
+# (--precision bf16; a table compares bf16 rows only). Estimated under 10 minutes each on 2
+# cores, not measured yet: sst2_epoch's fp32 run took 7.0 min (stored result) and bf16 steps
+# run ~1.6x faster on bf16 CPUs; the two train-step sections scale the --quick runs' warm-ups
+# (10-30 s a contender) and a mini step of ~2.6 (fine-tuning) to ~3.5 (pretraining, the MLM
+# head) GFLOP a sequence x 32 at ~50 GFLOP/s: ~2 s a step, 16-50 steps a contender, 8 and 7
+# contenders (pretraining bf16 has no Model Garden: it fails there), 6-8 min in fp32, less in bf16.
 SECTIONS = (
     ("preprocessing", "benchmarks/preprocessing.py", ["--rounds", "5"]),
     ("encoder_forward", "benchmarks/encoder_forward.py", ["--rounds", "3"]),
     ("finetuning_step_mini", "benchmarks/finetuning_step.py", ["--configs", "mini", "--rounds", "3"]),
     ("finetuning_step_base", "benchmarks/finetuning_step.py",
-     ["--configs", "base", "--skip", "keras_bert XLA spe,keras-hub XLA"]),
+     ["--configs", "base", "--skip", "keras_bert XLA spe,keras-hub XLA,keras-hub XLA spe"]),
+    ("finetuning_step_mini_bf16", "benchmarks/finetuning_step.py",
+     ["--configs", "mini", "--rounds", "3", "--precision", "bf16"]),
     ("sst2_epoch", "benchmarks/sst2_epoch.py", ["--rows", "2048", "--rounds", "3"]),
+    ("sst2_epoch_bf16", "benchmarks/sst2_epoch.py", ["--rows", "2048", "--rounds", "3", "--precision", "bf16"]),
     ("pretraining_step", "benchmarks/pretraining_step.py",
      ["--configs", "mini", "--rounds", "3", "--skip", "keras_bert XLA spe"]),
+    ("pretraining_step_bf16", "benchmarks/pretraining_step.py",
+     ["--configs", "mini", "--rounds", "3", "--skip", "keras_bert XLA spe", "--precision", "bf16"]),
     ("pretraining_packing", "benchmarks/pretraining_packing.py", ["--rounds", "3"]),
     ("prediction", "benchmarks/prediction.py", []),
     ("serving", "benchmarks/serving.py", ["--rounds", "3"]),
@@ -90,9 +104,7 @@ def run_section(name, script, extra, quick, work_dir, log):
     with open(out) as f:
         section = json.load(f)
     section["seconds"] = seconds
-    suffix = f": {name.rsplit('_', 1)[-1]}"
-    if section.get("name") != name and not section["title"].endswith(suffix):
-        section["title"] += suffix  # One script run as several sections (e.g. per model size).
+    section["title"] = section_title(name, section)
     # The command that reproduces the section by itself (not the suite's scratch --json_out).
     section["command"] = " ".join(["python", script] + [shlex.quote(a) for a in extra])
     section["section"] = name  # The suite's name (one script may run as several sections).
@@ -100,6 +112,18 @@ def run_section(name, script, extra, quick, work_dir, log):
                            "date": datetime.date.today().isoformat(), "commit": common.git_head()}
     log(f"{name}: done in {seconds:.0f}s")
     return section
+
+
+def section_title(name, section):
+    """The script's title, and what tells one section of a script run as several apart (the words of the
+    suite's name after the script's own, e.g. 'mini' of finetuning_step_mini_bf16) unless the title has them."""
+    own, title = section.get("name", ""), section["title"]
+    if own == name:
+        return title
+    extra = name[len(own):] if own and name.startswith(own) else name.rsplit("_", 1)[-1]
+    words = set(re.findall(r"\w+", title))
+    parts = [part for part in extra.split("_") if part and part not in words]
+    return title + (": " + ", ".join(parts) if parts else "")
 
 
 def store_section(section, results_dir=RESULTS_DIR):

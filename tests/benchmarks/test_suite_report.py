@@ -29,3 +29,14 @@ def test_sections_stored_apart_and_rendered_together(tmp_path):
     assert "Measured on 2026-12-06 at commit abc1234: 2 CPU cores, AMD EPYC" not in report
     assert report.count("Measured on 2026-12-06 at commit abc1234: 2 CPU cores, Intel Xeon") == 2
     assert "## Not measured yet" in report and "sst2_epoch" in report.split("## Not measured yet")[1]
+
+
+def test_section_titles_tell_one_script_s_sections_apart():
+    """A script run as several sections: the words of the suite's name after the script's own, unless the
+    title already says them (a bf16 run's title ends with ', bf16')."""
+    fp32 = {"name": "finetuning_step", "title": "Fine-tuning train step"}
+    bf16 = {"name": "finetuning_step", "title": "Fine-tuning train step, bf16"}
+    assert suite.section_title("finetuning_step", fp32) == "Fine-tuning train step"
+    assert suite.section_title("finetuning_step_base", fp32) == "Fine-tuning train step: base"
+    assert suite.section_title("finetuning_step_mini_bf16", bf16) == "Fine-tuning train step, bf16: mini"
+    assert suite.section_title("sst2_epoch_bf16", {"name": "sst2_epoch", "title": "SST-2, bf16"}) == "SST-2, bf16"

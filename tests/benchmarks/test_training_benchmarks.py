@@ -47,11 +47,13 @@ def test_finetuning_step_quick(tmp_path):
     assert "first-batch loss with dropout off" in section["setup"]
     (table,) = section["tables"]
     expected = ["keras_bert", "keras_bert XLA", "keras_bert XLA spe=2", "keras-hub", "keras-hub XLA",
-                "Model Garden", "Model Garden XLA", "HF torch"]
+                "keras-hub XLA spe=2", "Model Garden", "Model Garden XLA", "HF torch"]
     check_table(table, expected, ours=expected[:3])
     assert table["baseline"] == "fastest peer" and table["target"] == 1.25
     for r in table["rows"]:
         assert 0 < r["mfu"] < 1, r
+        assert ("float32" in r["note"]) and ("bfloat16" not in r["note"]), r  # Each row says its precision.
+    assert "OMP_WAIT_POLICY" in section["setup"] and "set_num_threads" in section["setup"]
 
 
 @pytest.mark.slow
