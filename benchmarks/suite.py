@@ -86,8 +86,9 @@ SECTIONS = (
 def run_section(name, script, extra, quick, work_dir, log):
     """Runs one section's script; returns its section dict or a failure record."""
     out = os.path.join(work_dir, f"{name}.json")
-    if quick:  # Smoke sizes: the script's own --quick settings, not the full run's.
-        extra = ["--quick"]
+    if quick:  # Smoke sizes: the script's own --quick settings, not the full run's (but its precision).
+        precision = extra[extra.index("--precision"):extra.index("--precision") + 2] if "--precision" in extra else []
+        extra = ["--quick"] + precision
     command = [sys.executable, os.path.join(common.REPO, script), "--json_out", out] + extra
     env = dict(os.environ, PYTHONPATH=common.REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
