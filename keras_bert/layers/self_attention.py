@@ -45,7 +45,9 @@ class SelfAttention(keras.layers.Layer):
         gathered back. Real tokens get the same result as without it (to
         float rounding; `attention_mask` must not let them attend to
         positions outside `token_mask`, which hold zeros) in a fraction of
-        the projections' time when the batch is mostly padding.
+        the projections' time when the batch is mostly padding. This is the
+        inference path: its attention core keeps off oneDNN's small-tensor
+        kernels (see `_transpose_without_onednn`).
 
     Returns:
       float Tensor `[batch, seq, hidden_size]`; with `token_mask`,
