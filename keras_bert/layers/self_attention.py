@@ -131,19 +131,30 @@ class SelfAttention(keras.layers.Layer):
     def _attend(self, query, key, value, attention_mask, training, without_onednn=False):
         """softmax(q k^T / sqrt(d) + mask) v, all `[batch, heads, seq, head_size]`.
 
-        `without_onednn`: the two batched matmuls and the softmax run on
-        TensorFlow's own kernels even where oneDNN is on (see
-        `_transpose_without_onednn` for why, and the figures).
+        `without_onednn`: when the scores are small (`_SMALL_SCORES`), the
+        two batched matmuls and the softmax run on TensorFlow's own kernels
+        even where oneDNN is on (see `_transpose_without_onednn` for why,
+        and the figures); larger, oneDNN's are faster.
         """
+        if not without_onednn:
+            return self._attend_with(tf.linalg.matmul, tf.nn.softmax, query, key, value, attention_mask, training)
+        shape = tf.shape(query)
+        small = shape[0] * shape[1] * shape[2] * shape[2] <= _SMALL_SCORES
+        return tf.cond(
+            small,
+            lambda: self._attend_with(_matmul_without_onednn, _softmax_without_onednn, query, key, value,
+                                      attention_mask, training),
+            lambda: self._attend_with(tf.linalg.matmul, tf.nn.softmax, query, key, value, attention_mask, training),
+        )
+
+    def _attend_with(self, matmul, softmax, query, key, value, attention_mask, training):
         dtype = self.compute_dtype
-        matmul, softmax = (_matmul_without_onednn, _softmax_without_onednn) if without_onednn else (
-            tf.linalg.matmul, tf.nn.softmax)
         query = query * tf.cast(1.0 / math.sqrt(self.head_size), dtype)
         scores = matmul(query, key, transpose_b=True)  # [batch, heads, seq, seq]
         if attention_mask is not None:
             mask = tf.cast(attention_mask, dtype)[:, None, :, :]
             scores += (1.0 - mask) * _large_negative(dtype)
-        probs = softmax(scores)
+        probs = softmax(scores, axis=-1)
         probs = self.dropout(probs, training=training)
         return matmul(probs, value)
 
@@ -181,14 +192,19 @@ def _large_negative(dtype):
 # oneDNN (TensorFlow's default on x86-64 Linux) takes over every float
 # Transpose, BatchMatMulV2 and Softmax of a graph (the layout pass rewrites
 # them to _MklTranspose, _MklBatchMatMulV2 and _MklSoftmax whatever their
-# size). On the small tensors of inference at batch 1 those kernels cost far
-# more than TensorFlow's own: measured on the attention of a 6-layer H384
-# model, 14 tokens (2 cores, load ~3.6), 472 us a layer with oneDNN's against
-# 145 us with TensorFlow's (whole served model, batch 1, SST-2 sentences
-# of ~14 tokens: 13.9 -> 11.6 ms median). Its fused MatMul + bias kernels
-# for the Dense layers stay. Only the inference path (`token_mask`) is
-# changed: training keeps the kernels it was measured with. The layout pass leaves alone what is not a float Transpose,
-# not a BatchMatMulV2 and not a Softmax, which the three functions below are.
+# size), and leaves alone what is not one of them, as the three functions
+# below are. On small tensors oneDNN's kernels cost far more than
+# TensorFlow's own; on large ones its batched matmul and softmax win.
+# Measured, the attention core of one layer (H384, 12 heads; 2 cores, load
+# ~3): batch 1 x 14 tokens 478 us with oneDNN's kernels, 161 us with
+# TensorFlow's; 1 x 64: 683 / 690 us; 4 x 32: 819 / 1073 us; 32 x 48: 3.6 /
+# 8.2 ms. The integer transpose costs the same at 32 x 48 (3.59 / 3.61 ms)
+# so it is always taken; the matmuls and the softmax go TensorFlow's way up
+# to `_SMALL_SCORES` scores (batch x heads x seq x seq; 12 heads x 36 tokens
+# at batch 1). Whole served 6-layer H384 classifier, batch 1, SST-2 dev
+# sentences (~14 tokens): 13.8 -> 10.9 ms median. Only the inference path
+# (`token_mask`) takes them: training keeps the kernels it was measured with.
+_SMALL_SCORES = 2**14
 
 
 def _transpose_without_onednn(x, perm):
@@ -211,7 +227,7 @@ def _matmul_without_onednn(a, b, transpose_b=False):
     return tf.raw_ops.BatchMatMulV3(x=a, y=b, Tout=a.dtype, adj_y=transpose_b)
 
 
-def _softmax_without_onednn(scores):
-    """`tf.nn.softmax(scores, axis=-1)` written out."""
-    exp = tf.exp(scores - tf.reduce_max(scores, axis=-1, keepdims=True))
-    return exp / tf.reduce_sum(exp, axis=-1, keepdims=True)
+def _softmax_without_onednn(scores, axis=-1):
+    """`tf.nn.softmax(scores, axis)` written out."""
+    exp = tf.exp(scores - tf.reduce_max(scores, axis=axis, keepdims=True))
+    return exp / tf.reduce_sum(exp, axis=axis, keepdims=True)
