@@ -36,6 +36,15 @@ TEST_REQUIRES = [
     "safetensors>=0.4",
 ]
 
+# The peers benchmarks/ runs beside those of the tests (torch, transformers):
+# ONNX Runtime fp32 on the transformers export of our classifier is the
+# batch-1 serving latency target (benchmarks/serving.py); onnx is what
+# torch.onnx.export writes the model with.
+BENCHMARK_REQUIRES = [
+    "onnx>=1.16",
+    "onnxruntime>=1.17",
+]
+
 setuptools.setup(
     name="bert-keras-tf",
     version="0.1.0",
@@ -55,7 +64,7 @@ setuptools.setup(
     # puts it in the sdist too).
     package_data={"keras_bert.trainers.programs": ["quickstart_data/*.tsv"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "benchmarks": BENCHMARK_REQUIRES},
     entry_points={"console_scripts": ["keras-bert=keras_bert.trainers.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

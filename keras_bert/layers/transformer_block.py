@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_bert.activations import get_activation
+from keras_bert.activations import get_fusable_activation
 from keras_bert.layers.self_attention import SelfAttention
 from keras_bert.layers.self_attention import token_index
 from keras_bert.layers.uint16_dropout import Uint16Dropout
@@ -97,9 +98,10 @@ class TransformerBlock(keras.layers.Layer):
             epsilon=self.layer_norm_eps, name="attention_layer_norm", **common
         )
         self.attention_layer_norm.build(input_shape)
+        # No activation here: `call` applies it, `get_activation`'s in a
+        # training graph, `get_fusable_activation`'s with `token_mask`.
         self.intermediate_dense = keras.layers.Dense(
             self.intermediate_size,
-            activation=get_activation(self.activation),
             kernel_initializer=initializer,
             name="intermediate_dense",
             **common,
@@ -143,13 +145,33 @@ class TransformerBlock(keras.layers.Layer):
             )
         attended = self.attention_dropout(attended, training=training)
         x = self.attention_layer_norm(x + attended)
-        h = self.intermediate_dense(x)
+        if token_mask is None:
+            h = get_activation(self.activation)(self.intermediate_dense(x))
+        else:
+            h = self._fused_intermediate(x)
         h = self.output_dense(h)
         h = self.output_dropout(h, training=training)
         x = self.output_layer_norm(x + h)
         if token_mask is not None:
             x = tf.scatter_nd(index, x, [shape[0] * shape[1], self.hidden_size])
         return tf.reshape(x, shape)
+
+    def _fused_intermediate(self, x):
+        """`act(intermediate_dense(x))` for inference graphs, `x` `[rows, hidden]`.
+
+        Written as tf.matmul, tf.nn.bias_add and TensorFlow's own activation,
+        which grappler fuses into one oneDNN kernel; through `Dense.call`
+        it does not fuse the activation (measured: the same variables, the
+        same ops in the saved function, no fusion). A quantized Dense keeps
+        its own call.
+        """
+        dense = self.intermediate_dense
+        activation = get_fusable_activation(self.activation)
+        if dense.quantization_mode is not None:
+            return activation(dense(x))
+        kernel = tf.cast(dense.kernel, dense.compute_dtype)
+        bias = tf.cast(dense.bias, dense.compute_dtype)
+        return activation(tf.nn.bias_add(tf.matmul(tf.cast(x, dense.compute_dtype), kernel), bias))
 
     def compute_output_shape(self, input_shape):
         return input_shape
