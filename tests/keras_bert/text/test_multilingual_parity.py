@@ -133,6 +133,7 @@ def test_many_generated_strings_identical_to_hf(pair):
     check_generated(pair, SLOW_STRINGS, seed=2)
 
 
+@pytest.mark.slow  # ~17 s a casing; the default run keeps the id parity and the named cases.
 def test_offsets_sensible_on_generated_text(pair):
     """tokenize_with_offsets: the ids of tokenize, spans inside the strings, in order."""
     check_offsets(pair.ours, TextGenerator(seed=3).sample(3000))
