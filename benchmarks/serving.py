@@ -107,6 +107,41 @@ def onnx_runtime_session(classifier, vocab_file, work):
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
+def served_contenders(preset, seq, vocab_size, work):
+    """Our exported classifier and Hugging Face's, on the same weights and vocabulary.
+
+    The vocabulary is learned from SST-2 train sentences into `work`; the
+    `preset` classifier (random weights) is exported there and loaded.
+
+    Returns:
+      `(ours, theirs, (classifier, vocab_file, tokenizer))`: `ours(texts)` and
+      `theirs(texts)` map a list of str to class probabilities `[batch, 2]`
+      (numpy): the SavedModel's `serving_default`, and `BertTokenizerFast` +
+      `BertForSequenceClassification` under `torch.inference_mode()`, padded to
+      the longest text and truncated at `seq`.
+    """
+    import torch
+
+    vocab_file = os.path.join(work, "vocab.txt")
+    vocabulary.write_vocabulary(
+        vocabulary.learn_vocabulary(real_text.sst2("train")[:5000], vocab_size, num_iterations=1), vocab_file
+    )
+    classifier, preprocessor, hf, tokenizer = build_models(preset, seq, vocab_file)
+    path = saved_model_lib.export_saved_model(classifier, os.path.join(work, "export"), preprocessor=preprocessor,
+                                              labels=["0", "1"], warmup=False, serving_config=None)
+    serving = tf.saved_model.load(path).signatures["serving_default"]
+
+    def ours(batch):
+        return serving(text=tf.constant(batch))["probabilities"].numpy()
+
+    def theirs(batch):
+        with torch.inference_mode():
+            encoded = tokenizer(batch, padding="longest", truncation=True, max_length=seq, return_tensors="pt")
+            return torch.softmax(hf(**encoded).logits, dim=-1).numpy()
+
+    return ours, theirs, (classifier, vocab_file, tokenizer)
+
+
 def main(argv=None):
     parser = common.parser_for(__doc__)
     parser.add_argument("--preset", default="mini")
@@ -123,25 +158,10 @@ def main(argv=None):
 
     torch.set_num_threads(os.cpu_count())
     work = tempfile.mkdtemp(prefix="serving_benchmark_")
-    vocab_file = os.path.join(work, "vocab.txt")
-    vocabulary.write_vocabulary(
-        vocabulary.learn_vocabulary(real_text.sst2("train")[:5000], args.vocab_size, num_iterations=1), vocab_file
-    )
-    classifier, preprocessor, hf, tokenizer = build_models(args.preset, args.seq, vocab_file)
-    path = saved_model_lib.export_saved_model(classifier, os.path.join(work, "export"), preprocessor=preprocessor,
-                                              labels=["0", "1"], warmup=False)
-    serving = tf.saved_model.load(path).signatures["serving_default"]
+    ours, theirs, (classifier, vocab_file, tokenizer) = served_contenders(args.preset, args.seq, args.vocab_size, work)
     sentences = real_text.sst2("dev")
     if args.quick:
         sentences = sentences[:256]
-
-    def ours(batch):
-        return serving(text=tf.constant(batch))["probabilities"].numpy()
-
-    def theirs(batch):
-        with torch.inference_mode():
-            encoded = tokenizer(batch, padding="longest", truncation=True, max_length=args.seq, return_tensors="pt")
-            return torch.softmax(hf(**encoded).logits, dim=-1).numpy()
 
     session = onnx_runtime_session(classifier, vocab_file, work)
 

@@ -38,12 +38,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
-
 from benchmarks import common  # noqa: E402
-from benchmarks.serving import build_models  # noqa: E402
-from keras_bert.export import saved_model as saved_model_lib  # noqa: E402
-from keras_bert.text import vocabulary  # noqa: E402
+from benchmarks.serving import served_contenders  # noqa: E402
 from references import real_text  # noqa: E402
 
 OURS = "keras_bert SavedModel"
@@ -101,23 +97,8 @@ def main(argv=None):
 
     torch.set_num_threads(os.cpu_count())
     work = tempfile.mkdtemp(prefix="serving_load_benchmark_")
-    vocab_file = os.path.join(work, "vocab.txt")
-    vocabulary.write_vocabulary(
-        vocabulary.learn_vocabulary(real_text.sst2("train")[:5000], args.vocab_size, num_iterations=1), vocab_file
-    )
-    classifier, preprocessor, hf, tokenizer = build_models(args.preset, args.seq, vocab_file)
-    path = saved_model_lib.export_saved_model(classifier, os.path.join(work, "export"), preprocessor=preprocessor,
-                                              labels=["0", "1"], warmup=False, serving_config=None)
-    serving = tf.saved_model.load(path).signatures["serving_default"]
+    ours, theirs, _ = served_contenders(args.preset, args.seq, args.vocab_size, work)
     sentences = real_text.sst2("dev")
-
-    def ours(batch):
-        return serving(text=tf.constant(batch))["probabilities"].numpy()
-
-    def theirs(batch):
-        with torch.inference_mode():
-            encoded = tokenizer(batch, padding="longest", truncation=True, max_length=args.seq, return_tensors="pt")
-            return torch.softmax(hf(**encoded).logits, dim=-1).numpy()
 
     check = sentences[:64]
     difference = float(np.abs(ours(check) - theirs(check)).max())
