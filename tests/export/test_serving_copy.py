@@ -44,6 +44,7 @@ def test_copy_skips_padding_same_outputs(task):
     assert np.ptp(expected, axis=0).min() > 1e-3  # Not vacuous: the logits depend on the input.
 
 
+@pytest.mark.slow  # ~35 s; the int8 export tests of test_quantized_export.py stay in the default run.
 def test_copy_keeps_dtype_policy_and_user_quantization():
     config = testing.tiny_config()
     keras.config.set_dtype_policy("mixed_bfloat16")

@@ -32,7 +32,7 @@ from tests.reliability.record import record
 
 ROW = "Concurrent serving (16 client threads, one loaded model)"
 THREADS = 16
-SECONDS = 10.0
+SECONDS = 6.0
 BATCH_SIZES = (1, 8)
 TOLERANCE = 1e-5
 SST2_DEV = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(

@@ -62,7 +62,8 @@ def stop_all(processes):
             process.wait()
 
 
-@pytest.mark.parametrize("victim", [1, pytest.param(0, marks=pytest.mark.slow)], ids=["worker", "chief"])
+@pytest.mark.parametrize("victim", [pytest.param(1, marks=pytest.mark.slow), pytest.param(0, marks=pytest.mark.slow)],
+                         ids=["worker", "chief"])  # ~50 s each: in -m slow and tools/reliability_report.py
 def test_killing_a_worker_stops_the_job_and_a_restart_resumes(corpus, tmp_path, victim):  # noqa: F811
     rng = random.Random(20261126 + victim)
     kill_step = rng.randint(8, 20)

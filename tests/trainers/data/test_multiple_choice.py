@@ -270,6 +270,7 @@ def test_multiple_choice_options_and_bad_rows(swag, tmp_path):
             swag, tmp_path / "b", **dict(base, train_file=str(bad), choice_columns="ending0,ending1")))
 
 
+@pytest.mark.slow  # ~8 s; the default run trains packed classification in bf16 (test_finetuning.py).
 def test_multiple_choice_trains_in_mixed_bfloat16_and_keeps_float32(swag, tmp_path):
     """--mixed_precision=mixed_bfloat16 (what auto picks on bf16 CPUs): finite scores, the kept model float32."""
     out = tmp_path / "mc"

@@ -348,6 +348,7 @@ def test_paragraphs_on_wikitext():
     assert 10 < lengths[len(lengths) // 2] < 40  # Median sentence length in words.
 
 
+@pytest.mark.slow  # ~13 s of real data; test_cli_on_grimm stays in the default run.
 @pytest.mark.skipif(not os.path.exists(WIKITEXT), reason="shared data absent")
 def test_cli_paragraphs_on_wikitext(tmp_path):
     lines = wikitext_lines()

@@ -350,7 +350,9 @@ BF16_FAMILIES = {
 }
 
 
-@pytest.mark.parametrize("family", sorted(BF16_FAMILIES))
+# The default run keeps packed classification; every family in -m slow (the default run is kept under 20 min).
+@pytest.mark.parametrize("family", [pytest.param(f, marks=[] if f == "classification_packed" else pytest.mark.slow)
+                                    for f in sorted(BF16_FAMILIES)])
 def test_mixed_bfloat16_trains_every_family_and_keeps_float32(data, tmp_path, family):
     """--mixed_precision=mixed_bfloat16 (what auto picks on bf16 CPUs), packed too: finite float32 losses and
     scores, the kept model float32 (multiple choice: tests/trainers/data/test_multiple_choice.py)."""

@@ -19,6 +19,8 @@ import random
 import subprocess
 import sys
 
+import pytest
+
 from tests.testing import REPO
 
 ROOT = "ram://keras_bert_test"
@@ -120,6 +122,7 @@ def _local_files(directory):
                   for root, dirs, names in os.walk(directory) for name in names + dirs)
 
 
+@pytest.mark.slow  # ~26 s, four processes; the default run keeps every program's local-path tests.
 def test_the_whole_chain_on_ram_filesystem(tmp_path):
     cwd, tmpdir, home = tmp_path / "cwd", tmp_path / "tmp", tmp_path / "home"
     for directory in (cwd, tmpdir, home):
