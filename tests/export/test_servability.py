@@ -123,6 +123,7 @@ def test_fresh_process_session_loader_for_every_task(exports, hub_exports, tmp_p
     assert methods[(exports.get("squad").path, "serve_examples")] == serving.PREDICT_METHOD
 
 
+@pytest.mark.slow  # ~12 s; the fresh-process tests above load and call every signature in the default run.
 def test_saved_model_cli_show_and_run(exports, tmp_path):
     path = exports.get("sst2").path
     show = subprocess.run(
