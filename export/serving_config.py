@@ -100,7 +100,10 @@ class ServingConfig:
         neighbours to bfloat16, the SavedModel itself unchanged --, worth it
         on CPUs with bfloat16 instructions (AVX512_BF16, AMX) and slower
         elsewhere (oneDNN emulates them on any AVX-512 CPU). "float32"
-        serves the model as exported. "auto" (default): "bfloat16" when
+        (default) serves the model as exported: measured on an AMX Xeon
+        (BENCHMARKS.md, quantization section), the rewrite made a mini
+        classifier slower (0.93x at batch 1, 0.87x at batch 32), so bfloat16
+        is a choice to measure on the model and CPU at hand. "auto": "bfloat16" when
         this machine's CPU has AVX512_BF16 or AMX (`keras_bert.cpu_features`,
         as `--mixed_precision=auto` of training decides; export where you
         serve, or say which).
@@ -133,7 +136,7 @@ class ServingConfig:
     max_batch_size: int = 32
     batch_timeout_micros: int = 1000
     max_enqueued_batches: int = None
-    mixed_precision: str = "auto"
+    mixed_precision: str = "float32"
     overwrite: bool = False
 
     def __post_init__(self):

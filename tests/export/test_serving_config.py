@@ -142,13 +142,15 @@ def test_serving_precision_in_the_docker_line(monkeypatch):
     assert "--mixed_precision" not in plain and bf16.startswith(plain)
     # auto: the exporting machine's CPU decides (training's rule).
     monkeypatch.setattr(cpu_features, "read_cpu_flags", lambda *a: frozenset({"avx512f", "amx_bf16", "amx_tile"}))
-    assert ServingConfig().server_precision == ("bfloat16", "chosen by auto: the exporting machine's CPU has AMX")
-    notes = serving_config_lib.notes_text("/m/sst2", "sst2", ServingConfig())
+    assert ServingConfig().server_precision == (None, "--serving_mixed_precision=float32")  # The default.
+    auto = ServingConfig(mixed_precision="auto")
+    assert auto.server_precision == ("bfloat16", "chosen by auto: the exporting machine's CPU has AMX")
+    notes = serving_config_lib.notes_text("/m/sst2", "sst2", auto)
     assert "--mixed_precision=bfloat16" in notes and "TF\nServing 2.15 or later" in notes.replace(" \n", "\n")
     monkeypatch.setattr(cpu_features, "read_cpu_flags", lambda *a: frozenset({"avx2", "avx512f"}))
-    precision, reason = ServingConfig().server_precision
+    precision, reason = auto.server_precision
     assert precision is None and "no AVX512_BF16 or AMX" in reason
-    assert "--mixed_precision" not in serving_config_lib.docker_command("/m/sst2", "sst2", ServingConfig())
+    assert "--mixed_precision" not in serving_config_lib.docker_command("/m/sst2", "sst2", auto)
     with pytest.raises(ValueError, match=r"mixed_precision='bf16' \(--serving_mixed_precision of keras-bert "
                                          "export\\): must be one of auto, bfloat16, float32"):
         ServingConfig(mixed_precision="bf16")
