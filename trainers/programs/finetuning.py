@@ -134,7 +134,8 @@ def run_finetuning(options):
         )
     task = tasks.get(options.task)
     task_path = run_dir.path(options.output_dir, run_dir.TASK_FILE)
-    if tf.io.gfile.exists(task_path):  # A model trained here before: its labels and casing.
+    trained_before = tf.io.gfile.exists(task_path)
+    if trained_before:  # A model trained here before: its labels and casing.
         task_info = run_dir.read_task_file(task_path)
         if options.do_lower_case is None and task_info.get("lowercase", lowercase) != lowercase:
             lowercase = bool(task_info["lowercase"])
@@ -158,7 +159,7 @@ def run_finetuning(options):
     train = dev = test = None
     train_data = task.read(options, options.train_file, task_info, True) if options.do_train else None
     dev_data = task.read(options, options.eval_file, task_info, True) if options.do_eval else None
-    labels_from = task_path if tf.io.gfile.exists(task_path) else "--label_list"
+    labels_from = task_path if trained_before else "--label_list"
     if task.labelled and task_info["label_list"] is None:
         # The labels seen in the labelled files (a dev set may hold a rare
         # one the training slice lacks), sorted.
