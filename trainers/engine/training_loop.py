@@ -178,6 +178,7 @@ class Trainer:
             )
         self._train_function = None
         self._eval_function = None
+        self._writers = {}  # write_scalars' summary writers by name.
         self._stop_signal = None
         self._vote = None
         self._last_saved = None  # The checkpoint this Trainer wrote last (trusted on resume).
@@ -613,6 +614,13 @@ class Trainer:
         if not self.is_chief:
             return None
         return tf.summary.create_file_writer(os.path.join(self.output_dir, name))
+
+    def write_scalars(self, name, step, metrics):
+        """TensorBoard scalars `metrics` ({tag: float}) at `step` in
+        output_dir/`name` (e.g. "eval"); the chief only."""
+        if name not in self._writers:
+            self._writers[name] = self._summary_writer(name)
+        self._write_summaries(self._writers[name], step, metrics)
 
     def _write_summaries(self, writer, step, metrics):
         if writer is None:

@@ -135,6 +135,9 @@ class PretrainingOptions(ModelOptions, TrainingOptions):
     save_checkpoints_steps: int = option(1000, "Checkpoint every this many steps.")
     keep_checkpoint_max: int = option(5, "Checkpoints kept.")
     max_eval_steps: int = option(100, "Maximum number of eval batches.")
+    eval_every_checkpoint: bool = option(False, "With --do_train and --do_eval: also evaluate after every "
+                                                "checkpoint (held-out curves); every evaluation's scalars go "
+                                                "to output_dir/eval (TensorBoard) and eval_history.jsonl.")
     log_steps: int = option(100, "Progress line and TensorBoard scalars every this many steps.")
     dynamic_masking: bool = option(False, "Re-draw the masked LM targets in tf.data, fresh every epoch.")
     do_whole_word_mask: bool = option(False, "With --dynamic_masking: mask whole words.")

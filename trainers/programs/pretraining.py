@@ -11,7 +11,9 @@ TFRecords of `create-pretraining-data` (or of google-research/bert; or
 packed rows of `create-pretraining-data --pack` with `max_sequences_per_row`,
 the batch then counting rows), resume
 from `output_dir` when it already holds checkpoints, evaluate into
-`eval_results.txt` and save the final model as pretrained checkpoints.
+`eval_results.txt` (with `eval_every_checkpoint`, also after every
+checkpoint: the held-out curves, in `eval_history.jsonl` and TensorBoard's
+`eval/`) and save the final model as pretrained checkpoints.
 
 Precision: `--mixed_precision` (`auto` picks by device,
 `keras_bert.trainers.engine.distribution`); the run prints which policy
@@ -22,6 +24,7 @@ the saved pretrained model are float32 under every policy.
 
 import contextlib
 import dataclasses
+import json
 import os
 
 import tensorflow as tf
@@ -269,8 +272,44 @@ def _naming_corrupt_shards(files, output_dir):
                          "and run again to resume.") from None
 
 
+EVAL_HISTORY_FILE = "eval_history.jsonl"  # One line per evaluation: global_step and the scores.
+
+
+def _evaluate(options, strategy, trainer, masking, eval_files):
+    """Scores the eval files at the current step and records the scores:
+    TensorBoard scalars (output_dir/eval) and a line of eval_history.jsonl
+    (a step already there is replaced, so a resumed run does not count it
+    twice). Returns the scores (with `global_step`, `eval_steps`)."""
+    results = trainer.evaluate(
+        make_dataset_fn(options, eval_files, options.eval_batch_size, False, masking),
+        max_steps=options.max_eval_steps,
+    )
+    if distribution.is_chief(strategy):
+        step = results["global_step"]
+        trainer.write_scalars("eval", step, {k: v for k, v in results.items() if k not in ("global_step", "eval_steps")})
+        history = [h for h in read_eval_history(options.output_dir) if h["global_step"] != step]
+        with io.atomic_write(os.path.join(options.output_dir, EVAL_HISTORY_FILE)) as f:
+            f.write("".join(json.dumps(h) + "\n" for h in history + [results]))
+    return results
+
+
+def read_eval_history(output_dir):
+    """The evaluations `keras-bert pretrain` wrote to output_dir/eval_history.jsonl, in step order."""
+    path = os.path.join(output_dir, EVAL_HISTORY_FILE)
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        history = [json.loads(line) for line in f if line.strip()]
+    return sorted(history, key=lambda h: h["global_step"])
+
+
+def _format(results):
+    return " ".join(f"{k} = {v}" for k, v in sorted(results.items()))
+
+
 def _train_and_evaluate(options, config, strategy, precision, trainer, init_fn, masking, train_files, eval_files):
     results = {}
+    latest = {}  # The newest evaluation made after a checkpoint.
     if options.do_train:
         print(
             f"pretraining {config.num_layers} layers x {config.hidden_size} on {strategy.num_replicas_in_sync} "
@@ -280,10 +319,18 @@ def _train_and_evaluate(options, config, strategy, precision, trainer, init_fn, 
             + f", seq {options.max_seq_length}",
             flush=True,
         )
+        on_checkpoint = None
+        if options.do_eval and options.eval_every_checkpoint:
+            def on_checkpoint(step):
+                latest["eval"] = _evaluate(options, strategy, trainer, masking, eval_files)
+                if distribution.is_chief(strategy):
+                    print(f"eval at step {step}: " + _format(latest["eval"]), flush=True)
+
         results["train"] = trainer.train(
             make_dataset_fn(options, train_files, options.train_batch_size, True, masking),
             options.num_train_steps,
             init_fn=init_fn,
+            on_checkpoint=on_checkpoint,
         )
         if results["train"]["preempted"]:
             return results
@@ -294,14 +341,13 @@ def _train_and_evaluate(options, config, strategy, precision, trainer, init_fn, 
         else:
             init_fn(trainer.model)
     if options.do_eval:
-        eval_results = trainer.evaluate(
-            make_dataset_fn(options, eval_files, options.eval_batch_size, False, masking),
-            max_steps=options.max_eval_steps,
-        )
+        eval_results = latest.get("eval")  # The last checkpoint's, when it is the final step.
+        if eval_results is None or eval_results["global_step"] != int(trainer.global_step.numpy()):
+            eval_results = _evaluate(options, strategy, trainer, masking, eval_files)
         results["eval"] = eval_results
         if distribution.is_chief(strategy):
             training_loop.write_eval_results(os.path.join(options.output_dir, "eval_results.txt"), eval_results)
-            print("eval: " + " ".join(f"{k} = {v}" for k, v in sorted(eval_results.items())), flush=True)
+            print("eval: " + _format(eval_results), flush=True)
     if options.do_train and distribution.is_chief(strategy):
         for fmt in save_formats(options):
             path = os.path.join(options.output_dir, f"pretrained_{fmt}")

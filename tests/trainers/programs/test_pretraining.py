@@ -104,6 +104,41 @@ def test_train_eval_and_save(corpus, tmp_path):
         assert scalars.get(tag) == [3, 6], (tag, scalars)
 
 
+def test_eval_every_checkpoint_records_held_out_curves(corpus, tmp_path):
+    """--eval_every_checkpoint: an evaluation after each checkpoint, each the same as evaluating that
+    checkpoint alone, in eval_history.jsonl and TensorBoard's eval/; the final one is not run twice, and
+    a resumed run replaces the step it repeats instead of counting it again."""
+    import tensorflow as tf
+
+    out = tmp_path / "run"
+    held_out = dict(eval_input_file=corpus["files"]["short"], do_eval=True, eval_every_checkpoint=True)
+    pretraining.run_pretraining(options(corpus, out, num_train_steps=3, **held_out))
+    results = pretraining.run_pretraining(options(corpus, out, **held_out))
+    history = pretraining.read_eval_history(str(out))
+    assert [h["global_step"] for h in history] == [3, 6]
+    assert all(set(h) == EVAL_KEYS for h in history)
+    assert history[-1] == results["eval"] == read_eval_results(out / "eval_results.txt")
+    # The step-3 curve point is that checkpoint's evaluation.
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("checkpoint", "ckpt-3.index", "ckpt-3.data-00000-of-00001"):
+        if name == "checkpoint":
+            (alone / name).write_text('model_checkpoint_path: "ckpt-3"\n')
+        else:
+            (alone / name).write_bytes((out / name).read_bytes())
+    again = pretraining.run_pretraining(options(corpus, alone, do_train=False, do_eval=True,
+                                                eval_input_file=corpus["files"]["short"]))
+    for key in ("masked_lm_loss", "masked_lm_accuracy", "next_sentence_accuracy"):
+        assert again["eval"][key] == pytest.approx(history[0][key], abs=1e-6)
+    scalars = {}
+    for event_file in (out / "eval").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append(event.step)
+    for tag in ("loss", "masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy"):
+        assert sorted(scalars.get(tag, [])) == [3, 6], (tag, scalars)
+
+
 def test_mixed_bfloat16_pretrains_and_saves_float32(corpus, tmp_path, capsys):
     """--mixed_precision=mixed_bfloat16 (what auto picks on bf16 CPUs): the run says so, run_info.json keeps
     it, the losses are float32 and finite, the saved pretrained model is float32."""
