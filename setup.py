@@ -27,6 +27,14 @@ INSTALL_REQUIRES = [
     "protobuf==6.33.6",
 ]
 
+# `pip install "bert-keras-tf[plots]"`: pretrain and finetune draw their
+# training curves into output_dir/curves.png (trainers/engine/curves.py);
+# without it they say so and skip the picture. (tf-models-official pulls in
+# matplotlib today; the extra does not rely on that.)
+PLOTS_REQUIRES = [
+    "matplotlib>=3.7",
+]
+
 TEST_REQUIRES = [
     "pytest>=8",
     # Generated adversarial text (tests/reliability/test_adversarial_text.py).
@@ -34,7 +42,7 @@ TEST_REQUIRES = [
     "torch==2.13.0",
     "transformers>=4.40",
     "safetensors>=0.4",
-]
+] + PLOTS_REQUIRES  # The tests draw curves.png too.
 
 # The peers benchmarks/ runs beside those of the tests (torch, transformers):
 # ONNX Runtime fp32 on the transformers export of our classifier is the
@@ -64,7 +72,7 @@ setuptools.setup(
     # puts it in the sdist too).
     package_data={"keras_bert.trainers.programs": ["quickstart_data/*.tsv"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES, "benchmarks": BENCHMARK_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "benchmarks": BENCHMARK_REQUIRES, "plots": PLOTS_REQUIRES},
     entry_points={"console_scripts": ["keras-bert=keras_bert.trainers.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

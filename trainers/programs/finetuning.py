@@ -21,8 +21,11 @@ longest member within length buckets (fixed bucket lengths on TPU). With
 `do_eval` and an `eval_file` the dev set is scored after every
 `save_checkpoints_steps` steps (default: every epoch), the best model by
 `best_metric` is kept in `output_dir/best/`, and its scores are written to
-`eval_results.txt`. `do_predict` writes `predictions.tsv` or `.jsonl`
-(`run_prediction`, which `keras-bert predict` runs too). Under a mixed
+`eval_results.txt`; each checkpoint's dev scores also go to TensorBoard's
+`eval/`, and a training run ends by drawing `output_dir/curves.png` (training
+loss, learning rate, each dev metric: `keras_bert.trainers.engine.curves`).
+`do_predict` writes `predictions.tsv` or `.jsonl` (`run_prediction`, which
+`keras-bert predict` runs too). Under a mixed
 policy (`--mixed_precision`, `auto` picks by device: the run prints which and
 why, task.json keeps it) the dev scores during training come from the model
 training in bf16/fp16; the final scores, predictions and `model.keras`
@@ -50,6 +53,7 @@ from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.trainers import run_dir
 from keras_bert.trainers import tasks
 from keras_bert.trainers.data import packing
+from keras_bert.trainers.engine import curves
 from keras_bert.trainers.engine import distribution
 from keras_bert.trainers.engine import dynamic_padding
 from keras_bert.trainers.engine import initialization
@@ -93,6 +97,8 @@ def evaluate(model, task, dev, task_info, options):
 
 
 def _evaluate_and_keep_best(model, task, dev, task_info, options, best, step):
+    """Scores the dev set at `step`, keeps the model in best/ when it beats
+    `best`; returns (the new best, the scores)."""
     results = evaluate(model, task, dev, task_info, options)
     metric = task_info["best_metric"]
     if metric not in results:
@@ -103,7 +109,7 @@ def _evaluate_and_keep_best(model, task, dev, task_info, options, best, step):
     if improved:
         run_dir.save_best(options.output_dir, model, results, step)
         best = {"step": step, "results": results}
-    return best
+    return best, results
 
 
 def run_finetuning(options):
@@ -251,8 +257,10 @@ def run_finetuning(options):
         def evaluate_checkpoint(step):
             nonlocal best
             if dev is not None:
-                best = _evaluate_and_keep_best(model, task, dev, task_info, options, best, step)
+                best, scores = _evaluate_and_keep_best(model, task, dev, task_info, options, best, step)
                 evaluated.add(step)
+                if chief:  # The dev curves: TensorBoard's eval/ (and curves.png).
+                    trainer.write_scalars("eval", step, scores)
 
         outcome = trainer.train(dataset_fn, num_train_steps, init_fn=init_fn, on_checkpoint=evaluate_checkpoint)
         if outcome["preempted"]:
@@ -291,6 +299,10 @@ def run_finetuning(options):
         results["predict"] = prediction.run_prediction(task, model, test, task_info, options, write=chief)
     if options.do_train and chief:
         run_dir.save_keras_file(options.output_dir, model)
+        drawn = curves.write_curves(options.output_dir, title=f"keras-bert finetune ({options.task}): "
+                                    f"{options.output_dir}", eval_label="dev")
+        if drawn:
+            print(f"training curves: {drawn}", flush=True)
     return results
 
 

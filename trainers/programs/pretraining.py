@@ -13,7 +13,10 @@ the batch then counting rows), resume
 from `output_dir` when it already holds checkpoints, evaluate into
 `eval_results.txt` (with `eval_every_checkpoint`, also after every
 checkpoint: the held-out curves, in `eval_history.jsonl` and TensorBoard's
-`eval/`) and save the final model as pretrained checkpoints.
+`eval/`) and save the final model as pretrained checkpoints. A training run
+ends by drawing its curves (`keras_bert.trainers.engine.curves`) into
+`output_dir/curves.png`: masked LM loss and accuracy, next-sentence accuracy
+and the learning rate, with the held-out scores as points.
 
 Precision: `--mixed_precision` (`auto` picks by device,
 `keras_bert.trainers.engine.distribution`); the run prints which policy
@@ -39,6 +42,7 @@ from keras_bert.trainers.data import packing
 from keras_bert.trainers.data import pretraining_data
 from keras_bert.trainers.data import pretraining_input
 from keras_bert.trainers.engine import checkpointing
+from keras_bert.trainers.engine import curves
 from keras_bert.trainers.engine import distribution
 from keras_bert.trainers.engine import initialization
 from keras_bert.trainers.engine import optimization
@@ -272,6 +276,9 @@ def _naming_corrupt_shards(files, output_dir):
                          "and run again to resume.") from None
 
 
+# The panels of curves.png: the training values, and the held-out ones where evaluated.
+CURVES = ("masked_lm_loss", "masked_lm_accuracy", "next_sentence_accuracy", "learning_rate")
+
 EVAL_HISTORY_FILE = "eval_history.jsonl"  # One line per evaluation: global_step and the scores.
 
 
@@ -362,4 +369,7 @@ def _train_and_evaluate(options, config, strategy, precision, trainer, init_fn, 
                 overwrite=True,
             )
             print(f"saved the pretrained model ({fmt}) to {path}", flush=True)
+        drawn = curves.write_curves(options.output_dir, CURVES, title=f"keras-bert pretrain: {options.output_dir}")
+        if drawn:
+            print(f"training curves: {drawn}", flush=True)
     return results

@@ -14,10 +14,12 @@ import tensorflow as tf
 
 from keras_bert.export import saved_model as saved_model_lib
 from keras_bert.trainers import run_dir
+from keras_bert.trainers.engine import curves
 from keras_bert.trainers.engine import distribution
 from keras_bert.trainers.engine import optimization
 from keras_bert.trainers.programs import finetuning
 from tests.testing import REPO
+from tests.trainers.engine.test_curves import assert_drawn_png
 
 GOOD = ["good", "great", "fine", "happy"]
 BAD = ["bad", "awful", "poor", "sad"]
@@ -95,6 +97,38 @@ def test_classification_learns_and_predicts(data, tmp_path):
         max_seq_length=24, do_predict=True, prediction_format="jsonl"))
     predicted = [json.loads(line)["label"] for line in open(again["predict"])]
     assert predicted == [row[1] for row in rows]
+
+
+def test_dev_scores_go_to_tensorboard_and_curves_png(data, tmp_path, capsys):
+    """Each checkpoint's dev scores are scalars in eval/ (the printed ones); the run ends with curves.png:
+    training loss and learning rate as lines, each dev metric (the dev loss with the training loss)."""
+    out = tmp_path / "curves"
+    finetuning.run_finetuning(options(data, out, num_train_epochs=2, log_steps=5))  # 15 steps an epoch.
+    printed = capsys.readouterr().out.splitlines()
+    assert f"training curves: {out / curves.CURVES_FILE}" in printed
+    assert_drawn_png(out / curves.CURVES_FILE)
+    scalars = curves.read_scalars(str(out))
+    for tag in ("loss", "classification_loss", "classification_accuracy", "learning_rate", "examples_per_second"):
+        assert [step for step, _ in scalars["train"][tag]] == [5, 10, 15, 20, 25, 30], (tag, scalars["train"])
+    assert set(scalars["eval"]) == {"accuracy", "f1", "loss", "mcc"}
+    dev_lines = [line for line in printed if line.startswith("dev at step ")]
+    assert [line.split(":")[0] for line in dev_lines] == ["dev at step 15", "dev at step 30"]
+    for step, line in zip((15, 30), dev_lines):
+        for tag, points in scalars["eval"].items():
+            assert dict(points)[step] == pytest.approx(float(line.split(f" {tag}=")[1].split()[0]), abs=1e-4)
+    assert curves.default_quantities(scalars) == ["loss", "learning_rate", "accuracy", "f1", "mcc"]
+
+
+def test_without_matplotlib_finetuning_finishes_and_says_how_to_draw(data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = tmp_path / "plain"
+    results = finetuning.run_finetuning(options(data, out, num_train_epochs=0.1))  # Two steps.
+    assert results["train"]["global_step"] == 2 and "accuracy" in results["eval"]
+    hints = [line for line in capsys.readouterr().out.splitlines() if "not drawn" in line]
+    assert hints == [f"{curves.CURVES_FILE} not drawn: matplotlib is not installed ({curves.PLOTS_HINT} draws "
+                     "the curves)"]
+    assert not (out / curves.CURVES_FILE).exists()
+    assert [step for step, _ in curves.read_scalars(str(out))["eval"]["accuracy"]] == [2]
 
 
 def float32_outputs(model, features):

@@ -11,11 +11,13 @@ import pytest
 
 from keras_bert import load_checkpoint
 from keras_bert.trainers.data import pretraining_data
+from keras_bert.trainers.engine import curves
 from keras_bert.trainers.engine import initialization
 from keras_bert.trainers.programs import pretraining
 from tests.testing import REPO
 from tests.trainers.data.test_pretraining_data import VOCAB
 from tests.trainers.data.test_pretraining_data import corpus_text
+from tests.trainers.engine.test_curves import assert_drawn_png
 
 SEQ, PRED, PER_ROW = 32, 5, 3
 EVAL_KEYS = {"masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy", "next_sentence_loss",
@@ -137,6 +139,38 @@ def test_eval_every_checkpoint_records_held_out_curves(corpus, tmp_path):
                 scalars.setdefault(value.tag, []).append(event.step)
     for tag in ("loss", "masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy"):
         assert sorted(scalars.get(tag, [])) == [3, 6], (tag, scalars)
+
+
+def test_a_training_run_draws_its_curves(corpus, tmp_path, capsys):
+    """curves.png at the end of a (resumed) training run: the scalars it logged to train/ and, with
+    --eval_every_checkpoint, eval/ -- each step once, the resumed run's value for the step it repeats."""
+    out = tmp_path / "run"
+    held_out = dict(eval_input_file=corpus["files"]["short"], do_eval=True, eval_every_checkpoint=True)
+    pretraining.run_pretraining(options(corpus, out, num_train_steps=3, **held_out))
+    capsys.readouterr()
+    pretraining.run_pretraining(options(corpus, out, **held_out))
+    assert f"training curves: {out / curves.CURVES_FILE}" in capsys.readouterr().out.splitlines()
+    assert_drawn_png(out / curves.CURVES_FILE)
+    scalars = curves.read_scalars(str(out))
+    for tag in ("loss", "masked_lm_loss", "masked_lm_accuracy", "next_sentence_accuracy", "learning_rate",
+                "examples_per_second", "gradient_norm"):
+        assert [step for step, _ in scalars["train"][tag]] == [3, 6], (tag, scalars["train"])
+    assert set(scalars["eval"]) == EVAL_KEYS - {"global_step", "eval_steps"}
+    history = pretraining.read_eval_history(str(out))
+    for tag, points in scalars["eval"].items():
+        assert [step for step, _ in points] == [3, 6]
+        np.testing.assert_allclose([v for _, v in points], [h[tag] for h in history], rtol=1e-6)
+
+
+def test_without_matplotlib_a_run_finishes_and_says_how_to_draw(corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = tmp_path / "run"
+    results = pretraining.run_pretraining(options(corpus, out, num_train_steps=1, num_warmup_steps=0))
+    assert results["train"]["global_step"] == 1
+    hints = [line for line in capsys.readouterr().out.splitlines() if "not drawn" in line]
+    assert hints == [f"{curves.CURVES_FILE} not drawn: matplotlib is not installed ({curves.PLOTS_HINT} draws "
+                     "the curves)"]
+    assert not (out / curves.CURVES_FILE).exists()
 
 
 def test_mixed_bfloat16_pretrains_and_saves_float32(corpus, tmp_path, capsys):

@@ -140,9 +140,9 @@ def test_the_whole_chain_on_ram_filesystem(tmp_path):
     assert report["served_vs_predicted"] < 1e-4
     assert report["eval"]["accuracy"] >= 0.0 and "loss" in report["eval"]
     for name in ("task.json", "model_config.json", "vocab.txt", "best", "model.keras", "eval_results.txt",
-                 "predictions.jsonl"):
+                 "predictions.jsonl", "curves.png"):
         assert name in [f.rstrip("/") for f in report["finetune_files"]], (name, report["finetune_files"])
-    for name in ("checkpoint", "eval_results.txt", "pretrained_hf", "model_config.json"):
+    for name in ("checkpoint", "eval_results.txt", "pretrained_hf", "model_config.json", "curves.png"):
         assert name in [f.rstrip("/") for f in report["pretrain_files"]], (name, report["pretrain_files"])
     assert {"saved_model.pb", "variables", "assets.extra"} <= {f.rstrip("/") for f in report["export_files"]}
     # Nothing on local disk: not in the working directory, nor TMPDIR, nor HOME.
