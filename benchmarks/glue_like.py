@@ -31,7 +31,8 @@ Every run is scored once, on its final model (`--save_checkpoints_steps` is
 set past the end of training, so `keras-bert finetune` does not pick a
 "best" epoch on what here is the test data).
 
-The results go to RESULTS.md (repo root; with --quick, into --work_dir),
+The results go to benchmarks/results/glue_like.md (with --quick, into
+--work_dir; RESULTS.md at the root is benchmarks/pretraining_pays.py's),
 and each run is recorded in --work_dir/runs.jsonl: a run already recorded
 with the same settings is not run again (--rerun to force).
 
@@ -957,7 +958,7 @@ def main(argv=None):
     parser.add_argument("--pretrain", action="store_true",
                         help="Make --pretrained_dir first (in WORK_DIR/pretrain) if it is not there.")
     parser.add_argument("--work_dir", default="/tmp/glue_like", help="Data subsets, run outputs, runs.jsonl.")
-    parser.add_argument("--results", default=None, help="Report path (default: RESULTS.md at the repo root; "
+    parser.add_argument("--results", default=None, help="Report path (default: benchmarks/results/glue_like.md; "
                                                         "WORK_DIR/RESULTS.md with --quick).")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--inits", default=",".join(INITS))
@@ -1009,7 +1010,7 @@ def main(argv=None):
                          "`keras-bert pretrain` (its pretrained_hf/), or --pretrain")
     files = prepare_data(args.data_dir, args.work_dir, args.quick, args.sst2_train_rows)
     results_path = args.results or (os.path.join(args.work_dir, "RESULTS.md") if args.quick
-                                    else os.path.join(REPO, "RESULTS.md"))
+                                    else os.path.join(REPO, "benchmarks", "results", "glue_like.md"))
     runs_path = os.path.join(args.work_dir, "runs.jsonl")
     recorded = load_runs(runs_path)
     paths = [("$W", os.path.abspath(args.work_dir)), ("$P", pretrained_dir), ("$D", os.path.abspath(args.data_dir))]
