@@ -87,6 +87,13 @@ def _read_saved_model(saved_model_dir):
     return proto
 
 
+def _saved_model_proto(saved_model):
+    """A SavedModel proto: `saved_model` itself if it is one, else read from that directory."""
+    if isinstance(saved_model, (str, os.PathLike)):
+        return _read_saved_model(saved_model)
+    return saved_model
+
+
 def _nodes(proto):
     """(node, where) of every node of every meta graph and library function,
     calls of library functions left out (the functions are listed themselves)."""
@@ -112,7 +119,7 @@ def saved_model_ops(saved_model_dir):
       functions are listed themselves).
     """
     where = collections.defaultdict(set)
-    for node, place in _nodes(_read_saved_model(saved_model_dir)):
+    for node, place in _nodes(_saved_model_proto(saved_model_dir)):
         where[node.op].add(place)
     return {op: sorted(places) for op, places in where.items()}
 
@@ -128,7 +135,7 @@ def saved_model_attrs(saved_model_dir, attrs):
       that a node of that op sets.
     """
     where = collections.defaultdict(set)
-    for node, place in _nodes(_read_saved_model(saved_model_dir)):
+    for node, place in _nodes(_saved_model_proto(saved_model_dir)):
         for attr in set(node.attr) & set(attrs.get(node.op, ())):
             where[f"{node.op}.{attr}"].add(place)
     return {name: sorted(places) for name, places in where.items()}
@@ -178,7 +185,8 @@ def audit_saved_model(saved_model_dir, target=DEFAULT_TARGET, allowed_text_ops=N
     """Audits a SavedModel's ops for a TF Serving release (module docstring).
 
     Args:
-      saved_model_dir: a SavedModel directory.
+      saved_model_dir: a SavedModel directory (or its parsed
+        `saved_model_pb2.SavedModel`, as `audit_releases` passes it).
       target: the TF Serving release line, "2.13" (default, the oldest
         supported) ... "2.20" (`serving_releases.RELEASES`).
       allowed_text_ops: op names allowed besides the core ones (default:
@@ -197,12 +205,28 @@ def audit_saved_model(saved_model_dir, target=DEFAULT_TARGET, allowed_text_ops=N
     if core is None:
         core = core_ops() if release.core_ops is None else release.core_ops
     core = frozenset(core) - PYTHON_ONLY_OPS
-    ops = saved_model_ops(saved_model_dir)
+    proto = _saved_model_proto(saved_model_dir)  # Read once for the ops and the attrs.
+    ops = saved_model_ops(proto)
     text_ops = sorted(op for op in ops if op in allowed_text_ops and op not in core)
     disallowed = {op: places for op, places in ops.items() if op not in core and op not in allowed_text_ops}
-    unknown_attrs = saved_model_attrs(saved_model_dir, release.newer_attrs) if release.newer_attrs else {}
+    unknown_attrs = saved_model_attrs(proto, release.newer_attrs) if release.newer_attrs else {}
     return AuditResult(target=release.name, ops=sorted(ops), text_ops=text_ops, disallowed=disallowed,
                        unknown_attrs=unknown_attrs)
+
+
+def audit_releases(saved_model_dir, targets=None):
+    """`audit_saved_model` for several releases, reading the SavedModel once.
+
+    Args:
+      saved_model_dir: a SavedModel directory.
+      targets: release names (default: every one of `serving_releases.RELEASES`).
+
+    Returns:
+      dict `{release name: AuditResult}` in the order of `targets`.
+    """
+    proto = _read_saved_model(saved_model_dir)
+    return {target: audit_saved_model(proto, target=target)
+            for target in (serving_releases.RELEASES if targets is None else targets)}
 
 
 def check_saved_model(saved_model_dir, **kwargs):
@@ -233,8 +257,7 @@ def main(argv):
     targets = [args.target] if args.target else list(serving_releases.RELEASES)
     status = 0
     for path in args.saved_model_dirs:
-        for target in targets:
-            result = audit_saved_model(path, target=target)
+        for result in audit_releases(path, targets).values():
             print(f"{path}: {result.summary()}")
             status |= 0 if result.ok else 1
     return status

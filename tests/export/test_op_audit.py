@@ -185,6 +185,29 @@ def test_attrs_tensorflow_2_13_lacks_fail_2_13(tmp_path):
     assert loaded.signatures["serving_default"](tf.constant([2.0]))["y"].numpy().tolist() == [6.0]
 
 
+def test_audit_releases_reads_once_and_equals_each_release_alone(tmp_path, monkeypatch):
+    """`audit_releases` (what export prints, and the command line): one read of
+    saved_model.pb, and for each release the same result as auditing it alone."""
+    module = tf.Module()
+    module.v = tf.Variable([1.0, 2.0], name="kernel")  # debug_name: fails 2.13-2.19's attr check.
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def scale(x):
+        return {"y": x * tf.reduce_sum(module.v)}
+
+    path = save(module, scale, str(tmp_path / "variable"))
+    alone = {target: op_audit.audit_saved_model(path, target=target) for target in serving_releases.RELEASES}
+    reads = []
+    read = op_audit._read_saved_model
+    monkeypatch.setattr(op_audit, "_read_saved_model", lambda d: reads.append(d) or read(d))
+    together = op_audit.audit_releases(path)
+    assert reads == [path]
+    assert list(together) == list(serving_releases.RELEASES)
+    assert together == alone
+    assert [t for t, r in together.items() if r.ok] == ["2.20"]
+    assert list(op_audit.audit_releases(path, ["2.20", "2.13"])) == ["2.20", "2.13"]
+
+
 def test_unknown_target_is_refused(tmp_path):
     for target in ("2.12", "3.0", "latest"):
         with pytest.raises(ValueError, match=f"target='{target}': not a TF Serving release the op audit knows"):

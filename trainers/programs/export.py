@@ -47,8 +47,9 @@ def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None
     for name, signature in info["signatures"].items():
         print(f"  {name} ({signature['method_name'].rsplit('/', 1)[-1]}): {', '.join(signature['inputs'])} -> "
               f"{', '.join(signature['outputs'])}")
-    print(f"  op audit: {op_audit.audit_saved_model(path, target=target).summary()}")
-    serves_on = [name for name in serving_releases.RELEASES if op_audit.audit_saved_model(path, target=name).ok]
+    audits = op_audit.audit_releases(path)  # saved_model.pb read once for every release.
+    print(f"  op audit: {audits[target].summary()}")
+    serves_on = [name for name, audit in audits.items() if audit.ok]
     print(f"  loads on TF Serving {serves_on[0]}-{serves_on[-1]}" if serves_on else "  loads on no TF Serving release")
     if encoder_export_dir:
         print(f"encoder (TF Hub style): {hub.export_encoder(model.encoder, encoder_export_dir)}")
