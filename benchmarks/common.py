@@ -28,11 +28,12 @@ import statistics
 import subprocess
 import time
 
-# MFU figures are against the fp32 matmul ceiling of the machine the run is
-# on: `peak_gflops()` measures it once (the suite passes its figure to every
-# section through this variable). Two machine kinds seen here: 2 cores of
+# MFU figures are against the matmul ceiling of the machine the run is on at
+# the row's precision: `peak_gflops(precision)` measures it once (the suite
+# passes its figures to every section through these variables). Two machine kinds seen here: 2 cores of
 # AVX-512 (~215 GFLOP/s) and 2 cores of AVX2 AMD EPYC.
 PEAK_GFLOPS_ENV = "KERAS_BERT_PEAK_GFLOPS"
+PEAK_GFLOPS_ENVS = {"fp32": PEAK_GFLOPS_ENV, "bf16": "KERAS_BERT_PEAK_GFLOPS_BF16"}  # By precision.
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -234,19 +235,23 @@ def time_rounds(runners, items_per_call, rounds, calls, warmup_calls=2, log=True
     return per_round
 
 
-def peak_gflops():
-    """This machine's fp32 matmul ceiling, GFLOP/s: `$KERAS_BERT_PEAK_GFLOPS`, else measured.
+def peak_gflops(precision="fp32"):
+    """This machine's matmul ceiling at `precision` ("fp32" or "bf16"), GFLOP/s.
 
-    Measured as the best of 10 `tf.matmul`s of two 2048 x 2048 float32
-    matrices (2 * 2048^3 FLOPs each) on every core, after a warm-up; the
+    `$KERAS_BERT_PEAK_GFLOPS` (fp32) or `$KERAS_BERT_PEAK_GFLOPS_BF16`, else
+    measured: the best of 10 `tf.matmul`s of two 2048 x 2048 matrices of that
+    dtype (2 * 2048^3 FLOPs each; bf16 goes to oneDNN's AMX or AVX512_BF16
+    kernels where the CPU has them) on every core, after a warm-up. The
     figure is stored in the environment for this process and its children.
     """
-    if os.environ.get(PEAK_GFLOPS_ENV):
-        return float(os.environ[PEAK_GFLOPS_ENV])
+    env = PEAK_GFLOPS_ENVS[precision]
+    if os.environ.get(env):
+        return float(os.environ[env])
     import tensorflow as tf
 
-    a = tf.random.normal([2048, 2048])
-    b = tf.random.normal([2048, 2048])
+    dtype = {"fp32": tf.float32, "bf16": tf.bfloat16}[precision]
+    a = tf.cast(tf.random.normal([2048, 2048]), dtype)
+    b = tf.cast(tf.random.normal([2048, 2048]), dtype)
     tf.matmul(a, b).numpy()
     best = float("inf")
     for _ in range(10):
@@ -254,14 +259,15 @@ def peak_gflops():
         tf.matmul(a, b).numpy()
         best = min(best, time.perf_counter() - start)
     value = 2 * 2048 ** 3 / best / 1e9
-    os.environ[PEAK_GFLOPS_ENV] = f"{value:.1f}"
-    return float(os.environ[PEAK_GFLOPS_ENV])
+    os.environ[env] = f"{value:.1f}"
+    return float(os.environ[env])
 
 
-def row(name, per_round, ours, flops_per_item=None, note=""):
-    """A table row from per-round figures: median, slowest..fastest round, MFU."""
+def row(name, per_round, ours, flops_per_item=None, note="", precision="fp32"):
+    """A table row from per-round figures: median, slowest..fastest round, MFU
+    (against the matmul ceiling of `precision`)."""
     value = statistics.median(per_round)
-    mfu = value * flops_per_item / (peak_gflops() * 1e9) if flops_per_item else None
+    mfu = value * flops_per_item / (peak_gflops(precision) * 1e9) if flops_per_item else None
     return {"name": name, "value": value, "low": min(per_round), "high": max(per_round),
             "ours": bool(ours), "mfu": mfu, "note": note}
 

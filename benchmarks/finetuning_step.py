@@ -492,7 +492,8 @@ def measure(preset, batch_size, rounds, steps_per_round, skip, precision="fp32")
         "target": 1.25,
         "target_text": "fine-tuning step >= 1.25x the fastest peer" + (" and >= 60% MFU" if preset == "base" else ""),
         "rows": [
-            common.row(name, values, name.startswith("keras_bert"), flops, note=row_note(name, precision))
+            common.row(name, values, name.startswith("keras_bert"), flops, note=row_note(name, precision),
+                       precision=precision)
             for name, values in per_round.items()
         ],
     }
@@ -575,7 +576,7 @@ def main(argv=None):
             f"{common.PRECISIONS[args.precision]['loss_tolerance']:g} of keras_bert's float32 reference: "
             f"{agreement}). Warm-up round first (trace, XLA compile), then rounds interleaved; a row is the median "
             "examples/s over rounds. MFU = (encoder training matmul FLOPs + pooler and classifier) x examples/s / "
-            f"the fp32 matmul ceiling {common.peak_gflops():.0f} GFLOP/s (also for bf16 rows). {common.machine()}. "
+            f"the {args.precision} matmul ceiling {common.peak_gflops(args.precision):.0f} GFLOP/s. {common.machine()}. "
             "Versions: "
             + common.versions("tensorflow", "keras", "keras-hub", "tf-models-official", "torch", "transformers")
         ),

@@ -52,8 +52,8 @@ Every optimizer is AdamW with learning rate 1e-4 (keras_bert and Model
 Garden: warmup 10000 steps and linear decay over 1M steps, the original
 schedule; keras-hub: constant), weight decay 0.01, global-norm clipping 1.0.
 
-MFU is against the fp32 matmul ceiling of the machine, measured
-(`common.peak_gflops`), with one FLOP count for every contender, the training
+MFU is against the matmul ceiling of the machine at the run's precision,
+measured (`common.peak_gflops`), with one FLOP count for every contender, the training
 FLOPs of one sequence:
 
     6 * S * L * (4 H^2 + 2 H I)        encoder matmuls (QKV, output, FFN)
@@ -377,7 +377,7 @@ def main(argv=None):
             "baseline": "fastest peer",
             "target": 1.3,
             "target_text": "pretraining step >= 1.3x the faster of Model Garden and keras-hub",
-            "rows": [common.row(name, values, name in ours, flops, note=notes[name])
+            "rows": [common.row(name, values, name in ours, flops, note=notes[name], precision=args.precision)
                      for name, values in per_round.items()],
         }
         common.print_table(table)
@@ -406,7 +406,7 @@ def main(argv=None):
             f"{args.steps_per_execution}; keras-hub has no next-sentence head, so it trains MLM only), each its "
             "own random weights. TensorFlow on every core (its default; no torch contender). "
             "MFU counts encoder matmuls, attention and the MLM head at the masked positions (see "
-            "`train_flops_per_sequence`), against the fp32 matmul ceiling (also for bf16 rows). Versions: "
+            f"`train_flops_per_sequence`), against the {args.precision} matmul ceiling. Versions: "
             + common.versions("tensorflow", "keras", "keras-hub", "tf-models-official", "tf_keras")
         ),
         "tables": tables,

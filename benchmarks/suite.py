@@ -110,6 +110,7 @@ def run_section(name, script, extra, quick, work_dir, log):
     section["command"] = " ".join(["python", script] + [shlex.quote(a) for a in extra])
     section["section"] = name  # The suite's name (one script may run as several sections).
     section["measured"] = {"machine": common.machine(), "peak_gflops": round(common.peak_gflops()),
+                           "peak_gflops_bf16": round(common.peak_gflops("bf16")),
                            "date": datetime.date.today().isoformat(), "commit": common.git_head()}
     log(f"{name}: done in {seconds:.0f}s")
     return section
@@ -264,8 +265,10 @@ def render_report(sections, argv, total_seconds, quick, missing=()):
         lines += [f"## {section['title']}", "", f"`{section['command']}` ({section['seconds'] / 60:.1f} min)", ""]
         measured = section.get("measured")
         if measured:
-            lines += [f"Measured on {measured['date']} at commit {measured['commit']}: {measured['machine']}; fp32 "
-                      f"matmul ceiling {measured['peak_gflops']} GFLOP/s (MFU is against it).", ""]
+            bf16 = (f", bf16 {measured['peak_gflops_bf16']} GFLOP/s" if "peak_gflops_bf16" in measured else "")
+            lines += [f"Measured on {measured['date']} at commit {measured['commit']}: {measured['machine']}; matmul "
+                      f"ceiling fp32 {measured['peak_gflops']} GFLOP/s{bf16} (MFU is against the row's "
+                      "precision's).", ""]
         if section.get("setup"):
             lines += [section["setup"], ""]
         if section.get("markdown"):
@@ -303,7 +306,7 @@ def main(argv=None):
 
     log(f"sections' JSON and logs: {work_dir}")
     # Measured here, once, before any section: every section's MFU is against it.
-    log(f"fp32 matmul ceiling: {common.peak_gflops():.0f} GFLOP/s")
+    log(f"matmul ceiling: fp32 {common.peak_gflops():.0f} GFLOP/s, bf16 {common.peak_gflops('bf16'):.0f} GFLOP/s")
     start = time.perf_counter()
     sections, scripts_run = [], set()
     for name, script, extra in SECTIONS:

@@ -29,6 +29,11 @@ def test_sections_stored_apart_and_rendered_together(tmp_path):
     assert "Measured on 2026-12-06 at commit abc1234: 2 CPU cores, AMD EPYC" not in report
     assert report.count("Measured on 2026-12-06 at commit abc1234: 2 CPU cores, Intel Xeon") == 2
     assert "## Not measured yet" in report and "sst2_epoch" in report.split("## Not measured yet")[1]
+    assert "matmul ceiling fp32 200 GFLOP/s (MFU" in report  # Sections stored before the bf16 ceiling.
+    newer = section("prediction", 40.0, "2 CPU cores, Intel Xeon")
+    newer["measured"]["peak_gflops_bf16"] = 800
+    report = suite.render_report([newer], [], 90.0, quick=False, missing=[])
+    assert "matmul ceiling fp32 200 GFLOP/s, bf16 800 GFLOP/s (MFU is against the row's precision's)" in report
 
 
 def test_section_titles_tell_one_script_s_sections_apart():
