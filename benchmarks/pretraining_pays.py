@@ -292,14 +292,7 @@ def run_key(run, options):
 # ---------------------------------------------------------------- report
 
 
-def cell(values, digits=3):
-    """'0.812 ± 0.004 (0.807–0.816)' (mean ± sample sd, range) or one value."""
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return (f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f} "
-            f"({min(values):.{digits}f}–{max(values):.{digits}f})")
+cell = glue_like.summarize  # '0.812 ± 0.004 (n=3, 0.807–0.816)': mean ± sample sd (seeds, range).
 
 
 def difference(pretrained, random):
@@ -445,7 +438,7 @@ def write_report(path, records, args, recipe, phases, corpus, pretrained_dir, fi
         "",
         f"![SST-2 dev accuracy against labels]({pictures['budgets']})",
         "",
-        "Mean ± sample standard deviation over seeds (min–max); the difference is pretrained − random with its "
+        "Mean ± sample standard deviation over seeds (n seeds, min–max); the difference is pretrained − random with its "
         "standard error; every figure is the final model's, scored once on all 6,735 dev sentences.",
         "",
         "| labels | epochs (steps) | seeds | random init | pretrained | difference | HF, same pretrained weights | verdict |",

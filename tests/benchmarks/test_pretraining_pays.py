@@ -61,7 +61,7 @@ def test_verdicts():
     assert pretraining_pays.verdict([0.70, 0.60, 0.72], [0.61, 0.62, 0.63]) == "within the seed spread"
     assert pretraining_pays.verdict([0.7], [0.6]) == "one seed: no spread to judge"
     assert pretraining_pays.diff_cell(pretraining_pays.difference([0.7, 0.8], [0.6, 0.7])) == "+0.100 ± 0.071"
-    assert pretraining_pays.cell([0.5, 0.7]) == "0.600 ± 0.141 (0.500–0.700)"
+    assert pretraining_pays.cell([0.5, 0.7]) == "0.600 ± 0.141 (n=2, 0.500–0.700)"
 
 
 def test_budgets_and_plan():
