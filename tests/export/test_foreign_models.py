@@ -19,6 +19,10 @@ from keras_bert.trainers.programs import export as export_program
 from tests.export.conftest import VOCAB
 from tests.keras_bert.checkpoints import writers
 
+# Six transformers models exported and served (~55 s): in the -m slow run; loading them (test_task_checkpoints)
+# and fine-tuning them (test_foreign_checkpoints) stay in the default run.
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 

@@ -68,6 +68,7 @@ def keras_int8(int8_export):
     return copy
 
 
+@pytest.mark.slow  # A fresh process and the Keras int8 twin, ~40 s; the op audit and weight tests stay.
 @needs_onednn_int8
 def test_loads_in_a_fresh_process_close_to_float32(fresh_logits):
     float_logits = fresh_logits["float32", "tf2"]
@@ -84,6 +85,7 @@ def test_loads_in_a_fresh_process_close_to_float32(fresh_logits):
         assert np.abs(logits - float_logits).max() > 1e-4  # It is not the float32 model.
 
 
+@pytest.mark.slow  # Needs the fresh-process logits above.
 @needs_onednn_int8
 def test_matches_keras_int8_model(int8_export, keras_int8, fresh_logits):
     """The oneDNN kernel computes Keras's own int8 model: the same int8

@@ -312,6 +312,7 @@ def check_packed(preprocessor, outputs, a_pieces, b_pieces=None):
         assert (ids[np.arange(batch), a_kept + 1] == preprocessor.sep_id).all()
 
 
+@pytest.mark.slow  # ~13 s; the serving-signature runs stay in the default slice, RELIABILITY.md runs both.
 def test_adversarial_text_through_bert_preprocessor(preprocessor):
     # In a tf.function, as tf.data and a served model run it.
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)] * 2)

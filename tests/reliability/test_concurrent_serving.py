@@ -24,6 +24,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests.export.conftest import VOCAB
@@ -58,6 +59,7 @@ def per_sentence(name, outputs):
             for i, n in enumerate(counts)]
 
 
+@pytest.mark.slow  # ~18 s; RELIABILITY.md (tools/reliability_report.py) runs it.
 def test_sixteen_clients_on_one_loaded_model(tmp_path):
     exports = Exports(str(tmp_path))
     texts = sentences()

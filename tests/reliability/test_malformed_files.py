@@ -505,6 +505,7 @@ def foreign_checkpoint_cases(root):
     return cases
 
 
+@pytest.mark.slow  # ~22 s; RELIABILITY.md runs it; the other malformed-file tests stay in the default run.
 def test_foreign_task_checkpoints(workdir):
     pytest.importorskip("transformers")
     for command, cases in foreign_checkpoint_cases(workdir).items():

@@ -118,6 +118,7 @@ def test_load_finetuned(exports, tmp_path):
         saved_model_lib.load_finetuned(path)
 
 
+@pytest.mark.slow  # ~17 s of subprocesses; test_run_export covers the program in the default run.
 def test_keras_bert_export_command(mrpc_dir, tmp_path):
     model_dir, _ = mrpc_dir
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)

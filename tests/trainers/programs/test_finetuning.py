@@ -193,6 +193,7 @@ def test_tagging_and_frozen_encoder(data, tmp_path):
     assert np.isfinite(frozen["eval"]["loss"])
 
 
+@pytest.mark.slow  # ~21 s; test_packed_rows_learn_regression and the packing tests stay in the default run.
 def test_packed_rows_learn_classification_and_tagging(data, tmp_path, capsys):
     """--packing: rows of 24 hold several examples; each family still learns
     what it learns unpacked, in fewer steps (the batch counts rows)."""
@@ -322,6 +323,7 @@ def test_layerwise_multipliers():
     assert m("transformer_layer_0/output_dense/bias", 4, 1.0) == 1.0
 
 
+@pytest.mark.slow  # ~22 s of subprocesses; the command line of this program also runs in tests/reliability (default run).
 def test_cli(data, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
     args = ["--task=classification", f"--output_dir={tmp_path / 'cli'}", f"--train_file={data / 'train.tsv'}",

@@ -275,6 +275,7 @@ def test_truncated_shard_is_named(corpus, tmp_path):
         pretraining.run_pretraining(options(corpus, tmp_path / "run", input_file=str(bad)))
 
 
+@pytest.mark.slow  # ~22 s of subprocesses; the command line of this program also runs in tests/reliability (default run).
 def test_cli(corpus, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
     o = options(corpus, tmp_path / "cli", do_eval=True, num_train_steps=2, save_checkpoints_steps=2, log_steps=1)
