@@ -510,9 +510,10 @@ def write_report(path, records, args, recipe, phases, corpus, pretrained_dir, fi
         lines.append(f"| {r['task']} | {budget_name.get(r['budget'], r['budget']) if r['task'] == 'sst2' else 'all'} | "
                      f"{r['column']} | {r['seed']} | {r['info']['steps']} | {r['info']['seconds'] / 60:.1f} min | "
                      f"{'–' if loss is None else f'{loss:.3f}'} | {label} {r['eval'][key]:.4f} |")
-    lines += ["", "One command per run (`$W` = WORK_DIR, `$P` = the pretrained model, `$D` = the shared data):", "",
-              "```"]
-    lines += sorted({r["command"] for r in records})
+    lines += ["", "One command per run of ours (`$W` = WORK_DIR, `$D` = the shared data); a Hugging Face run "
+                  "(`glue_like.run_hf`, in this process) takes the settings of the pretrained run with its seed and "
+                  "budget:", "", "```"]
+    lines += sorted({r["command"] for r in records if r["column"] != "hf"})
     lines += ["```", ""]
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
