@@ -149,20 +149,22 @@ def write_corpus(data_dir, path, sst2_phrases_per_document=8):
         "MRPC train pairs (no labels)": mrpc_documents(os.path.join(data_dir, "mrpc", "train.txt")),
         "CoNLL-2003 train text (no tags)": conll_documents(os.path.join(data_dir, "conll2003", "train.txt")),
     }
+    write_documents([d for documents in sources.values() for d in documents], path)
     counts = {}
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        for name, documents in sources.items():
-            for document in documents:
-                f.write("\n".join(document) + "\n\n")
-            sentences = [s for d in documents for s in d]
-            counts[name] = (len(documents), len(sentences), sum(len(s.split()) for s in sentences))
-    os.replace(path + ".tmp", path)
+    for name, documents in sources.items():
+        sentences = [s for d in documents for s in d]
+        counts[name] = (len(documents), len(sentences), sum(len(s.split()) for s in sentences))
     return counts
 
 
 def write_heldout(data_dir, path):
     """The held-out text of the pretraining curves: WikiText-2 test, as sentences."""
-    documents = paragraph_documents(os.path.join(data_dir, "pretrain", "wikitext2-test.txt"))
+    write_documents(paragraph_documents(os.path.join(data_dir, "pretrain", "wikitext2-test.txt")), path)
+
+
+def write_documents(documents, path):
+    """Documents (lists of sentences) in create-pretraining-data's sentences
+    format: one sentence per line, a blank line after each document."""
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         for document in documents:
             f.write("\n".join(document) + "\n\n")
@@ -332,34 +334,15 @@ def read_eval_history(run_dir):
 def draw_pretraining_curves(run_dir, path):
     """Masked LM loss and accuracy, next-sentence accuracy against the step:
     training (logged every 50 steps) and held-out (WikiText-2 test, after
-    every checkpoint). Returns the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    history = read_eval_history(run_dir)
-    panels = [("masked_lm_loss", "masked LM loss"), ("masked_lm_accuracy", "masked LM accuracy"),
-              ("next_sentence_accuracy", "next-sentence accuracy")]
+    every checkpoint), drawn by `curves.write_curves` (what `keras-bert
+    pretrain` draws into its output dir). Returns the path."""
     from keras_bert.trainers.engine import curves
 
-    train = curves.read_scalars(run_dir)["train"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.6))
-    for ax, (tag, title) in zip(axes, panels):
-        if train.get(tag):
-            steps, values = zip(*train[tag])
-            ax.plot(steps, values, color="tab:blue", alpha=0.6, linewidth=1, label="training batches")
-        ax.plot([h["global_step"] for h in history], [h[tag] for h in history], "o-", color="tab:red",
-                markersize=4, label="held out (WikiText-2 test)")
-        ax.set_title(title)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    axes[0].legend()
-    fig.tight_layout()
-    fig.savefig(path + ".tmp.png", dpi=110)
-    plt.close(fig)
-    os.replace(path + ".tmp.png", path)
-    return path
+    drawn = curves.write_curves(run_dir, ["masked_lm_loss", "masked_lm_accuracy", "next_sentence_accuracy"],
+                                eval_label="held out (WikiText-2 test)", path=path)
+    if drawn is None:
+        raise RuntimeError(f"{path}: the pretraining curves were not drawn (see the line above)")
+    return drawn
 
 
 def draw_budgets(records, budgets, train_rows, path, majority=None):
@@ -420,7 +403,7 @@ def write_report(path, records, args, recipe, phases, corpus, pretrained_dir, fi
     pretrain_seconds = sum(s for _, s in phases)
     history = read_eval_history(os.path.join(os.path.dirname(pretrained_dir)))
     first, last = (history[0], history[-1]) if history else ({}, {})
-    train_rows = count_rows(os.path.join(args.data_dir, "sst2", "train.tsv"))
+    train_rows = args.train_rows
     budget_name = {b: ("all " + f"{train_rows:,}" if b == ALL else f"{b:,}") for b in args.budgets}
     lines = [
         "# Does pretraining pay? Task-adaptive pretraining vs random init, by label budget",
@@ -696,9 +679,11 @@ def main(argv=None):
                 "budgets": os.path.join(pictures_dir, "sst2_label_budgets.png")}
     links = {k: os.path.relpath(p, os.path.dirname(os.path.abspath(results_path))) for k, p in pictures.items()}
     draw_pretraining_curves(os.path.dirname(pretrained_dir), pictures["curves"])
+    args.train_rows = count_rows(os.path.join(args.data_dir, "sst2", "train.tsv"))  # 'all' of SST-2.
+    args.majority = glue_like.trivial_baseline("sst2", files["sst2"][1])["accuracy"]
 
     runs_path = os.path.join(args.work_dir, "runs.jsonl")
-    recorded = {} if args.rerun else {r["key"]: r for r in _load(runs_path)}
+    recorded = {} if args.rerun else glue_like.load_runs(runs_path)  # Keyed as run_key keys them.
     paths = [("$W", os.path.abspath(args.work_dir)), ("$P", pretrained_dir), ("$D", os.path.abspath(args.data_dir))]
     plan = plan_runs(args)
     records = []
@@ -733,22 +718,13 @@ def main(argv=None):
     return 0
 
 
-def _load(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def _report(results_path, records, args, recipe, phases, corpus, pretrained_dir, files, pictures, links, clock):
     """Redraws the label-budget picture and rewrites the report. The whole
     run's wall time: pretraining's recorded phases, every run's recorded time
     (reused from an earlier invocation or not), and what the invocations that
     ran something spent outside both (imports, data subsets, pictures; kept
     in WORK_DIR/overhead.json), so redrawing the report adds nothing."""
-    train_rows = count_rows(os.path.join(args.data_dir, "sst2", "train.tsv"))
-    majority = glue_like.trivial_baseline("sst2", files["sst2"][1])["accuracy"]
-    draw_budgets(records, args.budgets, train_rows, pictures["budgets"], majority)
+    draw_budgets(records, args.budgets, args.train_rows, pictures["budgets"], args.majority)
     outside = 0.0
     if clock["runs"] or clock["pretrained_here"]:
         outside = max(0.0, time.perf_counter() - clock["start"] - clock["pretraining"] - clock["runs"])
@@ -757,10 +733,11 @@ def _report(results_path, records, args, recipe, phases, corpus, pretrained_dir,
     if os.path.exists(path):
         with open(path) as f:
             saved = json.load(f)
-    saved[clock["id"]] = outside
-    with open(path + ".tmp", "w") as f:
-        json.dump(saved, f)
-    os.replace(path + ".tmp", path)
+    if outside:  # A report-only invocation adds nothing.
+        saved[clock["id"]] = outside
+        with open(path + ".tmp", "w") as f:
+            json.dump(saved, f)
+        os.replace(path + ".tmp", path)
     wall = sum(s for _, s in phases) + sum(r["info"]["seconds"] for r in records) + sum(saved.values())
     write_report(results_path, records, args, recipe, phases, corpus, pretrained_dir, files, links, wall)
 

@@ -101,8 +101,8 @@ def label(tag):
     return " ".join(_WORDS.get(word, word) for word in tag.split("_"))
 
 
-def write_curves(output_dir, quantities=None, title=None, eval_label="held-out"):
-    """Draws the run's curves into `output_dir/curves.png` (written atomically).
+def write_curves(output_dir, quantities=None, title=None, eval_label="held-out", path=None):
+    """Draws the run's curves into `output_dir/curves.png` (or `path`; written atomically).
 
     One figure, a panel per quantity (a TensorBoard tag), each with the
     training values of `train/` as a line and those of `eval/` as markers on
@@ -116,6 +116,7 @@ def write_curves(output_dir, quantities=None, title=None, eval_label="held-out")
       title: str or None, the figure's title.
       eval_label: str, the legend's name for the `eval/` markers ("held-out",
         "dev" ...).
+      path: str or None, where the PNG goes (default: output_dir/curves.png).
 
     Returns:
       str, the PNG's path; None when it was not drawn (matplotlib missing,
@@ -123,7 +124,7 @@ def write_curves(output_dir, quantities=None, title=None, eval_label="held-out")
       raises for drawing problems: a finished run must not fail on its
       picture.
     """
-    path = io.join(output_dir, CURVES_FILE)
+    path = path or io.join(output_dir, CURVES_FILE)
     try:
         import matplotlib  # noqa: F401 (optional: the `plots` extra)
     except ImportError:
