@@ -112,7 +112,8 @@ class SelfAttention(keras.layers.Layer):
 
     def _call_on_tokens(self, tokens, token_mask, attention_mask, training):
         """`tokens` `[T, H]` (the real positions of `token_mask` `[B, S]`) -> `[T, H]`."""
-        batch, seq = tf.shape(token_mask)[0], tf.shape(token_mask)[1]
+        shape = tf.shape(token_mask)
+        batch, seq = shape[0], shape[1]
         index = token_index(token_mask)  # [T, 1]
         # One scatter for the three projections: [T, 3H] -> [B * S, 3H].
         projected = tf.concat(
@@ -123,35 +124,34 @@ class SelfAttention(keras.layers.Layer):
         query, key, value = tf.unstack(_transpose_without_onednn(projected, [2, 0, 3, 1, 4]))
         if attention_mask is None:
             attention_mask = tf.cast(token_mask, "bool")[:, None, :]
-        context = self._attend(query, key, value, attention_mask, training, without_onednn=True)
+        attention_mask = tf.cast(attention_mask, "bool")
+        # Small scores take TensorFlow's own kernels (see `_SMALL_SCORES`);
+        # masked scores are replaced (one select) rather than offset.
+        small = batch * seq * seq * self.num_heads <= _SMALL_SCORES
+        context = tf.cond(
+            small,
+            lambda: self._attend_with(_matmul_without_onednn, _softmax_without_onednn, query, key, value,
+                                      attention_mask, training, select_masked=True),
+            lambda: self._attend_with(tf.linalg.matmul, tf.nn.softmax, query, key, value, attention_mask,
+                                      training, select_masked=True),
+        )
         context = _transpose_without_onednn(context, [0, 2, 1, 3])  # [batch, seq, heads, head_size]
         context = tf.gather_nd(tf.reshape(context, [-1, self.hidden_size]), index)  # [T, H]
         return self.output_dense(context)
 
-    def _attend(self, query, key, value, attention_mask, training, without_onednn=False):
-        """softmax(q k^T / sqrt(d) + mask) v, all `[batch, heads, seq, head_size]`.
+    def _attend(self, query, key, value, attention_mask, training):
+        """softmax(q k^T / sqrt(d) + mask) v, all `[batch, heads, seq, head_size]`."""
+        return self._attend_with(tf.linalg.matmul, tf.nn.softmax, query, key, value, attention_mask, training)
 
-        `without_onednn`: when the scores are small (`_SMALL_SCORES`), the
-        two batched matmuls and the softmax run on TensorFlow's own kernels
-        even where oneDNN is on (see `_transpose_without_onednn` for why,
-        and the figures); larger, oneDNN's are faster.
-        """
-        if not without_onednn:
-            return self._attend_with(tf.linalg.matmul, tf.nn.softmax, query, key, value, attention_mask, training)
-        shape = tf.shape(query)
-        small = shape[0] * shape[1] * shape[2] * shape[2] <= _SMALL_SCORES
-        return tf.cond(
-            small,
-            lambda: self._attend_with(_matmul_without_onednn, _softmax_without_onednn, query, key, value,
-                                      attention_mask, training),
-            lambda: self._attend_with(tf.linalg.matmul, tf.nn.softmax, query, key, value, attention_mask, training),
-        )
-
-    def _attend_with(self, matmul, softmax, query, key, value, attention_mask, training):
+    def _attend_with(self, matmul, softmax, query, key, value, attention_mask, training, select_masked=False):
+        """`select_masked`: `attention_mask` is bool, and masked scores are
+        set to a large negative number instead of having it added."""
         dtype = self.compute_dtype
         query = query * tf.cast(1.0 / math.sqrt(self.head_size), dtype)
         scores = matmul(query, key, transpose_b=True)  # [batch, heads, seq, seq]
-        if attention_mask is not None:
+        if select_masked:
+            scores = tf.where(attention_mask[:, None, :, :], scores, _large_negative(dtype))
+        elif attention_mask is not None:
             mask = tf.cast(attention_mask, dtype)[:, None, :, :]
             scores += (1.0 - mask) * _large_negative(dtype)
         probs = softmax(scores, axis=-1)
@@ -170,6 +170,19 @@ class SelfAttention(keras.layers.Layer):
             initializer_range=self.initializer_range,
         )
         return config
+
+
+def gather_tokens(x, token_mask):
+    """`x` `[batch, seq, H]` -> `[T, H]`: the rows where `token_mask` `[batch, seq]` is nonzero, row-major."""
+    return tf.gather_nd(tf.reshape(x, [-1, tf.shape(x)[-1]]), token_index(token_mask))
+
+
+def scatter_tokens(tokens, token_mask):
+    """`tokens` `[T, H]` (as `gather_tokens` gives) -> `[batch, seq, H]`, zeros where `token_mask` is 0."""
+    shape = tf.shape(token_mask)
+    width = tf.shape(tokens)[-1]
+    flat = tf.scatter_nd(token_index(token_mask), tokens, [shape[0] * shape[1], width])
+    return tf.reshape(flat, [shape[0], shape[1], width])
 
 
 def token_index(token_mask):

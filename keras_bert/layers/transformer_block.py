@@ -6,7 +6,6 @@ import tensorflow as tf
 from keras_bert.activations import get_activation
 from keras_bert.activations import get_fusable_activation
 from keras_bert.layers.self_attention import SelfAttention
-from keras_bert.layers.self_attention import token_index
 from keras_bert.layers.uint16_dropout import Uint16Dropout
 
 
@@ -34,22 +33,24 @@ class TransformerBlock(keras.layers.Layer):
       initializer_range: float, stddev of the truncated-normal initializer.
 
     Call args:
-      x: float Tensor `[batch, seq, hidden_size]`.
+      x: float Tensor `[batch, seq, hidden_size]`; with `token_mask`, the
+        real tokens only, `[tokens, hidden_size]` (`gather_tokens`).
       attention_mask: optional bool or 0/1 Tensor `[batch, seq, seq]` or
         `[batch, 1, seq]`; 1 where a query position may attend to a key
         position. Padding positions of the keys are 0.
       training: bool, whether dropout is active.
       token_mask: optional int or bool Tensor `[batch, seq]`, nonzero at real
-        tokens (`input_mask`). Given, every position-wise layer (the
-        attention projections, the feed-forward layers, the LayerNorms) runs
-        on the real tokens only, `[tokens, hidden_size]`, and only the
-        attention scores see the padded `[batch, seq]` layout: real positions
-        get the same output (to float rounding), padding positions 0. The
+        tokens (`input_mask`). Given, `x` holds the real tokens only, every
+        position-wise layer (the attention projections, the feed-forward
+        layers, the LayerNorms) runs on them, `[tokens, hidden_size]`, and
+        only the attention scores see the padded `[batch, seq]` layout: real
+        tokens get the same output as without it (to float rounding). The
         time saved is the fraction of padding; the row count is dynamic, so
         this is for CPU/GPU inference, not XLA/TPU.
 
     Returns:
-      float Tensor `[batch, seq, hidden_size]`.
+      float Tensor `[batch, seq, hidden_size]`; with `token_mask`,
+      `[tokens, hidden_size]`.
     """
 
     def __init__(
@@ -124,37 +125,39 @@ class TransformerBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, attention_mask=None, training=None, token_mask=None):
+        if token_mask is not None:
+            return self._call_on_tokens(x, token_mask, attention_mask, training)
         shape = tf.shape(x)
-        # Position-wise work runs on [batch * seq, hidden] (or [tokens,
-        # hidden]): Keras's Dense on 3-D input is a tensordot that reshapes
-        # between MatMul and bias, which keeps TensorFlow's grappler from
-        # fusing MatMul + bias (+ GELU) into one oneDNN kernel when oneDNN is
-        # on (AVX-512 machines; measured on mini, S=128, batch 32: 104 -> 135
-        # examples/s). The reshapes themselves cost nothing.
+        # Position-wise work runs on [batch * seq, hidden]: Keras's Dense on
+        # 3-D input is a tensordot that reshapes between MatMul and bias,
+        # which keeps TensorFlow's grappler from fusing MatMul + bias (+
+        # GELU) into one oneDNN kernel when oneDNN is on (AVX-512 machines;
+        # measured on mini, S=128, batch 32: 104 -> 135 examples/s). The
+        # reshapes themselves cost nothing.
         x = tf.reshape(x, [-1, self.hidden_size])
-        if token_mask is None:
-            attended = self.attention(
-                tf.reshape(x, shape), attention_mask=attention_mask, training=training
-            )
-            attended = tf.reshape(attended, [-1, self.hidden_size])
-        else:
-            index = token_index(token_mask)
-            x = tf.gather_nd(x, index)  # [tokens, hidden]
-            attended = self.attention(
-                x, attention_mask=attention_mask, training=training, token_mask=token_mask
-            )
+        attended = self.attention(tf.reshape(x, shape), attention_mask=attention_mask, training=training)
+        attended = tf.reshape(attended, [-1, self.hidden_size])
         attended = self.attention_dropout(attended, training=training)
         x = self.attention_layer_norm(x + attended)
-        if token_mask is None:
-            h = get_activation(self.activation)(self.intermediate_dense(x))
-        else:
-            h = self._fused_intermediate(x)
+        h = get_activation(self.activation)(self.intermediate_dense(x))
         h = self.output_dense(h)
         h = self.output_dropout(h, training=training)
         x = self.output_layer_norm(x + h)
-        if token_mask is not None:
-            x = tf.scatter_nd(index, x, [shape[0] * shape[1], self.hidden_size])
         return tf.reshape(x, shape)
+
+    def _call_on_tokens(self, tokens, token_mask, attention_mask, training):
+        """The block on the real tokens `[T, hidden]` alone -> `[T, hidden]`.
+
+        The inference form (served exports): the activation and the
+        LayerNorms are written as the kernels TensorFlow runs fastest at
+        small sizes (`_fused_intermediate`, `_layer_norm_on_rows`).
+        """
+        attended = self.attention(tokens, attention_mask=attention_mask, training=training, token_mask=token_mask)
+        attended = self.attention_dropout(attended, training=training)
+        x = _layer_norm_on_rows(self.attention_layer_norm, tokens + attended)
+        h = self.output_dense(self._fused_intermediate(x))
+        h = self.output_dropout(h, training=training)
+        return _layer_norm_on_rows(self.output_layer_norm, x + h)
 
     def _fused_intermediate(self, x):
         """`act(intermediate_dense(x))` for inference graphs, `x` `[rows, hidden]`.
@@ -189,3 +192,22 @@ class TransformerBlock(keras.layers.Layer):
             initializer_range=self.initializer_range,
         )
         return config
+
+
+def _layer_norm_on_rows(layer, x):
+    """`layer(x)`, a `keras.layers.LayerNormalization` over the last axis of
+    `x` `[rows, hidden]`, in nine TensorFlow kernels instead of Keras's
+    eleven: `beta + (x - mean) * (rsqrt(mean((x - mean)^2) + eps) * gamma)`.
+    Computed in float32 like Keras's (a half-precision `x` is cast). The
+    form TensorFlow's remapper would fuse into oneDNN's `_MklLayerNorm`
+    (Keras 2's FusedBatchNormV3 form) is avoided: oneDNN's layer-norm and
+    batch-norm kernels are the slow ones at these sizes (measured on a
+    served mini classifier at batch 1, ~16 tokens: 354 and 162 us each
+    against 4.8 ms for the whole request).
+    """
+    dtype = layer.compute_dtype
+    x = tf.cast(x, tf.float32)
+    centered = x - tf.reduce_mean(x, axis=-1, keepdims=True)
+    variance = tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True)
+    scale = tf.math.rsqrt(variance + layer.epsilon) * tf.cast(layer.gamma, tf.float32)
+    return tf.cast(tf.cast(layer.beta, tf.float32) + centered * scale, dtype)

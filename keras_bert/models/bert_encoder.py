@@ -16,6 +16,8 @@ import keras
 
 from keras_bert.config import BertConfig
 from keras_bert.layers.bert_embeddings import BertEmbeddings
+from keras_bert.layers.self_attention import gather_tokens
+from keras_bert.layers.self_attention import scatter_tokens
 from keras_bert.layers.transformer_block import TransformerBlock
 
 INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
@@ -174,10 +176,17 @@ class BertEncoder(keras.Model):
                        position_ids=packed_position_ids(input_mask, same))
         attention_mask = packed_attention_mask(input_mask, same)  # [batch, seq, seq]
         token_mask = keras.ops.cast(keras.ops.greater(input_mask, 0), "int32") if skip_padding else None
+        if skip_padding:
+            # The blocks pass the real tokens [T, hidden] from one to the
+            # next; each block's output is laid out as [batch, seq, hidden]
+            # for the outputs (a scatter the graph drops where unread).
+            x = _TokenLayout(gather=True, name="gather_tokens")(x, token_mask)
         encoder_outputs = []
-        for block in blocks:
+        for i, block in enumerate(blocks):
             x = block(x, attention_mask=attention_mask, token_mask=token_mask)
-            encoder_outputs.append(x)
+            encoder_outputs.append(
+                _TokenLayout(gather=False, name=f"scatter_tokens_{i}")(x, token_mask) if skip_padding else x)
+        x = encoder_outputs[-1]
         pooled_output = pooler(x[:, 0, :])
         outputs = {
             "sequence_output": x,
@@ -228,3 +237,21 @@ class BertEncoder(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class _TokenLayout(keras.layers.Layer):
+    """`skip_padding`'s change of layout: `gather=True`: `[batch, seq, H]`
+    -> the real tokens `[T, H]` (`gather_tokens`); `gather=False`: back
+    (`scatter_tokens`, zeros at padding). Called on `(x, token_mask)`."""
+
+    def __init__(self, gather, **kwargs):
+        super().__init__(**kwargs)
+        self.gather = gather
+
+    def call(self, x, token_mask):
+        return gather_tokens(x, token_mask) if self.gather else scatter_tokens(x, token_mask)
+
+    def compute_output_shape(self, x_shape, token_mask_shape):
+        if self.gather:
+            return (None, x_shape[-1])
+        return tuple(token_mask_shape) + (x_shape[-1],)

@@ -167,6 +167,27 @@ def test_pack_single_and_pair_by_hand(preprocessor):
             assert value.dtype == tf.int32 and tuple(value.shape) == (2, 10)
 
 
+@pytest.mark.parametrize("seq_length", [2, 3, 7, 40])
+def test_pack_single_equals_tf_text_packing(preprocessor, seq_length):
+    # pack() of one segment is written in dense ops; tf_text's combine_segments + pad_model_inputs (what
+    # pairs use) is the reference, on rows empty, short, exactly the budget and over it.
+    import tensorflow_text as tf_text
+
+    layer = BertPreprocessor(preprocessor, seq_length=seq_length)
+    rng = np.random.default_rng(seq_length)
+    budget = seq_length - 2
+    lengths = [0, 1, budget, budget + 1, 3 * seq_length] + list(rng.integers(0, 2 * seq_length, 20))
+    ids = tf.ragged.constant([list(rng.integers(5, 99, n)) for n in lengths], tf.int32)
+    ours = layer.pack(ids)
+    combined, type_ids = tf_text.combine_segments([ids[:, :budget]], layer.cls_id, layer.sep_id)
+    word_ids, mask = tf_text.pad_model_inputs(combined, seq_length, pad_value=layer.pad_id)
+    type_ids, _ = tf_text.pad_model_inputs(type_ids, seq_length)
+    np.testing.assert_array_equal(ours["input_word_ids"], word_ids)
+    np.testing.assert_array_equal(ours["input_mask"], mask)
+    np.testing.assert_array_equal(ours["input_type_ids"], type_ids)
+    assert all(v.dtype == tf.int32 and tuple(v.shape) == (len(lengths), seq_length) for v in ours.values())
+
+
 def test_pack_accepts_words_rank(preprocessor):
     layer = BertPreprocessor(preprocessor, seq_length=6)
     words = tf.ragged.constant([[[11, 12], [13]], [[21]]], tf.int32, ragged_rank=2)
