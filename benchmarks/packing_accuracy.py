@@ -67,6 +67,16 @@ sqrt(s_packed^2 / n + s_random^2 / n). Target (issue 21): packed within seed
 noise of random-order padded batches, |difference| <= 2 SE (met or missed as
 measured; with one seed there is no noise estimate, so not measured). The
 buckets' difference is reported the same way; no target for them.
+
+bfloat16 training (issue 22: its accuracy cost), not in the default
+variants: `length buckets bf16` and `packed bf16` are their float32 twins
+run with `--mixed_precision=mixed_bfloat16` (bf16 compute, float32
+variables; what `auto` picks on CPUs with bf16 instructions), each compared
+with its twin the same way (the twin must run too):
+`--variants "length buckets,length buckets bf16"` is the suite's
+`training_accuracy_bf16` section. Every variant states its precision
+(`float32` or `mixed_bfloat16`), never `auto`, so a run means the same on
+every CPU.
 --quick: 256 rows, 512 dev rows, 1 seed, 1 epoch (a smoke run; its figures
 mean nothing).
 """
@@ -97,7 +107,11 @@ from keras_bert.trainers.programs import finetuning  # noqa: E402
 from references import real_text  # noqa: E402
 
 RANDOM, BUCKETS, PACKED = "random-order padded", "length buckets", "packed"
-VARIANTS = (RANDOM, BUCKETS, PACKED)
+BUCKETS_BF16, PACKED_BF16 = "length buckets bf16", "packed bf16"
+VARIANTS = (RANDOM, BUCKETS, PACKED, BUCKETS_BF16, PACKED_BF16)
+DEFAULT_VARIANTS = (RANDOM, BUCKETS, PACKED)
+# A bf16 variant is its float32 twin trained under mixed_bfloat16; its cost is measured against the twin.
+FLOAT32_TWIN = {BUCKETS_BF16: BUCKETS, PACKED_BF16: PACKED}
 FIRST_SEED = 12345
 VOCAB_SIZE = 8000
 LABELS = ("0", "1")
@@ -179,7 +193,7 @@ def format_comparison(comparison):
 
 def accuracy_table(results, comparisons, facts):
     """The section's table: a row per variant, rendered as its own Markdown."""
-    lines = ["| variant | dev accuracy (mean) | std over seeds | seeds | vs random-order padded | "
+    lines = ["| variant | dev accuracy (mean) | std over seeds | seeds | against | "
              "examples/s (run wall time) | batch, steps |", "|---|---:|---:|---|---|---:|---|"]
     rows = []
     for variant, runs in results.items():
@@ -187,21 +201,23 @@ def accuracy_table(results, comparisons, facts):
         mean = statistics.fmean(accuracies)
         std = statistics.stdev(accuracies) if len(accuracies) > 1 else None
         speed = statistics.median(r["examples_per_second"] for r in runs)
-        versus = "-" if variant == RANDOM else format_comparison(comparisons[variant])
+        against = FLOAT32_TWIN.get(variant, RANDOM)
+        versus = (f"{format_comparison(comparisons[variant])} vs {against}" if variant in comparisons
+                  else "- (the reference)" if variant == RANDOM else "-")
         seeds = ", ".join(f"{a:.4f}" for a in accuracies)
         batch = facts["batch"][variant]
         lines.append(f"| {variant} | {mean:.4f} | {'-' if std is None else f'{std:.4f}'} | {seeds} | {versus} | "
                      f"{speed:.0f} | {batch} |")
         rows.append({"name": variant, "value": mean, "low": min(accuracies), "high": max(accuracies), "ours": True,
                      "mfu": None, "std": std, "seeds": accuracies, "examples_per_second": speed,
-                     "note": f"{batch}; {versus if variant != RANDOM else 'the reference'}"})
+                     "note": f"{batch}; {versus}"})
     return {"caption": facts["caption"], "unit": "dev accuracy", "baseline": RANDOM, "target": None,
             "rows": rows, "markdown": "\n".join(lines)}
 
 
 def run_variant(variant, seed, args, paths, rows_per_batch):
     """One run_finetuning call; returns the dev accuracy, steps and examples/s of the run."""
-    packed = variant == PACKED
+    packed = FLOAT32_TWIN.get(variant, variant) == PACKED
     options = finetuning.FinetuningOptions(
         task="classification", output_dir=tempfile.mkdtemp(prefix=f"packing_accuracy_{seed}_", dir=paths["work"]),
         train_file=paths["train"], eval_file=paths["dev"], do_train=True, do_eval=True,
@@ -210,6 +226,8 @@ def run_variant(variant, seed, args, paths, rows_per_batch):
         max_seq_length=args.max_seq_length, train_batch_size=rows_per_batch if packed else args.batch_size,
         eval_batch_size=args.batch_size, learning_rate=args.learning_rate, num_train_epochs=float(args.epochs),
         random_seed=seed, jit_compile=False, packing=packed,
+        # Stated, not "auto" (which picks bf16 on bf16 CPUs): each variant's precision on every machine.
+        mixed_precision="mixed_bfloat16" if variant in FLOAT32_TWIN else "float32",
         save_checkpoints_steps=10 ** 9, log_steps=10 ** 9,  # One checkpoint and dev pass, at the end.
     )
     start = time.perf_counter()
@@ -230,13 +248,17 @@ def main(argv=None):
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--batch_size", type=int, default=32, help="examples per step (packed: rows chosen to match)")
     parser.add_argument("--max_seq_length", type=int, default=128)
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                        help="comma-separated, of: " + ", ".join(VARIANTS) + " (a bf16 variant with its float32 twin)")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.dev_rows, args.seeds, args.epochs = min(args.rows, 256), 512, 1, 1
     variants = [v for v in args.variants.split(",") if v]
-    if set(variants) - set(VARIANTS) or RANDOM not in variants:
-        parser.error(f"--variants: of {', '.join(VARIANTS)}, {RANDOM!r} among them (the reference)")
+    if not variants or set(variants) - set(VARIANTS):
+        parser.error(f"--variants: one or more of {', '.join(VARIANTS)}, got {args.variants!r}")
+    for variant in set(variants) & set(FLOAT32_TWIN):
+        if FLOAT32_TWIN[variant] not in variants:
+            parser.error(f"--variants: {variant!r} is measured against {FLOAT32_TWIN[variant]!r}; add it")
     if not os.path.exists(sst2_file("train")):
         parser.error(f"no SST-2 data at {sst2_file('train')}")
 
@@ -271,19 +293,27 @@ def main(argv=None):
             print(f"  seed {seed} {variant:<20} dev accuracy {run['accuracy']:.4f}, {run['steps']} steps, "
                   f"{run['seconds']:.0f}s ({run['examples_per_second']:.0f} examples/s)", flush=True)
 
-    reference = [r["accuracy"] for r in results[RANDOM]]
-    comparisons = {v: compare([r["accuracy"] for r in results[v]], reference) for v in variants if v != RANDOM}
+    # Each variant against its reference: a bf16 variant against its float32 twin, the others against
+    # random-order padded batches (when they ran).
+    comparisons = {}
+    for variant in variants:
+        against = FLOAT32_TWIN.get(variant, RANDOM)
+        if variant != RANDOM and against in results:
+            comparisons[variant] = compare([r["accuracy"] for r in results[variant]],
+                                           [r["accuracy"] for r in results[against]])
     steps = {v: results[v][0]["steps"] for v in variants}
     buckets = "/".join(map(str, dynamic_padding.default_bucket_boundaries(args.max_seq_length)))
     facts = {
         "caption": (f"SST-2 dev accuracy ({num_dev:,} sentences) after {args.epochs} epoch(s) on the first "
                     f"{paths['num_train']:,} train sentences, {args.preset} (L{config.num_layers}/H{config.hidden_size}"
                     f") from random init, AdamW lr {args.learning_rate:g}, {args.seeds} seed(s) per variant"),
-        "batch": {RANDOM: f"{args.batch_size} examples padded to {args.max_seq_length}, {steps[RANDOM]} steps",
+        "batch": {RANDOM: f"{args.batch_size} examples padded to {args.max_seq_length}, {steps.get(RANDOM)} steps",
                   BUCKETS: f"{args.batch_size} examples, buckets {buckets}, {steps.get(BUCKETS)} steps",
                   PACKED: (f"{rows_per_batch} rows (~{rows_per_batch * per_row:.1f} examples), "
                            f"{steps.get(PACKED)} steps")},
     }
+    for variant, twin in FLOAT32_TWIN.items():
+        facts["batch"][variant] = facts["batch"][twin].replace(f"{steps.get(twin)} steps", f"{steps.get(variant)} steps")
     table = accuracy_table(results, comparisons, facts)
     target = None
     if PACKED in comparisons:
@@ -298,6 +328,10 @@ def main(argv=None):
         notes.append(f"Length buckets against random-order padded batches: {format_comparison(comparisons[BUCKETS])}, "
                      f"within 2 SE: {noise_status(comparisons[BUCKETS])} (no target; issue 21 asks packed to match "
                      "random batches, not buckets).")
+    for variant in set(FLOAT32_TWIN) & set(comparisons):
+        notes.append(f"bfloat16 training's accuracy cost (issue 22): {variant} (mixed_bfloat16: bf16 compute, float32 "
+                     f"variables) against {FLOAT32_TWIN[variant]} (float32), the same seeds: "
+                     f"{format_comparison(comparisons[variant])}, within 2 SE: {noise_status(comparisons[variant])}.")
     notes.append(
         f"Packed batch: round({args.batch_size} / {per_row:.2f} examples per row) = {rows_per_batch} rows, so a step "
         f"trains ~{rows_per_batch * per_row:.1f} examples and an epoch ~the same number of steps as {args.batch_size} "
@@ -306,14 +340,16 @@ def main(argv=None):
         "finetuning._train_dataset_fn replaced for that variant by a seeded shuffle of the padded examples.")
     section = {
         "name": "packing_accuracy",
-        "title": "Packing and accuracy (SST-2 dev, several seeds)",
+        "title": ("bfloat16 training and accuracy (SST-2 dev, several seeds)" if set(variants) & set(FLOAT32_TWIN)
+                  else "Packing and accuracy (SST-2 dev, several seeds)"),
         "command": "python benchmarks/packing_accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "setup": (
             f"Each run is keras-bert finetune's program (run_finetuning) from random init: {args.preset} with an "
             f"uncased WordPiece vocabulary of {config.vocab_size} learned from the training slice, dropout "
             f"{config.hidden_dropout_prob:g}, "
             f"AdamW lr {args.learning_rate:g} (10% warmup, linear decay, weight decay 0.01, clipping 1.0), "
-            f"{args.batch_size} examples a step, {args.epochs} epoch(s), max length {args.max_seq_length}, fp32, "
+            f"{args.batch_size} examples a step, {args.epochs} epoch(s), max length {args.max_seq_length}, "
+            "float32 (--mixed_precision=float32) unless the variant says bf16 (--mixed_precision=mixed_bfloat16), "
             "no XLA; dev accuracy of the final weights. Seeds 12345.. drive the weights, dropout and shuffles; "
             "variants run in turn seed by seed. examples/s: examples trained / wall time of the whole run "
             f"(setup and the dev pass included). {common.machine()}. Versions: "

@@ -80,6 +80,7 @@ SECTIONS = (
     ("quantization", "benchmarks/quantization.py", []),
     ("sizing", "benchmarks/sizing.py", []),
     ("packing_accuracy", "benchmarks/packing_accuracy.py", []),
+    ("training_accuracy_bf16", "benchmarks/packing_accuracy.py", ["--variants", "length buckets,length buckets bf16"]),
 )
 
 

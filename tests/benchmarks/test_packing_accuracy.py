@@ -1,5 +1,6 @@
 """benchmarks/packing_accuracy.py: the seed-noise arithmetic its target is decided by."""
 
+import argparse
 import math
 
 import numpy as np
@@ -49,3 +50,32 @@ def test_examples_per_row_follow_the_products_packing():
     # max_sequences_per_row (finetune's default, 32) caps a row of 2-token examples.
     per_row = packing_accuracy.mean_examples_per_row(np.full(64, 2), 128, seed=1)
     assert per_row == pytest.approx(packing_accuracy.MAX_SEQUENCES_PER_ROW)
+
+
+def test_bf16_variant_needs_its_float32_twin(capsys):
+    # Refused before any data or model work: the bf16 cost is measured against the twin only.
+    with pytest.raises(SystemExit):
+        packing_accuracy.main(["--variants", "length buckets bf16"])
+    assert "'length buckets bf16' is measured against 'length buckets'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        packing_accuracy.main(["--variants", "packed,bucketed"])
+    assert "one or more of" in capsys.readouterr().err
+
+
+def test_every_variant_states_its_precision(monkeypatch, tmp_path):
+    # Never "auto" (bf16 on bf16 CPUs): the float32 variants are float32 on every machine.
+    seen = []
+
+    def fake_run(options):
+        seen.append((options.mixed_precision, options.packing))
+        return {"eval": {"accuracy": 0.5}, "train": {"global_step": 1}}
+
+    monkeypatch.setattr(packing_accuracy.finetuning, "run_finetuning", fake_run)
+    args = argparse.Namespace(max_seq_length=16, batch_size=4, learning_rate=1e-3, epochs=1)
+    paths = {"work": str(tmp_path), "train": "t", "dev": "d", "vocab": "v", "config": "c", "num_train": 8}
+    for variant in packing_accuracy.VARIANTS:
+        packing_accuracy.run_variant(variant, 1, args, paths, rows_per_batch=2)
+    assert dict(zip(packing_accuracy.VARIANTS, seen)) == {
+        "random-order padded": ("float32", False), "length buckets": ("float32", False), "packed": ("float32", True),
+        "length buckets bf16": ("mixed_bfloat16", False), "packed bf16": ("mixed_bfloat16", True),
+    }
