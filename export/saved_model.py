@@ -225,9 +225,11 @@ def serving_copy(model, quantize=None):
     import keras
 
     check_quantize(quantize)
-    already_quantized = [getattr(layer, "quantization_mode", None) for layer in model._flatten_layers()]
+    # Layers quantized by the user, by path (the copy's encoder has layers of its own, so positions differ).
+    already_quantized = {layer.path: layer.quantization_mode for layer in model._flatten_layers()
+                         if getattr(layer, "quantization_mode", None)}
     if quantize:
-        if any(already_quantized):
+        if already_quantized:
             raise ValueError("quantize='int8': the model is already quantized (export it with quantize=None)")
         check_onednn_int8()
     global_policy = keras.config.dtype_policy()
@@ -238,9 +240,11 @@ def serving_copy(model, quantize=None):
     finally:
         keras.config.set_dtype_policy(global_policy)
     # A model quantized by its user (Keras's own int8 layers) is copied as it is.
-    for layer, mode in zip(copy._flatten_layers(), already_quantized):
-        if mode:
-            layer.quantize(mode)
+    for layer in copy._flatten_layers():
+        if layer.path in already_quantized:
+            layer.quantize(already_quantized.pop(layer.path))
+    if already_quantized:
+        raise ValueError(f"serving_copy: no layer of the copy matches the quantized {sorted(already_quantized)}")
     copy.set_weights(model.get_weights())
     if quantize:
         with warnings.catch_warnings():  # One per layer without weights ("... does not have a `quantize` method").
