@@ -77,7 +77,7 @@ SECTIONS = (
     ("prediction", "benchmarks/prediction.py", []),
     ("serving", "benchmarks/serving.py", ["--rounds", "3"]),
     ("serving_load", "benchmarks/serving_load.py", []),
-    ("quantization", "benchmarks/quantization.py", []),
+    ("quantization", "benchmarks/quantization.py", ["--rounds", "3"]),
     ("sizing", "benchmarks/sizing.py", []),
     ("packing_accuracy", "benchmarks/packing_accuracy.py", []),
     ("training_accuracy_bf16", "benchmarks/packing_accuracy.py", ["--variants", "length buckets,length buckets bf16"]),
