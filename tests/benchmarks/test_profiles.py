@@ -1,0 +1,20 @@
+"""The two profile scripts (serving_profile.py, train_step_profile.py) at their --quick sizes."""
+
+from benchmarks import serving_profile
+from benchmarks import train_step_profile
+
+
+def test_serving_profile_counts_the_kernels_of_a_request():
+    found = serving_profile.main(["--quick"])
+    assert found["latency_ms"] > 0
+    # Every kernel is counted once per request, by op type; the classifier's dense layers are matmuls.
+    assert abs(sum(count for count, _ in found["by_op"].values()) - found["kernels"]) < 1e-6
+    assert any("MatMul" in op for op in found["by_op"]), sorted(found["by_op"])
+    assert "FastWordpieceTokenizeWithOffsets" in found["by_op"]  # Tokenization runs inside the served graph.
+
+
+def test_train_step_profile_reads_the_op_statistics():
+    found = train_step_profile.main(["--quick"])
+    assert found["examples_per_second"] > 0
+    assert any("MatMul" in op for op in found["by_type"]), sorted(found["by_type"])
+    assert any("Adam" in op for op in found["by_type"])  # The optimizer update is part of the step.
