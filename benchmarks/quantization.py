@@ -1,7 +1,7 @@
 """Serving by precision: our float32, int8 and bfloat16 serving against the peers' float32, bfloat16 and
 int8, on one fine-tuned model: SST-2 dev accuracy, size and speed.
 
-    python benchmarks/quantization.py [--preset mini] [--rounds 3]   # ~9 min on 2 cores (estimated)
+    python benchmarks/quantization.py [--preset mini] [--rounds 3]   # 5.6 min on 2 cores (5 rounds: ~8)
     python benchmarks/quantization.py --quick                        # smoke run, < 2 min
 
 1. Fine-tunes a `--preset` `BertClassifier` from random weights on the first
