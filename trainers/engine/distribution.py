@@ -12,9 +12,14 @@ Precision (`--mixed_precision`, `resolve_precision`): `auto` picks
 `mixed_bfloat16` on TPUs and on x86 CPUs with bfloat16 matmul instructions
 (the `avx512_bf16` or `amx_bf16` flag of `/proc/cpuinfo`; oneDNN's bf16
 kernels run a mini training step about 1.6x faster than float32 on AMD Zen 4),
-`mixed_float16` (loss scaling) on GPUs, `float32` elsewhere (bf16 is
-emulated, and slower, without those instructions). Variables stay float32
-under every policy (Keras' mixed policies), so checkpoints do too.
+but `float32` there when the step is XLA-compiled (`--jit_compile`): XLA's
+CPU bfloat16 dots do not use those kernels, and every XLA step measured on
+an AMX Xeon ran slower in bf16 than in float32 (BENCHMARKS.md, 2026-12-07:
+mini fine-tuning step 44.8 vs 49.9 examples/s, pretraining step 31.0 vs
+36.5, packed SST-2 epoch 222 vs 291); `mixed_float16` (loss scaling) on
+GPUs, `float32` elsewhere (bf16 is emulated, and slower, without those
+instructions). Variables stay float32 under every policy (Keras' mixed
+policies), so checkpoints do too.
 """
 
 import contextlib
@@ -82,7 +87,7 @@ def read_cpu_flags(cpuinfo=CPUINFO):
     return cpu_features.read_cpu_flags(cpuinfo)
 
 
-def choose_precision(precision, device, cpu_flags=()):
+def choose_precision(precision, device, cpu_flags=(), jit_compile=False):
     """The Keras dtype policy for `--mixed_precision`, and why (see the module docstring).
 
     Args:
@@ -90,6 +95,8 @@ def choose_precision(precision, device, cpu_flags=()):
       device: str, what the run computes on: "TPU", "GPU" or "CPU".
       cpu_flags: iterable of str, the CPU's `/proc/cpuinfo` flags (read for
         `auto` on "CPU" only).
+      jit_compile: bool, whether the train step is XLA-compiled (`auto` on a
+        CPU then keeps float32).
 
     Returns:
       (policy, reason): policy `float32`, `mixed_bfloat16` or
@@ -108,13 +115,17 @@ def choose_precision(precision, device, cpu_flags=()):
     if device == "GPU":
         return "mixed_float16", "auto: GPU, with loss scaling"
     found = cpu_features.bf16_instructions(cpu_flags)
+    if found and jit_compile:
+        return "float32", (f"auto: CPU has {', '.join(found)}, but --jit_compile: XLA's CPU bfloat16 steps "
+                           "are slower than float32")
     if found:
         return "mixed_bfloat16", f"auto: CPU has {', '.join(found)}"
     return "float32", f"auto: CPU without {' or '.join(BF16_CPU_FLAGS.values())} bfloat16 instructions"
 
 
-def resolve_precision(precision, strategy):
-    """`choose_precision` for a run on `strategy` on this machine (its CPU flags read now).
+def resolve_precision(precision, strategy, jit_compile=False):
+    """`choose_precision` for a run on `strategy` on this machine (its CPU flags read now),
+    its train step XLA-compiled or not (`jit_compile`).
 
     Returns:
       (policy, reason), as `choose_precision`.
@@ -125,7 +136,8 @@ def resolve_precision(precision, strategy):
         device = "GPU"
     else:
         device = "CPU"
-    return choose_precision(precision, device, read_cpu_flags() if device == "CPU" and precision == "auto" else ())
+    return choose_precision(precision, device, read_cpu_flags() if device == "CPU" and precision == "auto" else (),
+                            jit_compile=jit_compile)
 
 
 @contextlib.contextmanager

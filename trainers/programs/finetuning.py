@@ -119,7 +119,8 @@ def run_finetuning(options):
     # TensorFlow op (the tokenizer's tables) starts the runtime.
     strategy = distribution.get_strategy(options.distribution_strategy, tpu_address=options.tpu,
                                          num_gpus=options.num_gpus)
-    precision, precision_reason = distribution.resolve_precision(options.mixed_precision, strategy)
+    precision, precision_reason = distribution.resolve_precision(options.mixed_precision, strategy,
+                                                                  jit_compile=options.jit_compile)
     print(f"precision: {precision} ({precision_reason})", flush=True)
     training_loop.make_reproducible(options.random_seed, options.deterministic)
     vocab_file, lowercase = initialization.resolve_vocabulary(options.vocab_file, options.do_lower_case,

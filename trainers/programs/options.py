@@ -73,7 +73,8 @@ class TrainingOptions:
     tpu: str = option(None, "TPU address or name for --distribution_strategy=tpu ('local' for a local TPU).")
     num_gpus: int = option(None, "GPUs to use (default: all visible).")
     mixed_precision: str = option("auto", "auto: mixed_bfloat16 on TPU and on CPUs with bf16 instructions "
-                                          "(/proc/cpuinfo flag avx512_bf16 or amx_bf16), mixed_float16 (loss "
+                                          "(/proc/cpuinfo flag avx512_bf16 or amx_bf16; float32 there with "
+                                          "--jit_compile, faster for XLA on CPU), mixed_float16 (loss "
                                           "scaling) on GPU, float32 elsewhere. Variables and the saved model stay "
                                           "float32.", choices=tuple(distribution.PRECISIONS))
     jit_compile: bool = option(False, "XLA-compile the train step (TPUs always do).")

@@ -217,7 +217,8 @@ def run_pretraining(options):
     strategy = distribution.get_strategy(
         options.distribution_strategy, tpu_address=options.tpu, num_gpus=options.num_gpus
     )
-    precision, precision_reason = distribution.resolve_precision(options.mixed_precision, strategy)
+    precision, precision_reason = distribution.resolve_precision(options.mixed_precision, strategy,
+                                                                  jit_compile=options.jit_compile)
     print(f"precision: {precision} ({precision_reason})", flush=True)
     training_loop.make_reproducible(options.random_seed, options.deterministic)
     train_files = pretraining_input.scan_pretraining_files(options.input_file, *record_lengths(options))

@@ -23,6 +23,18 @@ def test_auto_precision_on_cpu_follows_the_flags(flags, policy, reason):
     assert distribution.choose_precision("auto", "CPU", flags) == (policy, reason)
 
 
+@pytest.mark.parametrize("flags", [ZEN4, SAPPHIRE_RAPIDS])
+def test_auto_precision_keeps_float32_for_xla_on_cpu(flags):
+    # XLA's CPU bfloat16 steps measured slower than float32 (BENCHMARKS.md); TPUs and GPUs are unaffected.
+    policy, reason = distribution.choose_precision("auto", "CPU", flags, jit_compile=True)
+    assert policy == "float32" and "--jit_compile" in reason
+    assert distribution.choose_precision("auto", "CPU", AVX2, jit_compile=True)[0] == "float32"
+    assert distribution.choose_precision("auto", "TPU", flags, jit_compile=True)[0] == "mixed_bfloat16"
+    assert distribution.choose_precision("auto", "GPU", flags, jit_compile=True)[0] == "mixed_float16"
+    # An explicit policy is never second-guessed.
+    assert distribution.choose_precision("mixed_bfloat16", "CPU", flags, jit_compile=True)[0] == "mixed_bfloat16"
+
+
 def test_auto_precision_on_accelerators_ignores_the_cpu():
     for flags in (AVX2, SAPPHIRE_RAPIDS):
         assert distribution.choose_precision("auto", "TPU", flags) == ("mixed_bfloat16", "auto: TPU")
