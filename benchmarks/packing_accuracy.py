@@ -303,17 +303,16 @@ def main(argv=None):
                                            [r["accuracy"] for r in results[against]])
     steps = {v: results[v][0]["steps"] for v in variants}
     buckets = "/".join(map(str, dynamic_padding.default_bucket_boundaries(args.max_seq_length)))
+    batches = {RANDOM: f"{args.batch_size} examples padded to {args.max_seq_length}",
+               BUCKETS: f"{args.batch_size} examples, buckets {buckets}",
+               PACKED: f"{rows_per_batch} rows (~{rows_per_batch * per_row:.1f} examples)"}
     facts = {
         "caption": (f"SST-2 dev accuracy ({num_dev:,} sentences) after {args.epochs} epoch(s) on the first "
                     f"{paths['num_train']:,} train sentences, {args.preset} (L{config.num_layers}/H{config.hidden_size}"
                     f") from random init, AdamW lr {args.learning_rate:g}, {args.seeds} seed(s) per variant"),
-        "batch": {RANDOM: f"{args.batch_size} examples padded to {args.max_seq_length}, {steps.get(RANDOM)} steps",
-                  BUCKETS: f"{args.batch_size} examples, buckets {buckets}, {steps.get(BUCKETS)} steps",
-                  PACKED: (f"{rows_per_batch} rows (~{rows_per_batch * per_row:.1f} examples), "
-                           f"{steps.get(PACKED)} steps")},
+        # Each variant's batches (a bf16 variant's are its twin's) and its steps.
+        "batch": {v: f"{batches[FLOAT32_TWIN.get(v, v)]}, {steps[v]} steps" for v in variants},
     }
-    for variant, twin in FLOAT32_TWIN.items():
-        facts["batch"][variant] = facts["batch"][twin].replace(f"{steps.get(twin)} steps", f"{steps.get(variant)} steps")
     table = accuracy_table(results, comparisons, facts)
     target = None
     if PACKED in comparisons:

@@ -239,9 +239,8 @@ def main(argv=None):
     n = len(sentences)
     print(f"\nSST-2 dev ({n} sentences), {args.preset} classifier trained {steps} steps on {args.train_rows} rows "
           f"(max_seq_length {args.train_seq}), served at max_seq_length {args.seq}")
-    ours = set(OURS)
     for name in contenders:
-        if name in ours:
+        if name in OURS:
             print(f"  {name:<28} accuracy {accuracy[name]:.4f}  SavedModel {sizes[name] / 1e6:6.2f} MB  "
                   f"export {export_seconds[name]:4.1f} s  matmul ops: {', '.join(ops[name])}")
         else:
@@ -252,26 +251,26 @@ def main(argv=None):
         "caption": f"SST-2 dev accuracy ({n} sentences), {args.preset}", "unit": "accuracy", "baseline": FP32,
         "target": None,
         "rows": [{"name": name, "value": accuracy[name], "low": accuracy[name], "high": accuracy[name],
-                  "ours": name in ours, "mfu": None,
-                  "note": f"SavedModel {sizes[name] / 1e6:.2f} MB" if name in ours else ""} for name in contenders],
+                  "ours": name in OURS, "mfu": None,
+                  "note": f"SavedModel {sizes[name] / 1e6:.2f} MB" if name in OURS else ""} for name in contenders],
         "markdown": "\n".join([
             "| contender | SST-2 dev accuracy | agrees with float32 SavedModel | SavedModel size | matmul ops |",
             "|---|---|---|---|---|",
-        ] + [f"| {f'**{name}**' if name in ours else name} | {accuracy[name]:.4f} | {agreements[name]:.2%} | "
-             + (f"{sizes[name] / 1e6:.2f} MB | {', '.join(ops[name])} |" if name in ours else "- | - |")
+        ] + [f"| {f'**{name}**' if name in OURS else name} | {accuracy[name]:.4f} | {agreements[name]:.2%} | "
+             + (f"{sizes[name] / 1e6:.2f} MB | {', '.join(ops[name])} |" if name in OURS else "- | - |")
              for name in contenders]),
     }
     latency_table = {
         "caption": f"Serving raw text, batch 1, median latency over {len(latency_inputs)} sentences, "
                    f"{args.preset}, max seq {args.seq}",
         "unit": "ms", "baseline": FP32, "target": None,
-        "rows": [common.row(name, latency[name], ours=name in ours) for name in contenders],
+        "rows": [common.row(name, latency[name], ours=name in OURS) for name in contenders],
     }
     throughput_table = {
         "caption": f"Serving raw text, batch {args.batch}, all {n} SST-2 dev sentences, {args.preset}, "
                    f"max seq {args.seq}",
         "unit": "examples/s", "baseline": FP32, "target": None,
-        "rows": [common.row(name, throughput[name], ours=name in ours) for name in contenders],
+        "rows": [common.row(name, throughput[name], ours=name in OURS) for name in contenders],
     }
     best_rows = best_configurations(accuracy, throughput, latency)
     best_table = {
@@ -372,19 +371,17 @@ def peer_runners(model, vocab_file, labels, seq, work, with_bf16):
     hf = transformers.AutoModelForSequenceClassification.from_pretrained(hf_dir, attn_implementation="sdpa").eval()
     names = np.array([hf.config.id2label[i] for i in range(len(labels))])
 
+    def label_runner(probabilities):
+        return lambda texts: list(names[probabilities(texts).argmax(-1)])
+
     def torch_run(autocast):
-        def run(texts):
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                encoded = tokenizer(texts, padding="longest", truncation=True, max_length=seq, return_tensors="pt")
-                return list(names[hf(**encoded).logits.float().argmax(-1).numpy()])
-        return run
+        return label_runner(serving.torch_classifier(hf, tokenizer, seq, autocast=autocast))
 
     def onnx_run(int8):
         folder = os.path.join(work, "onnx_int8" if int8 else "onnx")
         os.makedirs(folder, exist_ok=True)
-        probabilities = serving.onnx_runtime_classifier(
-            serving.onnx_runtime_session(serving.onnx_model(hf_dir, folder, int8=int8)), tokenizer, seq)
-        return lambda texts: list(names[probabilities(texts).argmax(-1)])
+        return label_runner(serving.onnx_runtime_classifier(
+            serving.onnx_runtime_session(serving.onnx_model(hf_dir, folder, int8=int8)), tokenizer, seq))
 
     runners = {HF_FP32: torch_run(False), ORT_FP32: onnx_run(False), ORT_INT8: onnx_run(True)}
     if with_bf16:

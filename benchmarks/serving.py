@@ -133,6 +133,20 @@ def onnx_runtime_session(path):
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
+def torch_classifier(model, tokenizer, seq, autocast=False):
+    """`run(texts)` -> class probabilities `[batch, classes]` (numpy) of a transformers classifier:
+    `tokenizer` pads to the longest text and truncates at `seq`, the model runs under
+    `torch.inference_mode()`, and with `autocast` under `torch.autocast(cpu, bfloat16)`."""
+    import torch
+
+    def run(texts):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            encoded = tokenizer(texts, padding="longest", truncation=True, max_length=seq, return_tensors="pt")
+            return torch.softmax(model(**encoded).logits.float(), dim=-1).numpy()
+
+    return run
+
+
 def onnx_runtime_classifier(session, tokenizer, seq):
     """`run(texts)` -> class probabilities `[batch, classes]` (numpy) of an ONNX Runtime session."""
 
@@ -156,10 +170,8 @@ def served_contenders(preset, seq, vocab_size, work):
       `theirs(texts)` map a list of str to class probabilities `[batch, 2]`
       (numpy): the SavedModel's `serving_default`, and `BertTokenizerFast` +
       `BertForSequenceClassification` under `torch.inference_mode()`, padded to
-      the longest text and truncated at `seq`.
+      the longest text and truncated at `seq` (`torch_classifier`).
     """
-    import torch
-
     vocab_file = os.path.join(work, "vocab.txt")
     vocabulary.write_vocabulary(
         vocabulary.learn_vocabulary(real_text.sst2("train")[:5000], vocab_size, num_iterations=1), vocab_file
@@ -172,12 +184,7 @@ def served_contenders(preset, seq, vocab_size, work):
     def ours(batch):
         return serving(text=tf.constant(batch))["probabilities"].numpy()
 
-    def theirs(batch):
-        with torch.inference_mode():
-            encoded = tokenizer(batch, padding="longest", truncation=True, max_length=seq, return_tensors="pt")
-            return torch.softmax(hf(**encoded).logits, dim=-1).numpy()
-
-    return ours, theirs, (classifier, vocab_file, tokenizer)
+    return ours, torch_classifier(hf, tokenizer, seq), (classifier, vocab_file, tokenizer)
 
 
 def main(argv=None):
