@@ -26,6 +26,7 @@ and never overwritten.
 
 import tensorflow as tf
 
+from keras_bert import training_kernels
 from keras_bert.export import saved_model as saved_model_lib
 from keras_bert.export import serving
 from keras_bert.models.bert_encoder import BertEncoder
@@ -67,8 +68,11 @@ def export_encoder(encoder, export_dir):
         )
         return {"pooled_output": outputs["pooled_output"], "sequence_output": outputs["sequence_output"]}
 
-    for training in (False, True):
-        call.get_concrete_function(_input_specs(), training=training)
+    # The training function too runs where XLA may not (TF Serving loads the
+    # whole library): traced with TensorFlow's own ops, not the fused kernels.
+    with training_kernels.disabled():
+        for training in (False, True):
+            call.get_concrete_function(_input_specs(), training=training)
 
     def write(path):
         root = tf.__internal__.tracking.AutoTrackable()
@@ -79,7 +83,8 @@ def export_encoder(encoder, export_dir):
         tf.saved_model.save(root, path, signatures={serving.SERVING_DEFAULT: serve.get_concrete_function()})
         saved_model_lib.rewrite_saved_model(path)  # Loads on TF Serving 2.13 too.
 
-    return saved_model_lib.write_saved_model_dir(export_dir, write)
+    with training_kernels.disabled():  # Should saving trace anything again.
+        return saved_model_lib.write_saved_model_dir(export_dir, write)
 
 
 def export_preprocessor(preprocessor, export_dir):

@@ -20,7 +20,11 @@ every graph and every function of its library against the target release
     tensorflow-text 2.12.1: NormalizeUTF8, RegexSplitWithOffsets,
     FastWordpieceTokenizeWithOffsets ... but no `TFText>RoundRobinTrim`; 2.20
     links 2.20.0);
-  * or a call of a function of the library (audited itself).
+  * or a call of a function of the library (audited itself), which must not
+    be marked for XLA (`tf.function(jit_compile=True)` sets
+    `_XlaMustCompile`): TF Serving runs signatures without XLA unless
+    started with `--xla_cpu_compilation_enabled`, and such a function fails
+    its first request.
 
 Anything else fails. The default target is `serving_releases.OLDEST`
 ("2.13"): an export that passes it loads on every release from 2.13 to 2.20.
@@ -141,6 +145,15 @@ def saved_model_attrs(saved_model_dir, attrs):
     return {name: sorted(places) for name, places in where.items()}
 
 
+def saved_model_xla_functions(saved_model_dir):
+    """Sorted names of the library functions of a SavedModel that must be
+    compiled by XLA (attr `_XlaMustCompile` true)."""
+    proto = _saved_model_proto(saved_model_dir)
+    return sorted({function.signature.name for meta_graph in proto.meta_graphs
+                   for function in meta_graph.graph_def.library.function
+                   if function.attr["_XlaMustCompile"].b})
+
+
 @dataclasses.dataclass(frozen=True)
 class AuditResult:
     """What `audit_saved_model` found.
@@ -152,6 +165,7 @@ class AuditResult:
       disallowed: dict `{op: [where]}` of the ops that release cannot run.
       unknown_attrs: dict `{"op.attr": [where]}` of attrs set on nodes
         that the release's TensorFlow does not know.
+      xla_functions: sorted list of functions marked for XLA compilation.
     """
 
     target: str
@@ -159,10 +173,11 @@ class AuditResult:
     text_ops: list
     disallowed: dict
     unknown_attrs: dict = dataclasses.field(default_factory=dict)
+    xla_functions: list = dataclasses.field(default_factory=list)
 
     @property
     def ok(self):
-        return not self.disallowed and not self.unknown_attrs
+        return not self.disallowed and not self.unknown_attrs and not self.xla_functions
 
     def summary(self):
         release = serving_releases.get_release(self.target)
@@ -174,6 +189,9 @@ class AuditResult:
         bad = [f"{op} (in {_places(places)})" for op, places in sorted(self.disallowed.items())]
         bad += [f"attr {name} unknown to {release.core_source} (in {_places(places)})"
                 for name, places in sorted(self.unknown_attrs.items())]
+        if self.xla_functions:
+            bad.append(f"functions marked jit_compile, which TF Serving runs without XLA "
+                       f"({_places(self.xla_functions)})")
         return line + f"; NOT servable by TF Serving {self.target}: " + "; ".join(bad)
 
 
@@ -211,7 +229,7 @@ def audit_saved_model(saved_model_dir, target=DEFAULT_TARGET, allowed_text_ops=N
     disallowed = {op: places for op, places in ops.items() if op not in core and op not in allowed_text_ops}
     unknown_attrs = saved_model_attrs(proto, release.newer_attrs) if release.newer_attrs else {}
     return AuditResult(target=release.name, ops=sorted(ops), text_ops=text_ops, disallowed=disallowed,
-                       unknown_attrs=unknown_attrs)
+                       unknown_attrs=unknown_attrs, xla_functions=saved_model_xla_functions(proto))
 
 
 def audit_releases(saved_model_dir, targets=None):

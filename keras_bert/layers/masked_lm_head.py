@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_bert.activations import get_activation
+from keras_bert.activations import get_fusable_activation
 
 
 @keras.saving.register_keras_serializable(package="keras_bert")
@@ -46,6 +47,8 @@ class MaskedLMHead(keras.layers.Layer):
         `seq` of the positions to predict (padding entries may point at 0).
       embedding_table: float Tensor or Variable `[vocab_size, hidden_size]`,
         the word embedding table the logits are tied to.
+      training: bool; the transform's activation takes its training form
+        (`get_activation`) when True.
 
     Returns:
       float Tensor `[batch, num_predictions, vocab_size]`, logits.
@@ -71,7 +74,6 @@ class MaskedLMHead(keras.layers.Layer):
     def build(self, sequence_output_shape, masked_positions_shape=None, embedding_table_shape=None):
         self.transform_dense = keras.layers.Dense(
             self.hidden_size,
-            activation=get_activation(self.activation),
             kernel_initializer=keras.initializers.TruncatedNormal(
                 stddev=self.initializer_range
             ),
@@ -88,7 +90,7 @@ class MaskedLMHead(keras.layers.Layer):
         )
         self.built = True
 
-    def call(self, sequence_output, masked_positions, embedding_table):
+    def call(self, sequence_output, masked_positions, embedding_table, training=None):
         positions = keras.ops.cast(masked_positions, "int32")
         # [batch, num_predictions, hidden]: gather first, transform only those.
         x = tf.gather(sequence_output, positions, batch_dims=1)
@@ -99,7 +101,10 @@ class MaskedLMHead(keras.layers.Layer):
         # on CPU), where the 2-D MatMul's gradient is a single product.
         batch_shape = tf.shape(x)[:2]
         x = tf.reshape(x, [-1, self.hidden_size])
-        x = self.transform_layer_norm(self.transform_dense(x))
+        # The activation as in `TransformerBlock.call`: XLA-fused with its
+        # derivative when training, TensorFlow's own op otherwise.
+        activation = get_activation(self.activation) if training else get_fusable_activation(self.activation)
+        x = self.transform_layer_norm(activation(self.transform_dense(x)))
         table = keras.ops.cast(embedding_table, self.compute_dtype)
         logits = tf.matmul(x, table, transpose_b=True)
         logits = tf.nn.bias_add(logits, keras.ops.cast(self.output_bias, self.compute_dtype))

@@ -5,6 +5,7 @@ import math
 import keras
 import tensorflow as tf
 
+from keras_bert import training_kernels
 from keras_bert.layers.uint16_dropout import Uint16Dropout
 
 
@@ -140,8 +141,17 @@ class SelfAttention(keras.layers.Layer):
         return self.output_dense(context)
 
     def _attend(self, query, key, value, attention_mask, training):
-        """softmax(q k^T / sqrt(d) + mask) v, all `[batch, heads, seq, head_size]`."""
-        return self._attend_with(tf.linalg.matmul, tf.nn.softmax, query, key, value, attention_mask, training)
+        """softmax(q k^T / sqrt(d) + mask) v, all `[batch, heads, seq, head_size]`.
+        Training (where `training_kernels.enabled()`): scaling, mask, softmax
+        and dropout one fused kernel each way
+        (`training_kernels.attention_probabilities`)."""
+        if not training or not training_kernels.enabled():
+            return self._attend_with(tf.linalg.matmul, tf.nn.softmax, query, key, value, attention_mask, training)
+        scores = tf.linalg.matmul(query, key, transpose_b=True)  # [batch, heads, seq, seq]
+        probs = training_kernels.attention_probabilities(
+            scores, attention_mask, 1.0 / math.sqrt(self.head_size), drop=self.dropout.keep_numbers(scores)
+        )
+        return tf.linalg.matmul(probs, value)
 
     def _attend_with(self, matmul, softmax, query, key, value, attention_mask, training, select_masked=False):
         """`select_masked`: `attention_mask` is bool, and masked scores are

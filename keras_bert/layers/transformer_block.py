@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from keras_bert import training_kernels
 from keras_bert.activations import get_activation
 from keras_bert.activations import get_fusable_activation
 from keras_bert.layers.self_attention import SelfAttention
@@ -99,8 +100,8 @@ class TransformerBlock(keras.layers.Layer):
             epsilon=self.layer_norm_eps, name="attention_layer_norm", **common
         )
         self.attention_layer_norm.build(input_shape)
-        # No activation here: `call` applies it, `get_activation`'s in a
-        # training graph, `get_fusable_activation`'s with `token_mask`.
+        # No activation here: `call` applies it, `get_activation`'s when
+        # training, `get_fusable_activation`'s otherwise.
         self.intermediate_dense = keras.layers.Dense(
             self.intermediate_size,
             kernel_initializer=initializer,
@@ -137,13 +138,27 @@ class TransformerBlock(keras.layers.Layer):
         x = tf.reshape(x, [-1, self.hidden_size])
         attended = self.attention(tf.reshape(x, shape), attention_mask=attention_mask, training=training)
         attended = tf.reshape(attended, [-1, self.hidden_size])
-        attended = self.attention_dropout(attended, training=training)
-        x = self.attention_layer_norm(x + attended)
-        h = get_activation(self.activation)(self.intermediate_dense(x))
-        h = self.output_dense(h)
-        h = self.output_dropout(h, training=training)
-        x = self.output_layer_norm(x + h)
+        x = self._add_and_norm(x, attended, self.attention_dropout, self.attention_layer_norm, training)
+        # Training: the activation with its closed-form derivative, each
+        # direction one XLA-fused kernel; otherwise TensorFlow's own op,
+        # which grappler fuses into the matmul (and TF Serving runs as is).
+        activation = get_activation(self.activation) if training else get_fusable_activation(self.activation)
+        h = self.output_dense(activation(self.intermediate_dense(x)))
+        x = self._add_and_norm(x, h, self.output_dropout, self.output_layer_norm, training)
         return tf.reshape(x, shape)
+
+    @staticmethod
+    def _add_and_norm(x, h, dropout, layer_norm, training):
+        """`layer_norm(x + dropout(h))`, `x`, `h` `[rows, hidden]`. Training
+        (where `training_kernels.enabled()`): one fused kernel each way
+        (`training_kernels.dropout_add_layer_norm`, the dropout's own
+        decision); otherwise the layers themselves."""
+        if not training or not training_kernels.enabled():
+            return layer_norm(x + dropout(h, training=training))
+        return training_kernels.dropout_add_layer_norm(
+            x, h, tf.cast(layer_norm.gamma, tf.float32), tf.cast(layer_norm.beta, tf.float32),
+            layer_norm.epsilon, drop=dropout.keep_numbers(h),
+        )
 
     def _call_on_tokens(self, tokens, token_mask, attention_mask, training):
         """The block on the real tokens `[T, hidden]` alone -> `[T, hidden]`.

@@ -29,21 +29,31 @@ class Uint16Dropout(keras.layers.Dropout):
     """
 
     def call(self, inputs, training=False):
-        if (
-            not training
-            or not 0.0 < self.rate < 1.0
-            or self.noise_shape is not None
-            or keras.backend.backend() != "tensorflow"
-        ):
+        drop = self.keep_numbers(inputs) if training else None
+        if drop is None:
             return super().call(inputs, training=training)
+        numbers, threshold, scale = drop
+        return tf.where(numbers >= threshold, inputs * tf.cast(scale, inputs.dtype), tf.zeros_like(inputs))
+
+    def keep_numbers(self, inputs):
+        """This call's dropout decision for `inputs`, for a caller that
+        applies it inside a fused kernel (`training_kernels`).
+
+        Returns:
+          None when this layer takes Keras's path (rate 0 or 1,
+          `noise_shape`, another backend); else `(numbers, threshold,
+          scale)`: uint16 Tensor of `inputs`' shape, an element is kept
+          where `numbers >= threshold` (uint16 scalar) and scaled by `scale`
+          (float32 scalar). Advances the seed generator as `call` does.
+        """
+        if not 0.0 < self.rate < 1.0 or self.noise_shape is not None or keras.backend.backend() != "tensorflow":
+            return None
         seed = self.seed_generator.next()
         seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
         size = tf.size(inputs)
         words = tf.random.stateless_uniform(
             [(size + 1) // 2], seed, minval=None, maxval=None, dtype=tf.uint32
         )
-        numbers = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size]
+        numbers = tf.reshape(tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size], tf.shape(inputs))
         threshold = tf.constant(round(self.rate * _LEVELS), tf.uint16)
-        keep = tf.reshape(numbers >= threshold, tf.shape(inputs))
-        scale = tf.cast(1.0 / (1.0 - self.rate), inputs.dtype)
-        return tf.where(keep, inputs * scale, tf.zeros_like(inputs))
+        return numbers, threshold, tf.constant(1.0 / (1.0 - self.rate), tf.float32)

@@ -117,6 +117,28 @@ def test_audit_catches_unservable_ops(tmp_path):
     assert result.disallowed["MyCustomSplit"] == [f"function {function.signature.name}"]
 
 
+def test_audit_catches_functions_marked_for_xla(tmp_path):
+    """TF Serving runs signatures without XLA by default; a function traced
+    with jit_compile=True (as keras_bert's training-only GELU kernels are)
+    must not reach an export, however core its ops."""
+    from keras_bert import activations
+
+    spec = [tf.TensorSpec([None, 4], tf.float32)]
+
+    @tf.function(input_signature=spec)
+    def with_training_gelu(x):
+        return {"y": activations.get_activation("gelu_approximate")(x)}
+
+    @tf.function(input_signature=spec)
+    def with_serving_gelu(x):
+        return {"y": activations.get_fusable_activation("gelu_approximate")(x)}
+
+    result = op_audit.audit_saved_model(save(tf.Module(), with_training_gelu, str(tmp_path / "xla")))
+    assert not result.ok and not result.disallowed and result.xla_functions
+    assert "marked jit_compile" in result.summary()
+    assert op_audit.audit_saved_model(save(tf.Module(), with_serving_gelu, str(tmp_path / "plain"))).ok
+
+
 def test_export_refuses_an_unservable_model(exports, tmp_path, monkeypatch):
     """export_saved_model audits before the rename: a failing export leaves nothing."""
     exported = exports.get("stsb")

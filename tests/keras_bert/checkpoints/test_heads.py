@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_bert import activations
 from keras_bert.layers import MaskedLMHead
 from keras_bert.layers import NextSentenceHead
 from tests import testing
@@ -28,8 +29,11 @@ class MaskedLMHeadTest(testing.TestCase):
         layer.output_bias.assign(np.arange(20, dtype="float32"))
         out = layer(sequence, positions, table).numpy()
         gathered = np.take_along_axis(sequence, positions[:, :, None], axis=1)
-        x = layer.transform_layer_norm(layer.transform_dense(gathered)).numpy()
+        activation = activations.get_fusable_activation(layer.activation)
+        x = layer.transform_layer_norm(activation(layer.transform_dense(gathered))).numpy()
         self.assertAllClose(out, x @ table.T + np.arange(20), atol=1e-5)
+        # Training's activation (the fused kernel) computes the same.
+        self.assertAllClose(layer(sequence, positions, table, training=True), out, atol=1e-5)
 
     def test_variable_names(self):
         layer = MaskedLMHead(**self.kwargs(), name="mlm")

@@ -1,0 +1,138 @@
+"""The XLA-fused training kernels against the TensorFlow/Keras ops they replace."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_bert import training_kernels
+from keras_bert.layers import TransformerBlock
+from keras_bert.layers import Uint16Dropout
+
+
+def _keras_layer_norm(gamma, beta, epsilon):
+    norm = keras.layers.LayerNormalization(epsilon=epsilon)
+    norm.build((None, gamma.shape[0]))
+    norm.gamma.assign(gamma)
+    norm.beta.assign(beta)
+    return norm
+
+
+@pytest.mark.parametrize("with_dropout", [True, False])
+def test_dropout_add_layer_norm_equals_keras_forward_and_backward(with_dropout):
+    rng = np.random.default_rng(0)
+    x, h = (tf.constant(rng.normal(size=(2, 5, 16)).astype("float32")) for _ in range(2))
+    gamma = tf.constant(rng.uniform(0.5, 1.5, size=16).astype("float32"))
+    beta = tf.constant(rng.normal(size=16).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(2, 5, 16)).astype("float32"))
+    numbers = tf.constant(rng.integers(0, 1 << 16, size=(2, 5, 16)), tf.uint16)
+    threshold, scale = tf.constant(6554, tf.uint16), tf.constant(1 / 0.9, tf.float32)
+    drop = (numbers, threshold, scale) if with_dropout else None
+    keep = numbers >= threshold if with_dropout else None
+
+    results = []
+    with tf.GradientTape() as tape:
+        tape.watch([x, h, gamma, beta])
+        y = training_kernels.dropout_add_layer_norm(x, h, gamma, beta, 1e-12, drop=drop)
+    results.append([y] + tape.gradient(y, [x, h, gamma, beta], output_gradients=upstream))
+    norm = _keras_layer_norm(gamma, beta, 1e-12)  # The reference: Keras's layer, autodiff.
+    with tf.GradientTape() as tape:
+        tape.watch([x, h])
+        y = norm(x + (h if keep is None else tf.where(keep, h * scale, 0.0)))
+    results.append([y] + tape.gradient(y, [x, h, norm.gamma, norm.beta], output_gradients=upstream))
+    for name, ours, theirs in zip(("y", "dx", "dh", "dgamma", "dbeta"), *results):
+        np.testing.assert_allclose(ours, theirs, atol=2e-5, err_msg=name)
+    if with_dropout:  # Dropped elements get no gradient.
+        assert np.all(results[0][2].numpy()[~keep.numpy()] == 0)
+        assert (~keep.numpy()).sum() > 0
+
+
+@pytest.mark.parametrize("mask_kind", ["keys", "square", "none"])
+def test_attention_probabilities_equal_softmax_and_dropout_by_autodiff(mask_kind):
+    rng = np.random.default_rng(2)
+    scores = tf.constant(rng.normal(size=(2, 3, 5, 5)).astype("float32") * 4)
+    upstream = tf.constant(rng.normal(size=(2, 3, 5, 5)).astype("float32"))
+    masks = {"keys": rng.integers(0, 2, size=(2, 1, 5)), "square": rng.integers(0, 2, size=(2, 5, 5)), "none": None}
+    mask = None if masks[mask_kind] is None else tf.constant(masks[mask_kind], tf.int32)
+    numbers = tf.constant(rng.integers(0, 1 << 16, size=(2, 3, 5, 5)), tf.uint16)
+    drop = (numbers, tf.constant(6554, tf.uint16), tf.constant(1 / 0.9, tf.float32))
+    for with_dropout in (True, False):
+        with tf.GradientTape() as tape:
+            tape.watch(scores)
+            ours = training_kernels.attention_probabilities(scores, mask, 0.5, drop=drop if with_dropout else None)
+        ours_grad = tape.gradient(ours, scores, output_gradients=upstream)
+        with tf.GradientTape() as tape:  # The reference: the formula, autodiff.
+            tape.watch(scores)
+            biased = scores * 0.5
+            if mask is not None:
+                biased += (1.0 - tf.cast(mask, tf.float32)[:, None]) * -1e9
+            theirs = tf.nn.softmax(biased)
+            if with_dropout:
+                theirs = tf.where(numbers >= 6554, theirs / 0.9, 0.0)
+        theirs_grad = tape.gradient(theirs, scores, output_gradients=upstream)
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+        np.testing.assert_allclose(ours_grad, theirs_grad, atol=1e-6)
+
+
+def test_bfloat16_kernels_are_the_float32_result_rounded():
+    """bfloat16 inputs: XLA computes in float32 and rounds once, so the
+    result is within bfloat16 rounding of the float32 one."""
+    rng = np.random.default_rng(1)
+    x32, h32 = (rng.normal(size=(64, 32)).astype("float32") for _ in range(2))
+    x, h = tf.cast(x32, tf.bfloat16), tf.cast(h32, tf.bfloat16)
+    gamma, beta = tf.ones([32]), tf.zeros([32])
+    y = training_kernels.dropout_add_layer_norm(x, h, gamma, beta, 1e-12)
+    exact = training_kernels.dropout_add_layer_norm(tf.cast(x, tf.float32), tf.cast(h, tf.float32), gamma, beta,
+                                                     1e-12)
+    assert y.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(y, tf.float32), exact, rtol=2 ** -8, atol=1e-6)
+    for gelu in (training_kernels.gelu_exact, training_kernels.gelu_tanh):
+        out = gelu(x)
+        assert out.dtype == tf.bfloat16
+        np.testing.assert_allclose(tf.cast(out, tf.float32), gelu(tf.cast(x, tf.float32)), rtol=2 ** -8, atol=1e-6)
+
+
+def test_dropout_keep_numbers_are_the_call_s_mask():
+    """The fused path applies the same decisions `Uint16Dropout.call` would
+    (same seed generator state -> the same elements dropped)."""
+    x = tf.ones([4, 300])
+    dropped = Uint16Dropout(0.1, seed=3)(x, training=True).numpy() == 0
+    numbers, threshold, scale = Uint16Dropout(0.1, seed=3).keep_numbers(x)
+    np.testing.assert_array_equal(dropped, (numbers < threshold).numpy())
+    assert abs(float(scale) - 1 / 0.9) < 1e-7
+    assert Uint16Dropout(0.0).keep_numbers(x) is None
+
+
+@pytest.mark.parametrize("activation", ["gelu", "gelu_approximate"])
+def test_block_training_form_equals_inference_form_without_dropout(activation):
+    """With dropout rates 0, a block's training call (fused kernels) gives the
+    inference call's output (TensorFlow's ops) and, by closed forms, the
+    gradients automatic differentiation of the inference call gives."""
+    keras.utils.set_random_seed(0)
+    block = TransformerBlock(32, 4, 64, activation=activation, dropout_rate=0.0, attention_dropout_rate=0.0)
+    x = tf.random.normal([2, 7, 32])
+    block(x)
+    outputs = {}
+    for training in (True, False):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = block(x, training=training)
+            loss = tf.reduce_sum(y * tf.sin(y))
+        outputs[training] = [y] + tape.gradient(loss, [x] + block.trainable_variables)
+    for i, (fused, plain) in enumerate(zip(outputs[True], outputs[False])):
+        np.testing.assert_allclose(fused, plain, atol=3e-5, err_msg=f"output {i}")
+
+
+def test_block_training_graph_marks_kernels_for_xla_and_inference_graph_does_not():
+    block = TransformerBlock(32, 4, 64)
+    x = tf.random.normal([2, 7, 32])
+    block(x)
+
+    def marked(training):
+        graph = tf.function(lambda x: block(x, training=training)).get_concrete_function(x).graph
+        return [f.signature.name for f in graph.as_graph_def().library.function if f.attr["_XlaMustCompile"].b]
+
+    assert marked(True) and not marked(False)
+    with training_kernels.disabled():  # As a TF Hub export traces its training function.
+        assert not training_kernels.enabled() and not marked(True)
+    assert training_kernels.enabled() and marked(True)
