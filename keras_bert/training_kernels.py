@@ -1,7 +1,7 @@
 """Element-wise work of the training graph as XLA-fused kernels.
 
 A CPU training step without XLA runs each element-wise op of the encoder
-(GELU, dropout, residual add, LayerNorm, and their gradients) as its own
+(GELU, dropout, residual add, LayerNorm, softmax, and their gradients) as its own
 TensorFlow kernel, one pass over `[batch * seq, width]` activations each;
 in bfloat16 those kernels are slower still (Eigen converts element by
 element). Whole-step XLA does not help on CPU in bfloat16 (its dots do not
@@ -137,19 +137,22 @@ def _add_norm_forward(x, h, keep, scale, gamma, beta, epsilon):
     return tf.cast(normalized * gamma + beta, x.dtype), inverse_std
 
 
-def _add_norm_backward(dy, x, h, keep, scale, gamma, inverse_std):
-    total = _residual_sum(x, h, keep, scale)
+def _layer_norm_backward(dy, total, gamma, inverse_std):
+    """float32 (d total, d gamma, d beta) of `LayerNorm(total)` for float32 `dy`."""
     normalized = (total - tf.reduce_mean(total, axis=-1, keepdims=True)) * inverse_std
-    dy = tf.cast(dy, tf.float32)
     rows = tf.range(tf.rank(dy) - 1)
-    d_gamma = tf.reduce_sum(dy * normalized, axis=rows)
-    d_beta = tf.reduce_sum(dy, axis=rows)
     g = dy * gamma
     d_total = inverse_std * (
         g
         - tf.reduce_mean(g, axis=-1, keepdims=True)
         - normalized * tf.reduce_mean(g * normalized, axis=-1, keepdims=True)
     )
+    return d_total, tf.reduce_sum(dy * normalized, axis=rows), tf.reduce_sum(dy, axis=rows)
+
+
+def _add_norm_backward(dy, x, h, keep, scale, gamma, inverse_std):
+    d_total, d_gamma, d_beta = _layer_norm_backward(
+        tf.cast(dy, tf.float32), _residual_sum(x, h, keep, scale), gamma, inverse_std)
     d_h = d_total if keep is None else tf.where(keep, d_total * scale, 0.0)
     return tf.cast(d_total, x.dtype), tf.cast(d_h, h.dtype), d_gamma, d_beta
 
@@ -206,6 +209,46 @@ def dropout_add_layer_norm(x, h, gamma, beta, epsilon, drop=None):
         return y, lambda dy: _dropout_add_norm_backward(dy, x, h, *drop, gamma, inverse_std)
 
     return add_norm(x, h, gamma, beta)
+
+
+# ------------------------------------------ LayerNorm + dropout (embeddings)
+
+
+@_fused
+def _norm_dropout_forward(x, numbers, threshold, scale, gamma, beta, epsilon):
+    normalized, inverse_std = _normalized(tf.cast(x, tf.float32), epsilon)
+    y = tf.where(numbers >= threshold, (normalized * gamma + beta) * scale, 0.0)
+    return tf.cast(y, x.dtype), inverse_std
+
+
+@_fused
+def _norm_dropout_backward(dy, x, numbers, threshold, scale, gamma, inverse_std):
+    dy = tf.where(numbers >= threshold, tf.cast(dy, tf.float32) * scale, 0.0)
+    d_x, d_gamma, d_beta = _layer_norm_backward(dy, tf.cast(x, tf.float32), gamma, inverse_std)
+    return tf.cast(d_x, x.dtype), d_gamma, d_beta
+
+
+def layer_norm_dropout(x, gamma, beta, epsilon, drop):
+    """`dropout(LayerNorm(x))` over the last axis (the embeddings' order),
+    forward and backward each one fused kernel, computed in float32.
+
+    Args:
+      x: float Tensor `[..., width]`.
+      gamma, beta, epsilon: as `dropout_add_layer_norm`'s.
+      drop: `(numbers, threshold, scale)` as `dropout_add_layer_norm`'s,
+        `numbers` of `x`'s shape.
+
+    Returns:
+      Tensor of `x`'s shape and dtype.
+    """
+    epsilon = tf.constant(epsilon, tf.float32)
+
+    @tf.custom_gradient
+    def norm_dropout(x, gamma, beta):
+        y, inverse_std = _norm_dropout_forward(x, *drop, gamma, beta, epsilon)
+        return y, lambda dy: _norm_dropout_backward(dy, x, *drop, gamma, inverse_std)
+
+    return norm_dropout(x, gamma, beta)
 
 
 # ------------------------------------------ attention softmax + dropout

@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from keras_bert import training_kernels
 from keras_bert.layers.uint16_dropout import Uint16Dropout
 
 
@@ -121,8 +122,14 @@ class BertEmbeddings(keras.layers.Layer):
         else:
             x = x + keras.ops.cast(keras.ops.take(self.position_embeddings, position_ids, axis=0),
                                    self.compute_dtype)
-        x = self.layer_norm(x)
-        return self.dropout(x, training=training)
+        drop = self.dropout.keep_numbers(x) if training and training_kernels.enabled() else None
+        if drop is None:
+            return self.dropout(self.layer_norm(x), training=training)
+        # Training: LayerNorm and dropout one fused kernel each way.
+        return training_kernels.layer_norm_dropout(
+            x, tf.cast(self.layer_norm.gamma, tf.float32), tf.cast(self.layer_norm.beta, tf.float32),
+            self.layer_norm.epsilon, drop,
+        )
 
     def compute_output_shape(self, input_word_ids_shape, input_type_ids_shape=None):
         return tuple(input_word_ids_shape) + (self.hidden_size,)

@@ -1,5 +1,6 @@
 """The XLA-fused training kernels against the TensorFlow/Keras ops they replace."""
 
+import contextlib
 import keras
 import numpy as np
 import pytest
@@ -45,6 +46,27 @@ def test_dropout_add_layer_norm_equals_keras_forward_and_backward(with_dropout):
     if with_dropout:  # Dropped elements get no gradient.
         assert np.all(results[0][2].numpy()[~keep.numpy()] == 0)
         assert (~keep.numpy()).sum() > 0
+
+
+def test_layer_norm_dropout_equals_keras_forward_and_backward():
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.normal(size=(2, 5, 16)).astype("float32"))
+    gamma = tf.constant(rng.uniform(0.5, 1.5, size=16).astype("float32"))
+    beta = tf.constant(rng.normal(size=16).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(2, 5, 16)).astype("float32"))
+    numbers = tf.constant(rng.integers(0, 1 << 16, size=(2, 5, 16)), tf.uint16)
+    drop = (numbers, tf.constant(6554, tf.uint16), tf.constant(1 / 0.9, tf.float32))
+    with tf.GradientTape() as tape:
+        tape.watch([x, gamma, beta])
+        y = training_kernels.layer_norm_dropout(x, gamma, beta, 1e-12, drop)
+    ours = [y] + tape.gradient(y, [x, gamma, beta], output_gradients=upstream)
+    norm = _keras_layer_norm(gamma, beta, 1e-12)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.where(numbers >= 6554, norm(x) / 0.9, 0.0)
+    theirs = [y] + tape.gradient(y, [x, norm.gamma, norm.beta], output_gradients=upstream)
+    for name, a, b in zip(("y", "dx", "dgamma", "dbeta"), ours, theirs):
+        np.testing.assert_allclose(a, b, atol=2e-5, err_msg=name)
 
 
 @pytest.mark.parametrize("mask_kind", ["keys", "square", "none"])
@@ -136,3 +158,45 @@ def test_block_training_graph_marks_kernels_for_xla_and_inference_graph_does_not
     with training_kernels.disabled():  # As a TF Hub export traces its training function.
         assert not training_kernels.enabled() and not marked(True)
     assert training_kernels.enabled() and marked(True)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "gelu_approximate"])
+def test_encoder_training_with_kernels_equals_tensorflow_ops_with_the_same_dropout(activation):
+    """End to end, dropout on: a BertEncoder's training call with the fused
+    kernels and with TensorFlow's own ops (`disabled()`), from the same
+    weights and dropout seeds, draws the same dropout decisions and gives the
+    same outputs and gradients."""
+    from keras_bert import BertEncoder
+    from tests import testing
+
+    config = testing.tiny_config(hidden_act=activation, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    rng = np.random.default_rng(4)
+    inputs = {
+        "input_word_ids": tf.constant(rng.integers(1, 50, size=(3, 9)), tf.int32),
+        "input_mask": tf.constant([[1] * 9, [1] * 5 + [0] * 4, [1] * 2 + [0] * 7], tf.int32),
+        "input_type_ids": tf.constant(rng.integers(0, 2, size=(3, 9)), tf.int32),
+    }
+    results = []
+    for kernels in (True, False):
+        keras.utils.set_random_seed(5)  # The same dropout seeds in both encoders.
+        encoder = BertEncoder(config)
+        encoder(inputs)
+        if kernels:
+            weights = encoder.get_weights()
+        else:
+            encoder.set_weights(weights)
+        with training_kernels.disabled() if not kernels else contextlib.nullcontext():
+            with tf.GradientTape() as tape:
+                out = encoder(inputs, training=True)["sequence_output"]
+                loss = tf.reduce_sum(out * tf.cos(out) * tf.cast(inputs["input_mask"], tf.float32)[:, :, None])
+            grads = tape.gradient(loss, encoder.trainable_variables)
+            results.append([out] + [g if g is None else tf.convert_to_tensor(g) for g in grads])
+    assert np.mean(results[0][0].numpy() == 0) < 0.01  # Not all dropped, and
+    for i, (ours, theirs) in enumerate(zip(*results)):
+        if ours is None or theirs is None:  # The pooler: not in the loss.
+            assert ours is None and theirs is None, i
+            continue
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=5e-5, err_msg=f"tensor {i}")
+    # the same training call without dropout differs (the dropout was applied).
+    assert np.max(np.abs(results[0][0] - encoder(inputs, training=False)["sequence_output"])) > 1e-2
+
