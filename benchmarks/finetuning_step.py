@@ -40,7 +40,11 @@ Contenders, each on its own real training path:
                 minus logging and checkpoints) on the iterator
                 `Trainer._make_iterator` makes; jit_compile False/True, and
                 XLA with steps_per_execution = the steps of a round (not at
-                base and large, where a step takes seconds).
+                base and large, where a step takes seconds). Its "TF ops"
+                row is the no-XLA trainer traced inside
+                `keras_bert.training_kernels.disabled()`: element-wise work
+                as TensorFlow's own kernels instead of the XLA-fused ones
+                (the "fused training kernels" fast path).
   keras-hub     `keras_hub.models.BertTextClassifier(backbone, 2,
                 preprocessor=None)` (dropout 0.1 in the backbone and the
                 head), `compile(keras AdamW(2e-5, weight_decay=0.01,
@@ -110,9 +114,9 @@ WARMUP_STEPS = 1_000
 DEFAULT_BATCH = {"tiny": 32, "mini": 32, "small": 16, "medium": 16, "base": 8, "large": 4}
 LOSS_TOLERANCE = common.PRECISIONS["fp32"]["loss_tolerance"]
 
-CONTENDERS = ("keras_bert", "keras_bert XLA", "keras_bert XLA spe", "keras-hub", "keras-hub XLA",
-              "keras-hub XLA spe", "Model Garden", "Model Garden XLA", "HF torch")
-OURS = ("keras_bert", "keras_bert XLA", "keras_bert XLA spe")
+CONTENDERS = ("keras_bert", "keras_bert TF ops", "keras_bert XLA", "keras_bert XLA spe", "keras-hub",
+              "keras-hub XLA", "keras-hub XLA spe", "Model Garden", "Model Garden XLA", "HF torch")
+OURS = ("keras_bert", "keras_bert TF ops", "keras_bert XLA", "keras_bert XLA spe")
 # Left out at base and large (a step takes seconds: one Python call per step costs nothing measurable).
 SPE_ROWS = ("keras_bert XLA spe", "keras-hub XLA spe")
 
@@ -407,6 +411,17 @@ def hf_loss(model, batch, autocast_dtype=None):
         model.train()
 
 
+def _without_training_kernels(run):
+    """`run` with every call inside `training_kernels.disabled()` (its first call traces the step)."""
+    from keras_bert import training_kernels
+
+    def run_with_tensorflow_ops(num_steps):
+        with training_kernels.disabled():
+            return run(num_steps)
+
+    return run_with_tensorflow_ops
+
+
 # ---------------------------------------------------------------------- timing
 
 
@@ -425,13 +440,15 @@ def build_contenders(reference, batch, steps_per_round, skip, precision="fp32"):
         return tf.data.Dataset.from_tensors(batch).repeat()
 
     runners, losses = {}, {}
-    for name, jit, spe in (("keras_bert", False, 1), ("keras_bert XLA", True, 1),
+    for name, jit, spe in (("keras_bert", False, 1), ("keras_bert TF ops", False, 1), ("keras_bert XLA", True, 1),
                            ("keras_bert XLA spe", True, steps_per_round)):
         if name in skip:
             continue
         trainer = keras_bert_trainer(reference, batch_size, jit, spe, precision=chosen["keras"])
         row = f"keras_bert XLA spe={spe}" if name.endswith("spe") else name
         runners[row] = trainer_steps(trainer, dataset_fn)
+        if name == "keras_bert TF ops":  # Traced (in the warm-up call) without the fused kernels.
+            runners[row] = _without_training_kernels(runners[row])
         losses[row] = keras_bert_loss(trainer.model, batch)
     for name, jit, spe in (("keras-hub", False, 1), ("keras-hub XLA", True, 1),
                            ("keras-hub XLA spe", True, steps_per_round)):
@@ -547,6 +564,8 @@ def main(argv=None):
         common.print_table(table)
         tables.append(table)
         fast_paths += [
+            {"name": "fused training kernels (XLA element-wise, matmuls oneDNN)", "table": table["caption"],
+             "on": "keras_bert", "off": "keras_bert TF ops"},
             {"name": "XLA (jit_compile)", "table": table["caption"], "on": "keras_bert XLA", "off": "keras_bert"},
             {"name": f"steps_per_execution={steps} (XLA)", "table": table["caption"],
              "on": f"keras_bert XLA spe={steps}", "off": "keras_bert XLA"},
