@@ -2,14 +2,19 @@
 function, by op type, in one precision.
 
     python benchmarks/train_step_profile.py [--preset mini] [--batch 32] [--precision float32|mixed_bfloat16]
-        [--steps 4] [--top 22]
+        [--steps 4] [--top 22] [--without_training_kernels]
 
 The step is the finetuning_step section's keras_bert contender (`finetuning_step.keras_bert_trainer`:
 the classification Trainer's train function, no XLA, S=128, every token real). After 3 warm-up steps,
 `--steps` steps run untraced (examples/s) and `--steps` under `tf.profiler.experimental`; the trace's
 framework op statistics (TensorFlow's `framework_op_stats` tool) give each op type's self time summed
 over both cores, per step, IDLE included (a core waiting). Not a suite section (no peers): a profile
-to read beside the section's figures (issue 22: why bf16 steps gain little here).
+to read beside the section's figures (issue 22).
+
+The element-wise work of the step runs as XLA-compiled kernels (`keras_bert.training_kernels`), which
+are not TensorFlow op kernels: the op statistics leave their time out, and a core running them counts
+as IDLE. `--without_training_kernels` traces the step inside `training_kernels.disabled()` (TensorFlow's
+own element-wise ops, each listed by type), as the finetuning_step section's "keras_bert TF ops" row.
 """
 
 import collections
@@ -51,6 +56,8 @@ def main(argv=None):
     parser.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"))
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--top", type=int, default=22)
+    parser.add_argument("--without_training_kernels", action="store_true",
+                        help="TensorFlow's element-wise ops instead of the XLA-fused training kernels")
     args = parser.parse_args(argv)
     if args.quick:
         args.preset, args.batch, args.steps = "tiny", 4, 1
@@ -65,6 +72,8 @@ def main(argv=None):
     trainer = finetuning_step.keras_bert_trainer(finetuning_step.reference_classifier(config), args.batch,
                                                  jit=False, precision=args.precision)
     run = finetuning_step.trainer_steps(trainer, lambda _: tf.data.Dataset.from_tensors(batch).repeat())
+    if args.without_training_kernels:
+        run = finetuning_step._without_training_kernels(run)
     run(3)
     start = time.perf_counter()
     run(args.steps)
@@ -75,7 +84,8 @@ def main(argv=None):
     tf.profiler.experimental.stop()
     by_type = op_type_self_times(sorted(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True))[-1])
     total = sum(micros for _, micros in by_type.values())
-    print(f"{args.preset}, batch {args.batch}, S={finetuning_step.SEQ_LENGTH}, {args.precision}: "
+    kernels = "TensorFlow's element-wise ops" if args.without_training_kernels else "fused training kernels (as IDLE)"
+    print(f"{args.preset}, batch {args.batch}, S={finetuning_step.SEQ_LENGTH}, {args.precision}, {kernels}: "
           f"{speed:.1f} examples/s untraced; {common.machine()}")
     print(f"{'op type':<34} {'kernels/step':>12} {'ms/step':>9} {'share':>7}  (self time over all cores)")
     for op, (count, micros) in sorted(by_type.items(), key=lambda item: -item[1][1])[: args.top]:

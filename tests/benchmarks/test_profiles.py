@@ -18,3 +18,11 @@ def test_train_step_profile_reads_the_op_statistics():
     assert found["examples_per_second"] > 0
     assert any("MatMul" in op for op in found["by_type"]), sorted(found["by_type"])
     assert any("Adam" in op for op in found["by_type"])  # The optimizer update is part of the step.
+
+
+def test_train_step_profile_without_training_kernels_lists_the_element_wise_ops():
+    """The fused kernels' ops are not TensorFlow op kernels (left out of the
+    statistics); traced without them, the element-wise ops they replace show."""
+    fused = train_step_profile.main(["--quick"])["by_type"]
+    plain = train_step_profile.main(["--quick", "--without_training_kernels"])["by_type"]
+    assert "SelectV2" in plain and plain.get("Mul", (0,))[0] > fused.get("Mul", (0,))[0]
