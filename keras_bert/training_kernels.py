@@ -1,16 +1,18 @@
 """Element-wise work of the training graph as XLA-fused kernels.
 
 A CPU training step without XLA runs each element-wise op of the encoder
-(GELU, dropout, residual add, LayerNorm, softmax, and their gradients) as its own
-TensorFlow kernel, one pass over `[batch * seq, width]` activations each;
-in bfloat16 those kernels are slower still (Eigen converts element by
+(GELU, dropout, residual add, LayerNorm, softmax, and their gradients) as
+its own TensorFlow kernel, one pass over `[batch * seq, width]` activations
+each; in bfloat16 those kernels are slower still (Eigen converts element by
 element). Whole-step XLA does not help on CPU in bfloat16 (its dots do not
-use oneDNN). Here each group of element-wise ops, forward and backward, is a
-`tf.function(jit_compile=True)`: XLA compiles it into one loop over the
-data (computing in float32 and rounding once to bfloat16 where the
-inputs are bfloat16), and the matmuls between
-the groups stay TensorFlow's oneDNN kernels. Inside a whole-step XLA
-function (`--jit_compile`, TPUs) the groups are simply inlined.
+use oneDNN). Here each group of element-wise ops is a
+`tf.function(jit_compile=True)` forward and one backward (the closed-form
+gradient, `tf.custom_gradient`): XLA compiles each into one loop over the
+data, computing in float32 and rounding once to the inputs' dtype, and the
+matmuls between the groups stay TensorFlow's oneDNN kernels. Each new input
+shape compiles them once (about 0.4 s a batch shape on the 2-core CPUs
+here). Inside a whole-step XLA function (`--jit_compile`, TPUs) the groups
+are simply inlined.
 
 Training graphs only: a function marked for XLA fails in TF Serving, which
 runs signatures without it (`keras_bert.export.op_audit` refuses such
@@ -19,11 +21,11 @@ graph that must run without XLA (the training function of an exported TF
 Hub encoder) is traced inside `disabled()`: the layers then use
 TensorFlow's own ops in training too (`enabled()` is what they ask).
 
-Measured one direction at a time on this repository's CPUs (mini, batch 32,
-S=128; forward + backward of one instance):
-  GELU (tanh form) on [4096, 1024]: float32 17.6 -> 4.6 ms, bfloat16 31.3 -> 9.2 ms.
-  dropout + residual + LayerNorm on [4096, 256]: float32 11.5 -> 6.8 ms,
-  bfloat16 15.7 -> 7.3 ms.
+Measured on a 2-core Intel Xeon (AMX), forward + backward of one instance:
+GELU (tanh form) on [4096, 1024] float32 17.6 -> 4.6 ms, bfloat16 31.3 ->
+9.2 ms; dropout + residual + LayerNorm on [4096, 256] float32 11.5 -> 6.8
+ms, bfloat16 15.7 -> 7.3 ms. The whole mini fine-tuning step (batch 32,
+S=128): BENCHMARKS.md, fast path "fused training kernels".
 """
 
 import contextlib
@@ -66,9 +68,6 @@ def _fused(function):
 
 
 # ------------------------------------------------------------------ GELU
-
-
-# Each computes in float32 and rounds its result once to the input's dtype.
 
 
 @_fused
