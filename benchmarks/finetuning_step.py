@@ -411,7 +411,7 @@ def hf_loss(model, batch, autocast_dtype=None):
         model.train()
 
 
-def _without_training_kernels(run):
+def without_training_kernels(run):
     """`run` with every call inside `training_kernels.disabled()` (its first call traces the step)."""
     from keras_bert import training_kernels
 
@@ -448,7 +448,7 @@ def build_contenders(reference, batch, steps_per_round, skip, precision="fp32"):
         row = f"keras_bert XLA spe={spe}" if name.endswith("spe") else name
         runners[row] = trainer_steps(trainer, dataset_fn)
         if name == "keras_bert TF ops":  # Traced (in the warm-up call) without the fused kernels.
-            runners[row] = _without_training_kernels(runners[row])
+            runners[row] = without_training_kernels(runners[row])
         losses[row] = keras_bert_loss(trainer.model, batch)
     for name, jit, spe in (("keras-hub", False, 1), ("keras-hub XLA", True, 1),
                            ("keras-hub XLA spe", True, steps_per_round)):

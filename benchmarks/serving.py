@@ -87,19 +87,14 @@ def build_models(preset, seq, vocab_file):
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def onnx_model(hf_dir, work, int8=False):
+def onnx_model(hf_dir, work):
     """The path of an ONNX model of the transformers classifier in `hf_dir`,
     prepared as ONNX Runtime's own guides prepare BERT for CPU: exported with
-    eager attention (the form ORT's fusions know), run through
+    eager attention (the form ORT's fusions know), then run through
     `onnxruntime.transformers.optimizer` (model_type bert: fused GELU,
-    LayerNorm, SkipLayerNorm and attention where its patterns match), and,
-    with `int8`, dynamically quantized after that (`quantize_dynamic`, int8
-    weights, uint8 activations quantized at run time)."""
-    import onnx
+    LayerNorm, SkipLayerNorm and attention where its patterns match)."""
     import torch
     import transformers
-    from onnxruntime.quantization import QuantType
-    from onnxruntime.quantization import quantize_dynamic
     from onnxruntime.transformers import optimizer
 
     hf = transformers.AutoModelForSequenceClassification.from_pretrained(hf_dir, attn_implementation="eager").eval()
@@ -112,9 +107,18 @@ def onnx_model(hf_dir, work, int8=False):
     optimized = os.path.join(work, "model.optimized.onnx")
     optimizer.optimize_model(exported, model_type="bert", num_heads=hf.config.num_attention_heads,
                              hidden_size=hf.config.hidden_size).save_model_to_file(optimized)
-    if not int8:
-        return optimized
-    quantized = os.path.join(work, "model.int8.onnx")
+    return optimized
+
+
+def quantized_onnx_model(optimized):
+    """The path of `optimized` (`onnx_model`'s) dynamically quantized as ORT's
+    BERT guides do it after optimizing (`quantize_dynamic`: int8 weights,
+    uint8 activations quantized at run time), written beside it."""
+    import onnx
+    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization import quantize_dynamic
+
+    quantized = os.path.join(os.path.dirname(optimized), "model.int8.onnx")
     # The fused ops' outputs have no inferred type; they are float.
     quantize_dynamic(optimized, quantized, weight_type=QuantType.QInt8,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})

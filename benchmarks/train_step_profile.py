@@ -73,7 +73,7 @@ def main(argv=None):
                                                  jit=False, precision=args.precision)
     run = finetuning_step.trainer_steps(trainer, lambda _: tf.data.Dataset.from_tensors(batch).repeat())
     if args.without_training_kernels:
-        run = finetuning_step._without_training_kernels(run)
+        run = finetuning_step.without_training_kernels(run)
     run(3)
     start = time.perf_counter()
     run(args.steps)

@@ -68,12 +68,6 @@ def export_encoder(encoder, export_dir):
         )
         return {"pooled_output": outputs["pooled_output"], "sequence_output": outputs["sequence_output"]}
 
-    # The training function too runs where XLA may not (TF Serving loads the
-    # whole library): traced with TensorFlow's own ops, not the fused kernels.
-    with training_kernels.disabled():
-        for training in (False, True):
-            call.get_concrete_function(_input_specs(), training=training)
-
     def write(path):
         root = tf.__internal__.tracking.AutoTrackable()
         root.variables = saved_model_lib.tf_variables(encoder.weights)
@@ -83,7 +77,12 @@ def export_encoder(encoder, export_dir):
         tf.saved_model.save(root, path, signatures={serving.SERVING_DEFAULT: serve.get_concrete_function()})
         saved_model_lib.rewrite_saved_model(path)  # Loads on TF Serving 2.13 too.
 
-    with training_kernels.disabled():  # Should saving trace anything again.
+    # The training function too runs where XLA may not (TF Serving loads the
+    # whole library): traced, and saved, with TensorFlow's own ops, not the
+    # fused training kernels.
+    with training_kernels.disabled():
+        for training in (False, True):
+            call.get_concrete_function(_input_specs(), training=training)
         return saved_model_lib.write_saved_model_dir(export_dir, write)
 
 

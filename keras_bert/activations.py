@@ -60,6 +60,14 @@ def get_fusable_activation(name):
     return _FUSABLE_BY_NAME[name]
 
 
+def activation_for_call(name, training):
+    """The activation called `name` for a layer's call: `get_activation`'s
+    (closed-form derivative, XLA-fused kernels) when `training`, else
+    `get_fusable_activation`'s (TensorFlow's own op, which grappler fuses
+    into the matmul before it and TF Serving runs as is)."""
+    return get_activation(name) if training else get_fusable_activation(name)
+
+
 def get_activation(name):
     """Returns the activation function called `name` (one of `ACTIVATIONS`)."""
     try:

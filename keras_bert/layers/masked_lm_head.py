@@ -3,8 +3,8 @@
 import keras
 import tensorflow as tf
 
+from keras_bert.activations import activation_for_call
 from keras_bert.activations import get_activation
-from keras_bert.activations import get_fusable_activation
 
 
 @keras.saving.register_keras_serializable(package="keras_bert")
@@ -47,8 +47,8 @@ class MaskedLMHead(keras.layers.Layer):
         `seq` of the positions to predict (padding entries may point at 0).
       embedding_table: float Tensor or Variable `[vocab_size, hidden_size]`,
         the word embedding table the logits are tied to.
-      training: bool; the transform's activation takes its training form
-        (`get_activation`) when True.
+      training: bool; picks the transform's activation form
+        (`activation_for_call`).
 
     Returns:
       float Tensor `[batch, num_predictions, vocab_size]`, logits.
@@ -101,9 +101,7 @@ class MaskedLMHead(keras.layers.Layer):
         # on CPU), where the 2-D MatMul's gradient is a single product.
         batch_shape = tf.shape(x)[:2]
         x = tf.reshape(x, [-1, self.hidden_size])
-        # The activation as in `TransformerBlock.call`: XLA-fused with its
-        # derivative when training, TensorFlow's own op otherwise.
-        activation = get_activation(self.activation) if training else get_fusable_activation(self.activation)
+        activation = activation_for_call(self.activation, training)
         x = self.transform_layer_norm(activation(self.transform_dense(x)))
         table = keras.ops.cast(embedding_table, self.compute_dtype)
         logits = tf.matmul(x, table, transpose_b=True)

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_bert import training_kernels
+from keras_bert.activations import activation_for_call
 from keras_bert.activations import get_activation
 from keras_bert.activations import get_fusable_activation
 from keras_bert.layers.self_attention import SelfAttention
@@ -100,8 +101,7 @@ class TransformerBlock(keras.layers.Layer):
             epsilon=self.layer_norm_eps, name="attention_layer_norm", **common
         )
         self.attention_layer_norm.build(input_shape)
-        # No activation here: `call` applies it, `get_activation`'s when
-        # training, `get_fusable_activation`'s otherwise.
+        # No activation here: `call` applies it (`activation_for_call`).
         self.intermediate_dense = keras.layers.Dense(
             self.intermediate_size,
             kernel_initializer=initializer,
@@ -139,10 +139,7 @@ class TransformerBlock(keras.layers.Layer):
         attended = self.attention(tf.reshape(x, shape), attention_mask=attention_mask, training=training)
         attended = tf.reshape(attended, [-1, self.hidden_size])
         x = self._add_and_norm(x, attended, self.attention_dropout, self.attention_layer_norm, training)
-        # Training: the activation with its closed-form derivative, each
-        # direction one XLA-fused kernel; otherwise TensorFlow's own op,
-        # which grappler fuses into the matmul (and TF Serving runs as is).
-        activation = get_activation(self.activation) if training else get_fusable_activation(self.activation)
+        activation = activation_for_call(self.activation, training)
         h = self.output_dense(activation(self.intermediate_dense(x)))
         x = self._add_and_norm(x, h, self.output_dropout, self.output_layer_norm, training)
         return tf.reshape(x, shape)
