@@ -31,7 +31,9 @@ not kept.
 of the model (`serving_copy`): int8 weights with a float scale per output
 channel, activations quantized per row at run time, and the matmuls run by
 TensorFlow's oneDNN u8 x s8 -> s32 kernel
-(`QuantizedMatMulWithBiasAndDequantize`).
+(`QuantizedMatMulWithBiasAndDequantize`). `quantize="bfloat16"` exports a
+bfloat16 copy: weights stored and matmuls run in bfloat16 (oneDNN's
+AVX512_BF16 / AMX kernels), LayerNorm statistics in float32, outputs float32.
 """
 
 import json
@@ -43,6 +45,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_bert import cpu_features
 from keras_bert import io
 from keras_bert.checkpoints import pretrained
 from keras_bert.export import op_audit
@@ -178,7 +181,7 @@ def _best_results(model_dir):
 
 # ---------------------------------------------------------- quantization
 
-QUANTIZE_MODES = ("int8",)
+QUANTIZE_MODES = ("int8", "bfloat16")
 
 
 def check_quantize(quantize):
@@ -187,8 +190,19 @@ def check_quantize(quantize):
         return quantize
     raise ValueError(
         f"quantize={quantize!r} (--quantize of `keras-bert export`): unknown; use 'int8' (int8 weights and "
-        f"matmuls) or leave it unset (float32)"
+        f"matmuls), 'bfloat16' (bfloat16 weights and matmuls) or leave it unset (float32)"
     )
+
+
+def bfloat16_serving_note(cpu_flags=None):
+    """What a bfloat16 export means for the CPU it is made on: a sentence
+    naming this CPU's bfloat16 instructions, or saying it has none (then
+    oneDNN emulates the bfloat16 matmuls, slower than float32's)."""
+    found = cpu_features.bf16_instructions(cpu_features.read_cpu_flags() if cpu_flags is None else cpu_flags)
+    if found:
+        return f"quantize='bfloat16': this machine's CPU has {', '.join(found)} (native bfloat16 matmuls)"
+    return ("quantize='bfloat16': this machine's CPU has neither AVX512_BF16 nor AMX, so it would serve the "
+            "bfloat16 copy slower than float32; serve it on a CPU that has one of them")
 
 
 def serving_copy(model, quantize=None):
@@ -200,6 +214,15 @@ def serving_copy(model, quantize=None):
     and multiple choice use `[CLS]`; tagging and SQuAD real pieces), so they
     are those of `model` to float rounding while padding costs no time.
     Built under `model`'s dtype policy, with its weights.
+
+    `quantize="bfloat16"`: the copy is built under Keras's "bfloat16"
+    policy, its weights stored in bfloat16 (half their float32 size) and its
+    matmuls, attention and activations computed in bfloat16, which oneDNN
+    runs on AVX512_BF16 / AMX; LayerNorm computes its statistics in float32
+    (`TransformerBlock`, Keras's LayerNormalization) and the serving
+    functions return float32. Unlike TF Serving's `--mixed_precision=bfloat16`
+    (grappler casts around each op of a float32 graph at load), no weight is
+    cast per request.
 
     `quantize="int8"`: the copy's `Dense` and `Embedding` layers are then
     quantized. Keras's `Model.quantize("int8")` gives every one an int8
@@ -219,8 +242,8 @@ def serving_copy(model, quantize=None):
     (`check_onednn_int8`).
 
     Raises:
-      ValueError: `quantize` is not None or "int8", the model is already
-        quantized, or the int8 kernel cannot run here.
+      ValueError: `quantize` is not None, "int8" or "bfloat16", the model
+        is already quantized, or the int8 kernel cannot run here.
     """
     import keras
 
@@ -230,10 +253,11 @@ def serving_copy(model, quantize=None):
                          if getattr(layer, "quantization_mode", None)}
     if quantize:
         if already_quantized:
-            raise ValueError("quantize='int8': the model is already quantized (export it with quantize=None)")
-        check_onednn_int8()
+            raise ValueError(f"quantize={quantize!r}: the model is already quantized (export it with quantize=None)")
+        if quantize == "int8":
+            check_onednn_int8()
     global_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(model.encoder.dtype_policy)
+    keras.config.set_dtype_policy("bfloat16" if quantize == "bfloat16" else model.encoder.dtype_policy)
     try:
         encoder = BertEncoder(model.encoder.config, skip_padding=True, name=model.encoder.name)
         copy = model.__class__.from_config(dict(model.get_config(), encoder=encoder))
@@ -245,8 +269,8 @@ def serving_copy(model, quantize=None):
             layer.quantize(already_quantized.pop(layer.path))
     if already_quantized:
         raise ValueError(f"serving_copy: no layer of the copy matches the quantized {sorted(already_quantized)}")
-    copy.set_weights(model.get_weights())
-    if quantize:
+    copy.set_weights(model.get_weights())  # Cast to the copy's variable dtype.
+    if quantize == "int8":
         with warnings.catch_warnings():  # One per layer without weights ("... does not have a `quantize` method").
             warnings.filterwarnings("ignore", message=".*does not have a `quantize` method", category=UserWarning)
             copy.quantize(quantize)
@@ -450,10 +474,13 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
         (`keras_bert.export.serving_releases`): the audit's target.
       model_name: the model name in the warmup requests (default: the
         base name of `export_dir`).
-      quantize: None (float32 weights, as trained), or "int8": export an
+      quantize: None (float32 weights, as trained), "int8": export an
         int8 copy (`serving_copy`): Dense and embedding weights a quarter of the size, int8
         matmuls on oneDNN (x86-64 CPUs), predictions a little off the
-        float model's. The model passed in is not changed.
+        float model's; or "bfloat16": a bfloat16 copy (half the size,
+        matmuls in bfloat16: faster on CPUs with AVX512_BF16 or AMX, slower
+        without; outputs move by bfloat16 rounding). The model passed in is
+        not changed.
       serving_config: a `serving_config.ServingConfig` (batch threads =
         this machine's cores, batches up to 32 ...): after the version,
         writes `batching_parameters.txt`, `models.config` and `SERVING.md`

@@ -28,9 +28,10 @@ def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None
     fine-tuned elsewhere (a transformers `BertFor...` directory, an original
     run_classifier.py / run_squad.py checkpoint); `max_seq_length` and
     `text_pairs` then say how it is served (`saved_model.load_finetuned`).
-    `quantize="int8"`
-    quantizes the served model (`saved_model.serving_copy`); the TF Hub
-    style encoder stays float32.
+    `quantize="int8"` or `"bfloat16"` quantizes the served model
+    (`saved_model.serving_copy`; for bfloat16 it also prints whether this
+    machine's CPU runs bfloat16 matmuls natively); the TF Hub style encoder
+    stays float32.
     """
     saved_model.check_quantize(quantize)  # Before the model is loaded.
     target = serving_releases.get_release(serving_target or op_audit.DEFAULT_TARGET).name
@@ -44,6 +45,8 @@ def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None
     info = read_json_file(os.path.join(path, saved_model.ASSETS_EXTRA, saved_model.EXPORT_INFO_FILE), "export info")
     weights = f", {quantize} weights" if quantize else ""
     print(f"exported the {info['task']} model of {model_dir} to {path}{weights}", flush=True)
+    if quantize == "bfloat16":
+        print(f"  {saved_model.bfloat16_serving_note()}")
     for name, signature in info["signatures"].items():
         print(f"  {name} ({signature['method_name'].rsplit('/', 1)[-1]}): {', '.join(signature['inputs'])} -> "
               f"{', '.join(signature['outputs'])}")
