@@ -41,11 +41,12 @@ class SelfAttention(keras.layers.Layer):
       training: bool, whether dropout is active.
       token_mask: optional int or bool Tensor `[batch, seq]`, nonzero at real
         tokens. Given, the four projections run on the `tokens` real rows
-        only; queries, keys and values are scattered to `[batch, seq]` (zero
-        at padding) for the scores and the weighted sum, and the context is
-        gathered back. Real tokens get the same result as without it (to
-        float rounding; `attention_mask` must not let them attend to
-        positions outside `token_mask`, which hold zeros) in a fraction of
+        only (plus one zero row, whose projections -- the biases -- stand
+        at every padding position); queries, keys and values are laid out
+        as `[batch, seq]` for the scores and the weighted sum, and the
+        context is gathered back. Real tokens get the same result as
+        without it (to float rounding; `attention_mask` must not let them
+        attend to positions outside `token_mask`) in a fraction of
         the projections' time when the batch is mostly padding. This is the
         inference path: its attention core keeps off oneDNN's small-tensor
         kernels (see `_transpose_without_onednn`).
@@ -115,12 +116,12 @@ class SelfAttention(keras.layers.Layer):
         """`tokens` `[T, H]` (the real positions of `token_mask` `[B, S]`) -> `[T, H]`."""
         shape = tf.shape(token_mask)
         batch, seq = shape[0], shape[1]
-        index = token_index(token_mask)  # [T, 1]
-        # One scatter for the three projections: [T, 3H] -> [B * S, 3H].
-        projected = tf.concat(
-            [self.query_dense(tokens), self.key_dense(tokens), self.value_dense(tokens)], axis=1
-        )
-        projected = tf.scatter_nd(index, projected, [batch * seq, 3 * self.hidden_size])
+        # Row T, a zero vector, stands for every padding position: its
+        # projections (the biases) fill the padding of [B * S, 3H] in one
+        # gather for the three projections.
+        rows = tf.concat([tokens, tf.zeros_like(tokens[:1])], axis=0)  # [T + 1, H]
+        projected = tf.concat([self.query_dense(rows), self.key_dense(rows), self.value_dense(rows)], axis=1)
+        projected = tf.gather(projected, padded_token_rows(token_mask))  # [B * S, 3H]
         projected = tf.reshape(projected, [batch, seq, 3, self.num_heads, self.head_size])
         query, key, value = tf.unstack(_transpose_without_onednn(projected, [2, 0, 3, 1, 4]))
         if attention_mask is None:
@@ -137,7 +138,7 @@ class SelfAttention(keras.layers.Layer):
                                       training, select_masked=True),
         )
         context = _transpose_without_onednn(context, [0, 2, 1, 3])  # [batch, seq, heads, head_size]
-        context = tf.gather_nd(tf.reshape(context, [-1, self.hidden_size]), index)  # [T, H]
+        context = tf.gather(tf.reshape(context, [-1, self.hidden_size]), token_positions(token_mask))  # [T, H]
         return self.output_dense(context)
 
     def _attend(self, query, key, value, attention_mask, training):
@@ -184,22 +185,34 @@ class SelfAttention(keras.layers.Layer):
 
 def gather_tokens(x, token_mask):
     """`x` `[batch, seq, H]` -> `[T, H]`: the rows where `token_mask` `[batch, seq]` is nonzero, row-major."""
-    return tf.gather_nd(tf.reshape(x, [-1, tf.shape(x)[-1]]), token_index(token_mask))
+    return tf.gather(tf.reshape(x, [-1, tf.shape(x)[-1]]), token_positions(token_mask))
 
 
 def scatter_tokens(tokens, token_mask):
     """`tokens` `[T, H]` (as `gather_tokens` gives) -> `[batch, seq, H]`, zeros where `token_mask` is 0."""
     shape = tf.shape(token_mask)
     width = tf.shape(tokens)[-1]
-    flat = tf.scatter_nd(token_index(token_mask), tokens, [shape[0] * shape[1], width])
+    flat = tf.gather(tf.concat([tokens, tf.zeros_like(tokens[:1])], axis=0), padded_token_rows(token_mask))
     return tf.reshape(flat, [shape[0], shape[1], width])
 
 
-def token_index(token_mask):
-    """`[T, 1]` int64: the row-major positions in `[batch * seq]` where
-    `token_mask` `[batch, seq]` is nonzero (the rows `gather_nd` and
-    `scatter_nd` take to move between `[batch * seq, H]` and `[T, H]`)."""
-    return tf.where(tf.reshape(tf.cast(token_mask, "bool"), [-1]))
+# The layout changes are gathers (TensorFlow's GatherV2 copies rows in
+# parallel), not ScatterNd / GatherNd: on the served mini classifier at
+# batch 32 the ScatterNd kernels alone took ~8% of a request.
+def token_positions(token_mask):
+    """`[T]` int32: the row-major positions in `[batch * seq]` where
+    `token_mask` `[batch, seq]` is nonzero (the rows `gather_tokens` takes)."""
+    real = tf.reshape(tf.cast(token_mask, "bool"), [-1])
+    return tf.cast(tf.where(real)[:, 0], tf.int32)
+
+
+def padded_token_rows(token_mask):
+    """`[batch * seq]` int32: for each position of `token_mask` `[batch,
+    seq]`, its row in the `[T, ...]` layout of the real tokens, and `T` at
+    padding (a row the caller appends): `tf.gather` of an `[T + 1, ...]`
+    tensor by it gives the `[batch * seq, ...]` layout."""
+    real = tf.cast(tf.reshape(tf.cast(token_mask, "bool"), [-1]), tf.int32)
+    return tf.where(real > 0, tf.cumsum(real, exclusive=True), tf.reduce_sum(real))
 
 
 def _merge_heads(context, hidden_size):
