@@ -18,10 +18,12 @@ int8, on one fine-tuned model: SST-2 dev accuracy, size and speed.
    matmuls).
 3. Loads each with `tf.saved_model.load` and calls its `serving_default`
    signature on raw text (tokenization in the graph, as TF Serving runs it):
-   every SST-2 dev sentence (6,735) in batches of 32 -- accuracy, the share
-   of sentences on which the two agree, and throughput -- and the first
-   `--latency_sentences` one at a time (median latency per request). The
-   two alternate round by round; figures are medians over rounds.
+   every SST-2 dev sentence (6,735) in batches of 32 once, untimed --
+   accuracy and the share of sentences on which they agree --, then per
+   round the first `--timed_sentences` in batches of 32 (throughput; their
+   labels must be the same again) and the first `--latency_sentences` one at
+   a time (median latency per request). The contenders alternate round by
+   round; figures are medians over rounds.
    One more contender, where the CPU has AVX-512 (oneDNN's bfloat16 needs
    it): the float32 export served as TF Serving's `--mixed_precision=bfloat16`
    serves it -- grappler's oneDNN auto mixed precision
@@ -135,6 +137,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency_sentences", type=int, default=100, help="batch-1 requests per round")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--timed_sentences", type=int, default=2048,
+                        help="dev sentences of the throughput timed per round (accuracy: all of them, once)")
     parser.add_argument("--dev_rows", type=int, default=None, help="default: all of dev.tsv")
     parser.add_argument("--keras_int8_sentences", type=int, default=160)
     parser.add_argument("--work_dir", default=None, help="default: a temporary directory, removed at the end")
@@ -142,6 +146,7 @@ def main(argv=None):
     if args.quick:
         args.preset, args.train_rows, args.dev_rows, args.rounds = "tiny", 400, 256, 1
         args.latency_sentences, args.keras_int8_sentences, args.vocab_size = 20, 32, 2000
+        args.timed_sentences = 128
     started = time.perf_counter()
 
     import tensorflow as tf
@@ -186,6 +191,8 @@ def main(argv=None):
         sentences, gold = read_sst2(os.path.join(DATA, "dev.tsv"), args.dev_rows)
         latency_inputs = [[s] for s in sentences[: args.latency_sentences]]
         batches = [sentences[i: i + args.batch] for i in range(0, len(sentences), args.batch)]
+        timed = sentences[: args.timed_sentences]
+        timed_batches = [timed[i: i + args.batch] for i in range(0, len(timed), args.batch)]
         def saved_model_runner(signature):
             return lambda texts: [label.decode() for label in signature(text=tf.constant(texts))["labels"].numpy()]
 
@@ -193,22 +200,27 @@ def main(argv=None):
         runners.update(peer_runners(model, os.path.join(model_dir, "vocab.txt"), settings["labels"], args.seq,
                                     work, with_bf16))
         contenders = list(signatures) + ([BF16_REWRITE] if with_bf16 else []) + [n for n in PEERS if n in runners]
-        predictions = {name: None for name in contenders}
-
-        for name in runners:  # Warm up every shape path.
-            for batch in latency_inputs[:5] + batches[:2]:
+        predictions = {}  # Every dev sentence's label, by contender (untimed; also the warm-up).
+        for name in runners:
+            for batch in latency_inputs[:5]:
                 runners[name](batch)
+            predictions[name] = [label for batch in batches for label in runners[name](batch)]
+
+        def check_same_labels(name, labels):
+            if labels != predictions[name][: len(labels)]:
+                raise AssertionError(f"{name}: predictions changed between rounds")
+
         latency = {name: [] for name in contenders}
         throughput = {name: [] for name in contenders}
         for r in range(args.rounds):
             for name in contenders:
-                if name == BF16_REWRITE:
-                    served_bf16 = _bf16_round(paths[FP32], sentences, args.latency_sentences, args.batch, work)
+                if name == BF16_REWRITE:  # Its first round also labels every dev sentence, untimed.
+                    served_bf16 = _bf16_round(paths[FP32], sentences, args.latency_sentences, args.batch,
+                                              len(timed), name not in predictions, work)
                     latency[name].append(served_bf16["latency_ms"])
                     throughput[name].append(served_bf16["throughput"])
-                    if predictions[name] is not None and predictions[name] != served_bf16["labels"]:
-                        raise AssertionError(f"{name}: predictions changed between rounds")
-                    predictions[name] = served_bf16["labels"]
+                    predictions.setdefault(name, served_bf16.get("all_labels"))
+                    check_same_labels(name, served_bf16["labels"])
                     continue
                 times = []
                 for batch in latency_inputs:
@@ -217,11 +229,9 @@ def main(argv=None):
                     times.append(time.perf_counter() - start)
                 latency[name].append(statistics.median(times) * 1000)
                 start = time.perf_counter()
-                labels = [label for batch in batches for label in runners[name](batch)]
-                throughput[name].append(len(sentences) / (time.perf_counter() - start))
-                if predictions[name] is not None and predictions[name] != labels:
-                    raise AssertionError(f"{name}: predictions changed between rounds")
-                predictions[name] = labels
+                labels = [label for batch in timed_batches for label in runners[name](batch)]
+                throughput[name].append(len(timed) / (time.perf_counter() - start))
+                check_same_labels(name, labels)
             print(f"  round {r + 1}/{args.rounds}: " + ", ".join(
                 f"{n} b1 {latency[n][-1]:.1f} ms, b{args.batch} {throughput[n][-1]:.1f} ex/s" for n in contenders),
                 flush=True)
@@ -270,8 +280,8 @@ def main(argv=None):
         "rows": [common.row(name, latency[name], ours=name in OURS) for name in contenders],
     }
     throughput_table = {
-        "caption": f"Serving raw text, batch {args.batch}, all {n} SST-2 dev sentences, {args.preset}, "
-                   f"max seq {args.seq}",
+        "caption": f"Serving raw text, batch {args.batch}, the first {len(timed)} SST-2 dev sentences, "
+                   f"{args.preset}, max seq {args.seq}",
         "unit": "examples/s", "baseline": FP32, "target": None,
         "rows": [common.row(name, throughput[name], ours=name in OURS) for name in contenders],
     }
@@ -299,9 +309,9 @@ def main(argv=None):
             f"`quantize=\"int8\"`" + ("; `quantize=\"bfloat16\"`" if with_bf16 else "")
             + f"), each serving max_seq_length {args.seq}. Each SavedModel is loaded with "
             f"`tf.saved_model.load` and its `serving_default` signature called on raw text: all {n} SST-2 dev "
-            f"sentences in batches of {args.batch} (accuracy, agreement, throughput) and the first "
-            f"{len(latency_inputs)} one by one (median latency), alternating over {args.rounds} "
-            f"round(s); figures are medians over rounds. "
+            f"sentences in batches of {args.batch} once (accuracy, agreement), then per round the first "
+            f"{len(timed)} in batches of {args.batch} (throughput) and the first {len(latency_inputs)} one by one "
+            f"(median latency), alternating over {args.rounds} round(s); figures are medians over rounds. "
             + ("The TF Serving --mixed_precision=bfloat16 row serves the float32 SavedModel with TF's "
                "`auto_mixed_precision_onednn_bfloat16` rewrite on (TF Serving's `--mixed_precision=bfloat16`), in its own process each round. "
                if with_bf16 else "")
@@ -426,15 +436,19 @@ def best_configurations(accuracy, throughput, latency):
     return rows
 
 
-def serve_in_bfloat16(export_path, sentences, latency_count, batch):
+def serve_in_bfloat16(export_path, sentences, latency_count, batch, timed_count, label_all):
     """In this process, which must not have run TensorFlow yet: serve `export_path` with TF
-    Serving's bfloat16 rewrite on. Returns {"latency_ms", "throughput", "labels"}."""
+    Serving's bfloat16 rewrite on. Returns {"latency_ms", "throughput", "labels"} (the first
+    `timed_count` sentences', timed in batches of `batch`), and with `label_all` "all_labels" (every
+    sentence's, untimed)."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (its ops, as TF Serving links them)
 
     tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
     signature = tf.saved_model.load(export_path).signatures["serving_default"]
     batches = [sentences[i: i + batch] for i in range(0, len(sentences), batch)]
+    timed = sentences[:timed_count]
+    timed_batches = [timed[i: i + batch] for i in range(0, len(timed), batch)]
     latency_inputs = [[s] for s in sentences[:latency_count]]
 
     def run(texts):
@@ -448,12 +462,15 @@ def serve_in_bfloat16(export_path, sentences, latency_count, batch):
         run(texts)
         times.append(time.perf_counter() - start)
     start = time.perf_counter()
-    labels = [label.decode() for texts in batches for label in run(texts)]
-    throughput = len(sentences) / (time.perf_counter() - start)
-    return {"latency_ms": statistics.median(times) * 1000, "throughput": throughput, "labels": labels}
+    labels = [label.decode() for texts in timed_batches for label in run(texts)]
+    throughput = len(timed) / (time.perf_counter() - start)
+    served = {"latency_ms": statistics.median(times) * 1000, "throughput": throughput, "labels": labels}
+    if label_all:
+        served["all_labels"] = [label.decode() for texts in batches for label in run(texts)]
+    return served
 
 
-def _bf16_round(export_path, sentences, latency_count, batch, work):
+def _bf16_round(export_path, sentences, latency_count, batch, timed_count, label_all, work):
     """One round of `serve_in_bfloat16` in a fresh process."""
     import json
     import subprocess
@@ -461,7 +478,7 @@ def _bf16_round(export_path, sentences, latency_count, batch, work):
     request = os.path.join(work, "bf16_request.json")
     with open(request, "w", encoding="utf-8") as f:
         json.dump({"export_path": export_path, "sentences": sentences, "latency_count": latency_count,
-                   "batch": batch}, f)
+                   "batch": batch, "timed_count": timed_count, "label_all": label_all}, f)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     run = subprocess.run([sys.executable, os.path.abspath(__file__), "--serve_in_bfloat16", request],
                          capture_output=True, text=True, env=env, timeout=3600)
