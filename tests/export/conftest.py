@@ -89,9 +89,10 @@ class Exported:
 
 
 class Exports:
-    """`get(name)` exports (once) and returns `MODELS[name]`; `export_kwargs`
-    go to `export_saved_model` (e.g. `audit=False` where the op audit is not
-    what a test is about)."""
+    """`get(name)` exports (once) and returns `MODELS[name]`; `quantized(name,
+    quantize)` the path of its `quantize="int8"` / `"bfloat16"` export
+    (once); `export_kwargs` go to `export_saved_model` (e.g. `audit=False`
+    where the op audit is not what a test is about)."""
 
     def __init__(self, root, **export_kwargs):
         self.root = root
@@ -110,6 +111,16 @@ class Exports:
             )
             self._cache[name] = Exported(name, task, model, self.preprocessor, path, settings)
         return self._cache[name]
+
+    def quantized(self, name, quantize):
+        key = (name, quantize)
+        if key not in self._cache:
+            exported = self.get(name)
+            self._cache[key] = saved_model_lib.export_saved_model(
+                exported.model, os.path.join(self.root, quantize, name), preprocessor=self.preprocessor,
+                quantize=quantize, **exported.settings, **self.export_kwargs,
+            )
+        return self._cache[key]
 
 
 @pytest.fixture(scope="session")

@@ -15,14 +15,9 @@ TEXTS = ["the movie was great", "a dull mess", "I love this film !", "he left ea
 
 
 @pytest.fixture(scope="module")
-def bf16_export(exports, tmp_path_factory):
+def bf16_export(exports):
     """(the float32 sst2 export, the bfloat16 export of the same model)."""
-    exported = exports.get("sst2")
-    path = saved_model_lib.export_saved_model(
-        exported.model, str(tmp_path_factory.mktemp("bf16") / "sst2"), preprocessor=exported.preprocessor,
-        quantize="bfloat16", **exported.settings,
-    )
-    return exported, path
+    return exports.get("sst2"), exports.quantized("sst2", "bfloat16")
 
 
 def _serve(path, texts):

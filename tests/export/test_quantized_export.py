@@ -34,14 +34,9 @@ TEXTS = ["the movie was great", "a dull mess", "I love this film !", "he left ea
 
 
 @pytest.fixture(scope="module")
-def int8_export(exports, tmp_path_factory):
+def int8_export(exports):
     """(the float32 sst2 export, the int8 export of the same model)."""
-    exported = exports.get("sst2")
-    path = saved_model_lib.export_saved_model(
-        exported.model, str(tmp_path_factory.mktemp("int8") / "sst2"), preprocessor=exported.preprocessor,
-        quantize="int8", **exported.settings,
-    )
-    return exported, path
+    return exports.get("sst2"), exports.quantized("sst2", "int8")
 
 
 @pytest.fixture(scope="module")
