@@ -213,6 +213,21 @@ class BertEncoderTest(testing.TestCase):
         # Not vacuous: the padding positions of the full encoder are not 0.
         self.assertGreater(np.abs(np.asarray(a["sequence_output"])[~real]).min(), 0.0)
 
+    def test_skip_padding_rows_without_real_tokens(self):
+        # A row (or a whole batch) whose input_mask is all 0, as a client of
+        # serve_token_ids may send: no real token to gather, zeros laid out.
+        config, full, skipping = self._skipping_pair()
+        inputs = testing.encoder_inputs(config, batch=3, seq=12)
+        inputs["input_mask"][1] = 0
+        out = skipping(inputs)["sequence_output"].numpy()
+        self.assertAllEqual(out[1], np.zeros_like(out[1]))
+        real = inputs["input_mask"].astype(bool)
+        self.assertAllClose(out[real], full(inputs)["sequence_output"].numpy()[real], atol=1e-5)
+        inputs["input_mask"][:] = 0
+        empty = skipping(inputs)
+        self.assertAllEqual(empty["sequence_output"].numpy(), np.zeros((3, 12, config.hidden_size)))
+        self.assertTrue(np.isfinite(empty["pooled_output"].numpy()).all())
+
     def test_skip_padding_gradients_and_xla(self):
         config, full, skipping = self._skipping_pair(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
         inputs = testing.encoder_inputs(config)
