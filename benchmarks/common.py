@@ -207,6 +207,11 @@ def start_torch(args):
                if policy else "unset (torch's own default)") + ".")
 
 
+def batches(items, size):
+    """`items` (a list) cut into consecutive lists of `size`, the last one shorter if need be."""
+    return [items[i: i + size] for i in range(0, len(items), size)]
+
+
 def time_rounds(runners, items_per_call, rounds, calls, warmup_calls=2, log=True):
     """Interleaved timing: {name: [items/s of each round]}.
 

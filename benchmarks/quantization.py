@@ -190,9 +190,9 @@ def main(argv=None):
 
         sentences, gold = read_sst2(os.path.join(DATA, "dev.tsv"), args.dev_rows)
         latency_inputs = [[s] for s in sentences[: args.latency_sentences]]
-        batches = [sentences[i: i + args.batch] for i in range(0, len(sentences), args.batch)]
+        batches = common.batches(sentences, args.batch)
         timed = sentences[: args.timed_sentences]
-        timed_batches = [timed[i: i + args.batch] for i in range(0, len(timed), args.batch)]
+        timed_batches = common.batches(timed, args.batch)
         def saved_model_runner(signature):
             return lambda texts: [label.decode() for label in signature(text=tf.constant(texts))["labels"].numpy()]
 
@@ -313,7 +313,8 @@ def main(argv=None):
             f"{len(timed)} in batches of {args.batch} (throughput) and the first {len(latency_inputs)} one by one "
             f"(median latency), alternating over {args.rounds} round(s); figures are medians over rounds. "
             + ("The TF Serving --mixed_precision=bfloat16 row serves the float32 SavedModel with TF's "
-               "`auto_mixed_precision_onednn_bfloat16` rewrite on (TF Serving's `--mixed_precision=bfloat16`), in its own process each round. "
+               "`auto_mixed_precision_onednn_bfloat16` rewrite on (what that flag turns on), in its own process "
+               "each round. "
                if with_bf16 else "")
             + f"The peers serve the same fine-tuned weights (save_task_checkpoint(..., 'hf')), tokenized by "
             f"BertTokenizerFast (padding to the longest text of the batch, truncating at {args.seq}): "
@@ -446,9 +447,9 @@ def serve_in_bfloat16(export_path, sentences, latency_count, batch, timed_count,
 
     tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
     signature = tf.saved_model.load(export_path).signatures["serving_default"]
-    batches = [sentences[i: i + batch] for i in range(0, len(sentences), batch)]
+    batches = common.batches(sentences, batch)
     timed = sentences[:timed_count]
-    timed_batches = [timed[i: i + batch] for i in range(0, len(timed), batch)]
+    timed_batches = common.batches(timed, batch)
     latency_inputs = [[s] for s in sentences[:latency_count]]
 
     def run(texts):
@@ -518,7 +519,7 @@ def _keras_int8(args, model, served, settings, work, sentences, fp32_signature):
                                               warmup=False, **settings)
     keras_signature = tf.saved_model.load(path).signatures["serving_default"]
     subset = sentences[: args.keras_int8_sentences]
-    batches = [subset[i: i + args.batch] for i in range(0, len(subset), args.batch)]
+    batches = common.batches(subset, args.batch)
 
     def runner(signature):
         def run():

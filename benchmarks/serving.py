@@ -224,7 +224,7 @@ def main(argv=None):
     contenders = {"keras_bert SavedModel": ours, "HF fast + PyTorch": theirs, ORT: onnx_runtime}
     batch_contenders = ("keras_bert SavedModel", "HF fast + PyTorch")  # ORT: batch 1 only (issue 22's target).
     latency_inputs = [[s] for s in sentences[: args.latency_sentences]]
-    batches = [sentences[i: i + args.batch] for i in range(0, len(sentences), args.batch)]
+    batches = common.batches(sentences, args.batch)
     for name, run in contenders.items():  # Warm up every shape path.
         for batch in latency_inputs[:10] + (batches[:3] if name in batch_contenders else []):
             run(batch)

@@ -119,7 +119,7 @@ class SelfAttention(keras.layers.Layer):
         # Row T, a zero vector, stands for every padding position: its
         # projections (the biases) fill the padding of [B * S, 3H] in one
         # gather for the three projections.
-        rows = tf.concat([tokens, tf.zeros([1, self.hidden_size], tokens.dtype)], axis=0)  # [T + 1, H]
+        rows = _with_zero_row(tokens)  # [T + 1, H]
         projected = tf.concat([self.query_dense(rows), self.key_dense(rows), self.value_dense(rows)], axis=1)
         projected = tf.gather(projected, padded_token_rows(token_mask))  # [B * S, 3H]
         projected = tf.reshape(projected, [batch, seq, 3, self.num_heads, self.head_size])
@@ -192,7 +192,7 @@ def scatter_tokens(tokens, token_mask):
     """`tokens` `[T, H]` (as `gather_tokens` gives) -> `[batch, seq, H]`, zeros where `token_mask` is 0."""
     shape = tf.shape(token_mask)
     width = tf.shape(tokens)[-1]
-    flat = tf.gather(tf.concat([tokens, tf.zeros([1, width], tokens.dtype)], axis=0), padded_token_rows(token_mask))
+    flat = tf.gather(_with_zero_row(tokens), padded_token_rows(token_mask))
     return tf.reshape(flat, [shape[0], shape[1], width])
 
 
@@ -204,6 +204,13 @@ def token_positions(token_mask):
     `token_mask` `[batch, seq]` is nonzero (the rows `gather_tokens` takes)."""
     real = tf.reshape(tf.cast(token_mask, "bool"), [-1])
     return tf.cast(tf.where(real)[:, 0], tf.int32)
+
+
+def _with_zero_row(tokens):
+    """`tokens` `[T, W]` and a row of zeros after them: `[T + 1, W]` (built
+    from the width, so `T` may be 0), the row `padded_token_rows` points
+    padding at."""
+    return tf.concat([tokens, tf.zeros([1, tf.shape(tokens)[-1]], tokens.dtype)], axis=0)
 
 
 def padded_token_rows(token_mask):
