@@ -54,6 +54,8 @@ from keras_bert.export import serving_config as serving_config_lib
 from keras_bert.export import serving_releases
 from keras_bert.export import warmup as warmup_lib
 from keras_bert.io import read_json_file
+from keras_bert.layers.self_attention import SelfAttention
+from keras_bert.layers.self_attention import fused_projection_weights
 from keras_bert.models.bert_encoder import BertEncoder
 from keras_bert.text.bert_preprocessor import BertPreprocessor
 from keras_bert.trainers import run_dir
@@ -213,7 +215,11 @@ def serving_copy(model, quantize=None):
     serving functions' outputs never read past (classification, regression
     and multiple choice use `[CLS]`; tagging and SQuAD real pieces), so they
     are those of `model` to float rounding while padding costs no time.
-    Built under `model`'s dtype policy, with its weights.
+    Its attention layers project queries, keys and values with one `[H, 3H]`
+    matmul (`fused_projections=True`; the three kernels side by side, so the
+    same numbers), unless the model's user quantized it (then its layers are
+    copied as they are). Built under `model`'s dtype policy, with its
+    weights.
 
     `quantize="bfloat16"`: the copy is built under Keras's "bfloat16"
     policy, its weights stored in bfloat16 (half their float32 size) and its
@@ -259,7 +265,8 @@ def serving_copy(model, quantize=None):
     global_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("bfloat16" if quantize == "bfloat16" else model.encoder.dtype_policy)
     try:
-        encoder = BertEncoder(model.encoder.config, skip_padding=True, name=model.encoder.name)
+        encoder = BertEncoder(model.encoder.config, skip_padding=True, fused_projections=not already_quantized,
+                              name=model.encoder.name)
         copy = model.__class__.from_config(dict(model.get_config(), encoder=encoder))
     finally:
         keras.config.set_dtype_policy(global_policy)
@@ -269,7 +276,7 @@ def serving_copy(model, quantize=None):
             layer.quantize(already_quantized.pop(layer.path))
     if already_quantized:
         raise ValueError(f"serving_copy: no layer of the copy matches the quantized {sorted(already_quantized)}")
-    copy.set_weights(model.get_weights())  # Cast to the copy's variable dtype.
+    copy.set_weights(_weights_for_copy(model, copy.encoder.fused_projections))  # Cast to the copy's dtype.
     if quantize == "int8":
         with warnings.catch_warnings():  # One per layer without weights ("... does not have a `quantize` method").
             warnings.filterwarnings("ignore", message=".*does not have a `quantize` method", category=UserWarning)
@@ -279,6 +286,24 @@ def serving_copy(model, quantize=None):
                 # Dense.call dispatches to `self._int8_call` in int8 mode.
                 layer._int8_call = _Int8Matmul(layer)
     return copy
+
+
+def _weights_for_copy(model, fused_projections):
+    """`model.get_weights()` in the order of its serving copy's weights:
+    with `fused_projections`, each attention layer's query, key and value
+    kernels (and biases) are one fused kernel (bias), in the place of the
+    query's (`SelfAttention.build` builds its projections first)."""
+    if not fused_projections:
+        return model.get_weights()
+    fused = {}  # id of a query / key / value variable -> its fused weight, or None where it is dropped
+    for layer in model._flatten_layers():
+        if isinstance(layer, SelfAttention):
+            kernel, bias = fused_projection_weights(layer)
+            fused[id(layer.query_dense.kernel)], fused[id(layer.query_dense.bias)] = kernel, bias
+            for dense in (layer.key_dense, layer.value_dense):
+                fused[id(dense.kernel)] = fused[id(dense.bias)] = None
+    weights = [fused.get(id(variable), variable) for variable in model.weights]
+    return [np.asarray(weight) for weight in weights if weight is not None]
 
 
 class _Int8Matmul:

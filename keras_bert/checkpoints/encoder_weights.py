@@ -21,6 +21,11 @@ NAMINGS = ("original", "hf")
 
 def encoder_weight_rows(encoder):
     """Yields (variable, original name, HF key, layout) for every weight."""
+    if getattr(encoder, "fused_projections", False):
+        raise ValueError(
+            f"{encoder.name}: an encoder with fused_projections=True (an export's serving copy) stores the "
+            f"query, key and value kernels as one; checkpoints name the three, so read and write them "
+            f"with an encoder built with fused_projections=False")
     emb = encoder.embeddings
     yield emb.word_embeddings.embeddings, "bert/embeddings/word_embeddings", "embeddings.word_embeddings.weight", "same"
     yield emb.token_type_embeddings.embeddings, "bert/embeddings/token_type_embeddings", "embeddings.token_type_embeddings.weight", "same"

@@ -30,6 +30,13 @@ class SelfAttention(keras.layers.Layer):
       num_heads: int, number of heads; must divide `hidden_size`.
       dropout_rate: float, dropout on the attention probabilities.
       initializer_range: float, stddev of the truncated-normal initializer.
+      fused_projections: bool. False (default): the query, key and value
+        projections are three `Dense` layers, `query`, `key` and `value`
+        (`[H, H]` kernels each), as every checkpoint stores them. True: one
+        `Dense` layer `query_key_value` with their kernels side by side
+        (`[H, 3H]`, then `[3H]` bias), one matmul instead of three: the
+        form a served copy takes (`export.saved_model.serving_copy`), its
+        weights from an unfused layer's by `fused_projection_weights`.
 
     Call args:
       x: float Tensor `[batch, seq, hidden_size]`; with `token_mask`, the
@@ -62,6 +69,7 @@ class SelfAttention(keras.layers.Layer):
         num_heads,
         dropout_rate=0.1,
         initializer_range=0.02,
+        fused_projections=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -69,17 +77,21 @@ class SelfAttention(keras.layers.Layer):
             raise ValueError(
                 f"hidden_size={hidden_size} must be divisible by num_heads={num_heads}."
             )
+        if not isinstance(fused_projections, bool):
+            raise ValueError(f"SelfAttention: fused_projections must be a bool, got {fused_projections!r}.")
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.dropout_rate = dropout_rate
         self.initializer_range = initializer_range
+        self.fused_projections = fused_projections
         self.head_size = hidden_size // num_heads
 
     def build(self, input_shape):
         initializer = keras.initializers.TruncatedNormal(stddev=self.initializer_range)
-        for name in ("query", "key", "value", "output"):
+        projections = (("query_key_value", 3),) if self.fused_projections else (("query", 1), ("key", 1), ("value", 1))
+        for name, width in projections + (("output", 1),):
             dense = keras.layers.Dense(
-                self.hidden_size,
+                width * self.hidden_size,
                 kernel_initializer=initializer,
                 dtype=self.dtype_policy,
                 name=name,
@@ -97,18 +109,16 @@ class SelfAttention(keras.layers.Layer):
         batch, seq = tf.shape(x)[0], tf.shape(x)[1]
         x = tf.reshape(x, [-1, self.hidden_size])
 
-        def split_heads(dense):
+        def split_heads(y):
             # [batch * seq, H] -> [batch, heads, seq, head_size]
-            y = tf.reshape(dense(x), [batch, seq, self.num_heads, self.head_size])
+            y = tf.reshape(y, [batch, seq, self.num_heads, self.head_size])
             return tf.transpose(y, [0, 2, 1, 3])
 
-        context = self._attend(
-            split_heads(self.query_dense),
-            split_heads(self.key_dense),
-            split_heads(self.value_dense),
-            attention_mask,
-            training,
-        )
+        if self.fused_projections:
+            projected = tf.split(self.query_key_value_dense(x), 3, axis=1)
+        else:
+            projected = [self.query_dense(x), self.key_dense(x), self.value_dense(x)]
+        context = self._attend(*[split_heads(y) for y in projected], attention_mask, training)
         output = self.output_dense(_merge_heads(context, self.hidden_size))
         return tf.reshape(output, [batch, seq, self.hidden_size])
 
@@ -120,7 +130,10 @@ class SelfAttention(keras.layers.Layer):
         # projections (the biases) fill the padding of [B * S, 3H] in one
         # gather for the three projections.
         rows = _with_zero_row(tokens)  # [T + 1, H]
-        projected = tf.concat([self.query_dense(rows), self.key_dense(rows), self.value_dense(rows)], axis=1)
+        if self.fused_projections:
+            projected = self.query_key_value_dense(rows)  # [T + 1, 3H]
+        else:
+            projected = tf.concat([self.query_dense(rows), self.key_dense(rows), self.value_dense(rows)], axis=1)
         projected = tf.gather(projected, padded_token_rows(token_mask))  # [B * S, 3H]
         projected = tf.reshape(projected, [batch, seq, 3, self.num_heads, self.head_size])
         query, key, value = tf.unstack(_transpose_without_onednn(projected, [2, 0, 3, 1, 4]))
@@ -179,8 +192,22 @@ class SelfAttention(keras.layers.Layer):
             num_heads=self.num_heads,
             dropout_rate=self.dropout_rate,
             initializer_range=self.initializer_range,
+            fused_projections=self.fused_projections,
         )
         return config
+
+
+def fused_projection_weights(attention):
+    """`[kernel [H, 3H], bias [3H]]`: the query, key and value projections
+    of `attention` (an unfused `SelfAttention`) side by side, in that order:
+    the weights of a `fused_projections=True` layer's `query_key_value`.
+    Each output column is one of the three layers' columns, so the fused
+    matmul computes the same numbers."""
+    if attention.fused_projections:
+        raise ValueError(f"{attention.path}: its projections are fused already")
+    projections = (attention.query_dense, attention.key_dense, attention.value_dense)
+    return [tf.concat([dense.kernel for dense in projections], axis=-1),
+            tf.concat([dense.bias for dense in projections], axis=-1)]
 
 
 def gather_tokens(x, token_mask):

@@ -33,6 +33,9 @@ class TransformerBlock(keras.layers.Layer):
       attention_dropout_rate: float, dropout on the attention probabilities.
       layer_norm_eps: float, LayerNorm epsilon.
       initializer_range: float, stddev of the truncated-normal initializer.
+      fused_projections: bool, the attention's query, key and value
+        projections as one `[H, 3H]` layer (`SelfAttention`); default False,
+        the three layers of the checkpoints.
 
     Call args:
       x: float Tensor `[batch, seq, hidden_size]`; with `token_mask`, the
@@ -65,6 +68,7 @@ class TransformerBlock(keras.layers.Layer):
         attention_dropout_rate=0.1,
         layer_norm_eps=1e-12,
         initializer_range=0.02,
+        fused_projections=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -81,6 +85,7 @@ class TransformerBlock(keras.layers.Layer):
         self.attention_dropout_rate = attention_dropout_rate
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
+        self.fused_projections = fused_projections
 
     def build(self, input_shape):
         initializer = keras.initializers.TruncatedNormal(stddev=self.initializer_range)
@@ -90,6 +95,7 @@ class TransformerBlock(keras.layers.Layer):
             num_heads=self.num_heads,
             dropout_rate=self.attention_dropout_rate,
             initializer_range=self.initializer_range,
+            fused_projections=self.fused_projections,
             name="attention",
             **common,
         )
@@ -202,6 +208,7 @@ class TransformerBlock(keras.layers.Layer):
             attention_dropout_rate=self.attention_dropout_rate,
             layer_norm_eps=self.layer_norm_eps,
             initializer_range=self.initializer_range,
+            fused_projections=self.fused_projections,
         )
         return config
 

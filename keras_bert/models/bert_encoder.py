@@ -94,6 +94,11 @@ class BertEncoder(keras.Model):
         serving on CPU/GPU (`export.export_saved_model` serves a copy with
         it), not for XLA/TPU steps. False (default): every position is
         computed, as in the original.
+      fused_projections: bool. True: each block's query, key and value
+        projections are one `[H, 3H]` layer (`SelfAttention`), one matmul
+        instead of three; the served copy's form
+        (`export.saved_model.serving_copy`), not a checkpoint's (whose
+        variables are the three layers'). False (default): three layers.
       name: model name.
 
     Inputs, a dict of int32 Tensors `[batch, seq]`, any `seq` up to
@@ -118,7 +123,8 @@ class BertEncoder(keras.Model):
         (zeros where the row has fewer).
     """
 
-    def __init__(self, config, skip_padding=False, max_sequences_per_row=None, name="bert_encoder", **kwargs):
+    def __init__(self, config, skip_padding=False, max_sequences_per_row=None, fused_projections=False,
+                 name="bert_encoder", **kwargs):
         if isinstance(config, dict):
             config = BertConfig.from_dict(config)
         if not isinstance(config, BertConfig):
@@ -126,8 +132,9 @@ class BertEncoder(keras.Model):
                 f"BertEncoder: config must be a BertConfig or a dict, got "
                 f"{type(config).__name__}."
             )
-        if not isinstance(skip_padding, bool):
-            raise ValueError(f"BertEncoder: skip_padding must be a bool, got {skip_padding!r}.")
+        for argument, value in (("skip_padding", skip_padding), ("fused_projections", fused_projections)):
+            if not isinstance(value, bool):
+                raise ValueError(f"BertEncoder: {argument} must be a bool, got {value!r}.")
         if max_sequences_per_row is not None and (
                 isinstance(max_sequences_per_row, bool) or not isinstance(max_sequences_per_row, int)
                 or max_sequences_per_row < 1):
@@ -157,6 +164,7 @@ class BertEncoder(keras.Model):
                 attention_dropout_rate=config.attention_probs_dropout_prob,
                 layer_norm_eps=config.layer_norm_eps,
                 initializer_range=config.initializer_range,
+                fused_projections=fused_projections,
                 name=f"transformer_layer_{i}",
             )
             for i in range(config.num_layers)
@@ -203,6 +211,7 @@ class BertEncoder(keras.Model):
         self.config = config
         self.skip_padding = skip_padding
         self.max_sequences_per_row = max_sequences_per_row
+        self.fused_projections = fused_projections
         self.embeddings = embeddings
         self.transformer_layers = blocks
         self.pooler = pooler
@@ -232,7 +241,8 @@ class BertEncoder(keras.Model):
 
     def get_config(self):
         return {"config": self.config.to_dict(), "skip_padding": self.skip_padding,
-                "max_sequences_per_row": self.max_sequences_per_row, "name": self.name}
+                "max_sequences_per_row": self.max_sequences_per_row, "fused_projections": self.fused_projections,
+                "name": self.name}
 
     @classmethod
     def from_config(cls, config):

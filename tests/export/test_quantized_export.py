@@ -117,8 +117,11 @@ def test_variables_are_int8(int8_export):
     sizes = {}
     for name, dtype in dtypes.items():
         sizes[dtype.name] = sizes.get(dtype.name, 0) + int(np.prod(shapes[name]))
-    # 2 layers x 6 Dense + pooler + classifier, word and segment embeddings.
-    assert sum(dtype == tf.int8 for dtype in dtypes.values()) == 16
+    # 2 layers x 4 Dense (query/key/value fused, attention output, feed-forward in and out) + pooler +
+    # classifier, word and segment embeddings.
+    assert sum(dtype == tf.int8 for dtype in dtypes.values()) == 12
+    hidden = exported.model.encoder.config.hidden_size
+    assert sum(dtypes[name] == tf.int8 and shapes[name] == [hidden, 3 * hidden] for name in dtypes) == 2
     assert sizes["int8"] > 2 * sizes["float32"]  # Most parameters are int8.
     float_variables = tf.train.load_checkpoint(os.path.join(exported.path, "variables", "variables"))
     assert tf.int8 not in float_variables.get_variable_to_dtype_map().values()

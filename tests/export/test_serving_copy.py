@@ -1,6 +1,7 @@
 """`keras_bert.export.saved_model.serving_copy`: the model an export serves.
 
-The copy's encoder skips padding; its outputs must be the model's (whose
+The copy's encoder skips padding and fuses each layer's query, key and
+value projections; its outputs must be the model's (whose
 equality with Hugging Face's encoder is tested in
 tests/keras_bert/test_reference_parity.py), and it keeps what the model was
 trained as: task head, frozen encoder, dtype policy, a user's own int8
@@ -35,6 +36,12 @@ def test_copy_skips_padding_same_outputs(task):
     copy = saved_model_lib.serving_copy(model)
     assert copy is not model and type(copy) is type(model)
     assert copy.encoder.skip_padding and not model.encoder.skip_padding
+    # One [H, 3H] query/key/value projection per layer, in place of the three.
+    paths = [variable.path for variable in copy.weights]
+    assert copy.encoder.fused_projections and not model.encoder.fused_projections
+    assert sum("attention/query_key_value/kernel" in path for path in paths) == config.num_layers
+    assert not any(name in path for path in paths for name in ("/query/", "/key/", "/value/"))
+    assert len(paths) == len(model.weights) - 4 * config.num_layers
     assert copy.train_encoder == model.train_encoder
     actual = copy(inputs)["logits"].numpy()
     if task == "token_classifier":  # Per token: real positions only.
@@ -65,4 +72,5 @@ def test_copy_keeps_dtype_policy_and_user_quantization():
     copy = saved_model_lib.serving_copy(model)
     modes = {getattr(layer, "quantization_mode", None) for layer in copy._flatten_layers()}
     assert "int8" in modes
+    assert not copy.encoder.fused_projections  # The user's quantized layers, copied as they are.
     np.testing.assert_allclose(copy(inputs)["logits"].numpy(), expected, atol=1e-5, rtol=0)

@@ -6,6 +6,7 @@ import tensorflow as tf
 import keras_bert
 from keras_bert import BertConfig
 from keras_bert import BertEncoder
+from keras_bert.checkpoints import encoder_weights
 from tests import testing
 
 # Exact sizes with the 30522-wordpiece vocabulary (embeddings + blocks + pooler),
@@ -255,6 +256,12 @@ class BertEncoderTest(testing.TestCase):
         self.assertTrue(clone.skip_padding)
         with pytest.raises(ValueError, match=r"skip_padding must be a bool, got 'yes'"):
             BertEncoder(config, skip_padding="yes")
+        with pytest.raises(ValueError, match=r"fused_projections must be a bool, got 'yes'"):
+            BertEncoder(config, fused_projections="yes")
+        fused = BertEncoder.from_config(BertEncoder(config, fused_projections=True).get_config())
+        self.assertTrue(fused.fused_projections)
+        with pytest.raises(ValueError, match=r"fused_projections=True .* checkpoints name the three"):
+            list(encoder_weights.encoder_weight_rows(fused))
 
     def test_exported_from_package(self):
         self.assertIs(keras_bert.BertEncoder, BertEncoder)

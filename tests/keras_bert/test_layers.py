@@ -7,6 +7,7 @@ from keras_bert import activations
 from keras_bert.layers import BertEmbeddings
 from keras_bert.layers import SelfAttention
 from keras_bert.layers import TransformerBlock
+from keras_bert.layers.self_attention import fused_projection_weights
 from tests import testing
 
 
@@ -110,6 +111,34 @@ class SelfAttentionTest(testing.TestCase):
     def test_heads_must_divide_hidden(self):
         with pytest.raises(ValueError, match=r"hidden_size=10 must be divisible by num_heads=4"):
             SelfAttention(hidden_size=10, num_heads=4)
+
+    def test_fused_projections_compute_the_same(self):
+        # One [H, 3H] projection with the three kernels side by side: the same
+        # output on the padded layout and on the real tokens (token_mask).
+        rng = np.random.default_rng(3)
+        x = rng.normal(size=(2, 5, 8)).astype("float32")
+        token_mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], "int32")
+        mask = token_mask[:, None, :]
+        unfused = SelfAttention(hidden_size=8, num_heads=2, dropout_rate=0.0)
+        expected = unfused(x, mask).numpy()
+        fused = SelfAttention(hidden_size=8, num_heads=2, dropout_rate=0.0, fused_projections=True)
+        fused(x, mask)
+        self.assertEqual([v.path.split("/", 1)[1] for v in fused.weights],
+                         ["query_key_value/kernel", "query_key_value/bias", "output/kernel", "output/bias"])
+        self.assertEqual(tuple(fused.query_key_value_dense.kernel.shape), (8, 24))
+        kernel, bias = fused_projection_weights(unfused)
+        fused.query_key_value_dense.set_weights([kernel, bias])
+        fused.output_dense.set_weights(unfused.output_dense.get_weights())
+        self.assertAllClose(fused(x, mask), expected, atol=1e-6)
+        tokens = x[token_mask.astype(bool)]
+        self.assertAllClose(fused(tokens, mask, token_mask=token_mask), expected[token_mask.astype(bool)], atol=1e-6)
+        # Each third of the fused kernel is one of the three layers' kernels.
+        self.assertAllClose(kernel[:, 8:16], unfused.key_dense.kernel)
+        self.assertTrue(SelfAttention.from_config(fused.get_config()).fused_projections)
+        with pytest.raises(ValueError, match=r"fused already"):
+            fused_projection_weights(fused)
+        with pytest.raises(ValueError, match=r"fused_projections must be a bool, got 1"):
+            SelfAttention(hidden_size=8, num_heads=2, fused_projections=1)
 
 
 class TransformerBlockTest(testing.TestCase):
