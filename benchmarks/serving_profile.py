@@ -1,14 +1,15 @@
-"""Where a served request's time goes: kernels and time by op type, of an exported SavedModel at batch 1.
+"""Where a served request's time goes: kernels and time by op type, of an exported SavedModel.
 
-    python benchmarks/serving_profile.py [--export_dir DIR] [--preset mini] [--requests 50] [--top 25]
+    python benchmarks/serving_profile.py [--export_dir DIR] [--preset mini] [--batch 1] [--requests 50] [--top 25]
 
 Without --export_dir, exports the serving benchmark's classifier (`serving.served_contenders`: a
 `--preset` BertClassifier with random weights, vocabulary learned from SST-2 train) and profiles that.
 The SavedModel is loaded into a TF1 `Session` the way TF Serving loads it (`saved_model.loader.load`,
-signature `serving_default`, raw text in) and called on SST-2 dev sentences one at a time:
+signature `serving_default`, raw text in) and called on SST-2 dev sentences, `--batch` a request
+(default 1: one at a time):
 
-- untraced: the median latency of `--requests` requests (the figure BENCHMARKS.md's serving section
-  compares);
+- untraced: the median latency of `--requests` requests (at batch 1, the figure BENCHMARKS.md's
+  serving section compares);
 - traced (`RunOptions.FULL_TRACE`, which slows every kernel down, so read shares, not times): the
   kernels each request runs, and per op type their count and summed time, per request.
 
@@ -35,8 +36,9 @@ def op_type(node_stats):
     return label.split("=", 1)[1].strip().split("(")[0] if "=" in label else "(no label)"
 
 
-def profile(export_dir, sentences, requests):
-    """(median untraced latency in ms, kernels per request, {op type: (count, microseconds)} per request)."""
+def profile(export_dir, sentences, requests, batch=1):
+    """(median untraced latency in ms, kernels per request, {op type: (count, microseconds)} per request),
+    over `requests` requests of `batch` consecutive `sentences` each."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (its ops, as TF Serving links them)
 
@@ -46,7 +48,7 @@ def profile(export_dir, sentences, requests):
         signature = meta_graph.signature_def["serving_default"]
         feed = signature.inputs["text"].name
         fetch = [output.name for output in signature.outputs.values()]
-        inputs = [[s] for s in sentences[:requests]]
+        inputs = common.batches(sentences[:requests * batch], batch)
         for text in inputs[:10]:
             session.run(fetch, {feed: text})
         times = []
@@ -75,6 +77,7 @@ def main(argv=None):
     parser = common.parser_for(__doc__)
     parser.add_argument("--export_dir", default=None, help="a SavedModel version directory (default: export one)")
     parser.add_argument("--preset", default="mini")
+    parser.add_argument("--batch", type=int, default=1, help="sentences a request")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--top", type=int, default=25, help="op types listed, most time first")
     args = parser.parse_args(argv)
@@ -89,9 +92,9 @@ def main(argv=None):
         serving.served_contenders(args.preset, 128, 8000, work)  # Exports to work/export/<version>.
         base = os.path.join(work, "export")
         export_dir = os.path.join(base, str(saved_model_lib.existing_versions(base)[-1]))
-    median, kernels, by_op = profile(export_dir, real_text.sst2("dev"), args.requests)
+    median, kernels, by_op = profile(export_dir, real_text.sst2("dev"), args.requests, args.batch)
     traced = sum(micros for _, micros in by_op.values())
-    print(f"{export_dir}: batch 1, {args.requests} SST-2 dev sentences; {common.machine()}")
+    print(f"{export_dir}: batch {args.batch}, {args.requests} requests of SST-2 dev sentences; {common.machine()}")
     print(f"untraced median latency {median:.2f} ms; {kernels:.0f} kernels a request; traced kernel time "
           f"{traced / 1000:.2f} ms a request (tracing slows kernels down: read the shares)")
     print(f"{'op type':<36} {'kernels':>8} {'us':>9} {'share':>7}")
