@@ -42,41 +42,44 @@ from benchmarks import common  # noqa: E402
 RESULTS_DIR = os.path.join(common.REPO, "benchmarks", "results")
 
 # (section name, script, arguments of the full run). Order: cheapest and
-# most independent first, so a failure late in the run costs least. The
-# arguments hold the full run to ~45 minutes on 2 cores (43 measured, before the three *_bf16
-# sections, ~20 minutes more by the estimate below): 3 rounds where the
-# scripts default to more, an SST-2 slice of 2,048 sentences, pretraining at
-# mini only, and at base the contenders whose XLA warm-up (60-100 s each)
-# bought them nothing in a full run (BENCHMARKS.md says what was left out).
+# most independent first, so a failure late in the run costs least. Every
+# timed section runs 5 interleaved rounds and is held under 10 minutes on 2
+# cores by the work a round does: an SST-2 slice of 2,048 sentences (the
+# fixed-shape "pad 128" contender timed on 24 steps of an epoch, the rate
+# of any steps), 8 pretraining steps a round at mini only, and at base the
+# contenders whose XLA warm-up (60-100 s each) bought them nothing in a full
+# run (BENCHMARKS.md says what was left out). Estimates from the 3-round
+# runs (warm-up + 5 x a round): encoder_forward ~5.5, finetuning_step mini
+# ~5 (fp32 and bf16), base ~6.5, sst2_epoch ~8 (fp32 and bf16),
+# pretraining_step ~9 (fp32) and ~6.5 (bf16), pretraining_packing ~4,
+# prediction ~6.6, serving_load ~4.3 minutes; each section's own run time
+# is in BENCHMARKS.md.
 # packing_accuracy (last: it measures accuracy, not speed) trains 3 variants x 3 seeds
 # x 2 epochs of 8,000 SST-2 sentences at tiny, its defaults: ~9 min estimated from
 # 1-epoch runs on a loaded 2-core machine (~96 s a seed for all 3 variants, ~24 s of
 # it setup and the dev pass, the rest doubling with 2 epochs).
 # The *_bf16 sections run the same tables with every contender in its own mixed bfloat16
-# (--precision bf16; a table compares bf16 rows only). Estimated under 10 minutes each on 2
-# cores, not measured yet: sst2_epoch's fp32 run took 7.0 min (stored result) and bf16 steps
-# run ~1.6x faster on bf16 CPUs; the two train-step sections scale the --quick runs' warm-ups
-# (10-30 s a contender) and a mini step of ~2.6 (fine-tuning) to ~3.5 (pretraining, the MLM
-# head) GFLOP a sequence x 32 at ~50 GFLOP/s: ~2 s a step, 16-50 steps a contender, 8 and 7
-# contenders (pretraining bf16 has no Model Garden: it fails there), 6-8 min in fp32, less in bf16.
+# (--precision bf16; a table compares bf16 rows only).
 SECTIONS = (
     ("preprocessing", "benchmarks/preprocessing.py", ["--rounds", "5"]),
-    ("encoder_forward", "benchmarks/encoder_forward.py", ["--rounds", "3"]),
-    ("finetuning_step_mini", "benchmarks/finetuning_step.py", ["--configs", "mini", "--rounds", "3"]),
+    ("encoder_forward", "benchmarks/encoder_forward.py", ["--rounds", "5"]),
+    ("finetuning_step_mini", "benchmarks/finetuning_step.py", ["--configs", "mini", "--rounds", "5"]),
     ("finetuning_step_base", "benchmarks/finetuning_step.py",
-     ["--configs", "base", "--skip", "keras_bert XLA spe,keras-hub XLA,keras-hub XLA spe"]),
+     ["--configs", "base", "--base_rounds", "5", "--skip", "keras_bert XLA spe,keras-hub XLA,keras-hub XLA spe"]),
     ("finetuning_step_mini_bf16", "benchmarks/finetuning_step.py",
-     ["--configs", "mini", "--rounds", "3", "--precision", "bf16"]),
-    ("sst2_epoch", "benchmarks/sst2_epoch.py", ["--rows", "2048", "--rounds", "3"]),
-    ("sst2_epoch_bf16", "benchmarks/sst2_epoch.py", ["--rows", "2048", "--rounds", "3", "--precision", "bf16"]),
+     ["--configs", "mini", "--rounds", "5", "--precision", "bf16"]),
+    ("sst2_epoch", "benchmarks/sst2_epoch.py", ["--rows", "2048", "--rounds", "5", "--pad128_steps", "24"]),
+    ("sst2_epoch_bf16", "benchmarks/sst2_epoch.py",
+     ["--rows", "2048", "--rounds", "5", "--pad128_steps", "24", "--precision", "bf16"]),
     ("pretraining_step", "benchmarks/pretraining_step.py",
-     ["--configs", "mini", "--rounds", "3", "--skip", "keras_bert XLA spe"]),
+     ["--configs", "mini", "--rounds", "5", "--steps_per_round", "8", "--skip", "keras_bert XLA spe"]),
     ("pretraining_step_bf16", "benchmarks/pretraining_step.py",
-     ["--configs", "mini", "--rounds", "3", "--skip", "keras_bert XLA spe", "--precision", "bf16"]),
-    ("pretraining_packing", "benchmarks/pretraining_packing.py", ["--rounds", "3"]),
-    ("prediction", "benchmarks/prediction.py", []),
+     ["--configs", "mini", "--rounds", "5", "--steps_per_round", "8", "--skip", "keras_bert XLA spe",
+      "--precision", "bf16"]),
+    ("pretraining_packing", "benchmarks/pretraining_packing.py", ["--rounds", "5"]),
+    ("prediction", "benchmarks/prediction.py", ["--rounds", "5"]),
     ("serving", "benchmarks/serving.py", ["--rounds", "5"]),
-    ("serving_load", "benchmarks/serving_load.py", []),
+    ("serving_load", "benchmarks/serving_load.py", ["--rounds", "5"]),
     ("quantization", "benchmarks/quantization.py", ["--rounds", "5"]),
     ("sizing", "benchmarks/sizing.py", []),
     ("packing_accuracy", "benchmarks/packing_accuracy.py", []),
