@@ -1,5 +1,8 @@
-"""The two profile scripts (serving_profile.py, train_step_profile.py) at their --quick sizes."""
+"""The profile scripts (serving_profile.py, train_step_profile.py, request_matmuls.py) at their --quick sizes."""
 
+import pytest
+
+from benchmarks import request_matmuls
 from benchmarks import serving_profile
 from benchmarks import train_step_profile
 
@@ -26,3 +29,15 @@ def test_train_step_profile_without_training_kernels_lists_the_element_wise_ops(
     fused = train_step_profile.main(["--quick"])["by_type"]
     plain = train_step_profile.main(["--quick", "--without_training_kernels"])["by_type"]
     assert "SelectV2" in plain and plain.get("Mul", (0,))[0] > fused.get("Mul", (0,))[0]
+
+
+def test_request_matmuls_times_one_chain_in_tensorflow_and_onnx_runtime():
+    """The script checks that the three runners compute the same chain (it
+    raises otherwise) before timing them; ONNX Runtime comes with
+    `.[benchmarks]` (CI also runs the script at --quick after installing it)."""
+    pytest.importorskip("onnxruntime")
+    found = request_matmuls.main(["--quick"])
+    assert found["matmuls"] == 8  # tiny: 2 layers x (Q/K/V, attention output, feed-forward in and out).
+    assert sorted(found["microseconds"]) == ["ONNX Runtime", "TensorFlow, weights as constants",
+                                             "TensorFlow, weights as variables"]
+    assert all(value > 0 for value in found["microseconds"].values())
