@@ -33,6 +33,10 @@ import numpy as np  # noqa: E402
 
 from benchmarks import common  # noqa: E402
 
+TF_VARIABLES = "TensorFlow, weights as variables"
+TF_CONSTANTS = "TensorFlow, weights as constants"
+ORT = "ONNX Runtime"
+
 
 def layer_weights(config, seed=0):
     """Per layer, [(kernel, bias)] of its four matmuls: Q/K/V `[H, 3H]`, output `[H, H]`, `[H, I]`, `[I, H]`."""
@@ -112,6 +116,21 @@ def onnx_chain(weights, hidden, work):
     return lambda value: session.run(None, {"x": value})[0]
 
 
+def measure(config, tokens, calls):
+    """{runner: median microseconds a call} of the chain of `config`'s sizes on `tokens` tokens; raises
+    AssertionError if the runners' outputs differ (then they would not be timing the same work)."""
+    weights = layer_weights(config)
+    x = np.random.default_rng(1).normal(size=(tokens, config.hidden_size)).astype("float32")
+    runners = {TF_VARIABLES: tensorflow_chain(weights, config.hidden_size, constants=False),
+               TF_CONSTANTS: tensorflow_chain(weights, config.hidden_size, constants=True)}
+    with tempfile.TemporaryDirectory() as work:
+        runners[ORT] = onnx_chain(weights, config.hidden_size, work)
+        reference = runners[ORT](x)
+        for name, run in runners.items():
+            np.testing.assert_allclose(run(x), reference, rtol=1e-4, atol=1e-4, err_msg=name)
+        return {name: median_call_seconds(lambda run=run: run(x), calls) * 1e6 for name, run in runners.items()}
+
+
 def main(argv=None):
     parser = common.parser_for(__doc__)
     parser.add_argument("--preset", default="mini")
@@ -124,22 +143,11 @@ def main(argv=None):
     from keras_bert.config import BertConfig
 
     config = BertConfig.from_preset(args.preset)
-    weights = layer_weights(config)
-    x = np.random.default_rng(1).normal(size=(args.tokens, config.hidden_size)).astype("float32")
-    runners = {"TensorFlow, weights as variables": tensorflow_chain(weights, config.hidden_size, constants=False),
-               "TensorFlow, weights as constants": tensorflow_chain(weights, config.hidden_size, constants=True)}
-    with tempfile.TemporaryDirectory() as work:
-        runners["ONNX Runtime"] = onnx_chain(weights, config.hidden_size, work)
-        outputs = {name: run(x) for name, run in runners.items()}
-        reference = outputs["ONNX Runtime"]
-        for name, output in outputs.items():  # The same chain everywhere, or the comparison means nothing.
-            np.testing.assert_allclose(output, reference, rtol=1e-4, atol=1e-4, err_msg=name)
-        microseconds = {name: median_call_seconds(lambda run=run: run(x), args.calls) * 1e6
-                        for name, run in runners.items()}
+    microseconds = measure(config, args.tokens, args.calls)
     print(f"{args.preset} ({config.num_layers} layers x 4 matmuls, H{config.hidden_size}, I{config.intermediate_size}), "
           f"{args.tokens} tokens, median of {args.calls} calls; {common.machine()}")
     for name, value in microseconds.items():
-        print(f"{name:<36} {value:8.0f} us a call   {value / microseconds['ONNX Runtime']:5.2f}x ONNX Runtime's")
+        print(f"{name:<36} {value:8.0f} us a call   {value / microseconds[ORT]:5.2f}x ONNX Runtime's")
     return {"microseconds": microseconds, "matmuls": 4 * config.num_layers}
 
 

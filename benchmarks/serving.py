@@ -33,7 +33,9 @@ changes nothing but the speed). Rows: batch 1 latency over `--latency_sentences`
 sentences (median and p99 per request; the target is ONNX Runtime's median,
 issue 22), and batch 32 throughput over all dev sentences (examples/s;
 keras_bert and HF PyTorch). Contenders alternate round by round; each figure
-is the median over rounds.
+is the median over rounds. A note sets the batch-1 gap beside the matmuls of
+one request alone, in TensorFlow and in ONNX Runtime
+(`request_matmuls.measure`, at the median request's length).
 """
 
 import os
@@ -52,6 +54,7 @@ import tensorflow as tf  # noqa: E402
 
 import keras_bert  # noqa: E402
 from benchmarks import common  # noqa: E402
+from benchmarks import request_matmuls  # noqa: E402
 from keras_bert.export import saved_model as saved_model_lib  # noqa: E402
 from keras_bert.text import vocabulary  # noqa: E402
 from references import peers  # noqa: E402
@@ -191,6 +194,28 @@ def served_contenders(preset, seq, vocab_size, work):
     return ours, torch_classifier(hf, tokenizer, seq), (classifier, vocab_file, tokenizer)
 
 
+def matmul_floor_note(microseconds, preset, tokens, ort_request_us):
+    """The batch-1 gap in one sentence: `request_matmuls.measure`'s figures (µs a call of the
+    position-wise matmuls of a `tokens`-token request) beside ONNX Runtime's whole request."""
+    ours = microseconds[request_matmuls.TF_CONSTANTS]
+    verdict = (
+        "so TensorFlow's matmul kernels alone take longer than ONNX Runtime's whole request: no change to the "
+        "served graph's other kernels can close the batch-1 gap"
+        if ours > ort_request_us else
+        "so ONNX Runtime's whole request is longer than TensorFlow's matmul kernels alone: the rest of the gap "
+        "lies in the served graph's other kernels"
+    )
+    return (
+        f"Where the batch-1 time goes (`benchmarks/request_matmuls.py --preset {preset} --tokens {tokens}`, the "
+        f"median request's length): the position-wise matmuls of such a request alone (fused Q/K/V, attention output, feed-forward "
+        f"in and out of every layer, with their biases), chained in a TF1 Session as TF Serving runs them, take "
+        f"{microseconds[request_matmuls.TF_VARIABLES]:.0f} us a call with the weights as variables (as served) and "
+        f"{ours:.0f} us as constants; ONNX Runtime runs the same chain in "
+        f"{microseconds[request_matmuls.ORT]:.0f} us and the whole request (tokenizer included) in "
+        f"{ort_request_us:.0f} us, {verdict}."
+    )
+
+
 def main(argv=None):
     parser = common.parser_for(__doc__)
     parser.add_argument("--preset", default="mini")
@@ -247,6 +272,10 @@ def main(argv=None):
                 run(batch)
             throughput[name].append(len(sentences) / (time.perf_counter() - start))
 
+    # Where the batch-1 gap lies: the position-wise matmuls of a request of the median length alone.
+    tokens = int(statistics.median(len(tokenizer(batch[0])["input_ids"]) for batch in latency_inputs))
+    matmul_us = request_matmuls.measure(classifier.encoder.config, tokens, calls=20 if args.quick else 300)
+
     ours_names = {"keras_bert SavedModel"}
     tables = [
         {"caption": f"batch 1, median latency over {len(latency_inputs)} requests",
@@ -282,7 +311,7 @@ def main(argv=None):
                               "onnxruntime")
         ),
         "tables": tables,
-        "notes": [],
+        "notes": [matmul_floor_note(matmul_us, args.preset, tokens, statistics.median(latencies[ORT]) * 1000)],
     }
     common.write_section(args.json_out, section)
     return section

@@ -3,6 +3,7 @@
 import pytest
 
 from benchmarks import request_matmuls
+from benchmarks import serving
 from benchmarks import serving_profile
 from benchmarks import train_step_profile
 
@@ -41,3 +42,13 @@ def test_request_matmuls_times_one_chain_in_tensorflow_and_onnx_runtime():
     assert sorted(found["microseconds"]) == ["ONNX Runtime", "TensorFlow, weights as constants",
                                              "TensorFlow, weights as variables"]
     assert all(value > 0 for value in found["microseconds"].values())
+
+
+def test_matmul_floor_note_says_on_which_side_of_the_batch_1_gap_the_matmuls_are():
+    microseconds = {request_matmuls.TF_VARIABLES: 2400.0, request_matmuls.TF_CONSTANTS: 2000.0,
+                    request_matmuls.ORT: 850.0}
+    above = serving.matmul_floor_note(microseconds, "mini", 20, 1420.0)
+    assert "2400 us" in above and "850 us" in above and "--preset mini --tokens 20" in above
+    assert "no change to the served graph's other kernels can close" in above
+    below = serving.matmul_floor_note(microseconds, "mini", 20, 2500.0)
+    assert "the rest of the gap lies in the served graph's other kernels" in below
