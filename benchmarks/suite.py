@@ -46,14 +46,15 @@ RESULTS_DIR = os.path.join(common.REPO, "benchmarks", "results")
 # timed section runs 5 interleaved rounds and is held under 10 minutes on 2
 # cores by the work a round does: an SST-2 slice of 2,048 sentences (the
 # fixed-shape "pad 128" contender timed on 24 steps of an epoch, the rate
-# of any steps), 8 pretraining steps a round at mini only, and at base the
+# of any steps), 6 pretraining steps a round (one execution of 6 for the
+# steps_per_execution rows) at mini only, and at base the
 # contenders whose XLA warm-up (60-100 s each) bought them nothing in a full
 # run, and the "TF ops" row (the mini table shows that fast path off); with
 # it, base ran 10.7 min in 5 rounds (BENCHMARKS.md says what was left out).
 # Estimates from the 3-round runs (warm-up + 5 x a round): encoder_forward
 # ~5.5, finetuning_step mini ~5 (fp32 and bf16; 6.5 measured on a slow
-# day), base ~9.5, sst2_epoch ~8 (fp32 and bf16),
-# pretraining_step ~9 (fp32) and ~6.5 (bf16), pretraining_packing ~4,
+# day), base ~9.5, sst2_epoch ~8 (fp32 and bf16; 9.9 and 8.8 measured on
+# that day), pretraining_step ~7.5 (fp32) and ~5.5 (bf16), pretraining_packing ~4,
 # prediction ~6.6, serving_load ~4.3 minutes; each section's own run time
 # is in BENCHMARKS.md.
 # packing_accuracy (last: it measures accuracy, not speed) trains 3 variants x 3 seeds
@@ -75,10 +76,11 @@ SECTIONS = (
     ("sst2_epoch_bf16", "benchmarks/sst2_epoch.py",
      ["--rows", "2048", "--rounds", "5", "--pad128_steps", "24", "--precision", "bf16"]),
     ("pretraining_step", "benchmarks/pretraining_step.py",
-     ["--configs", "mini", "--rounds", "5", "--steps_per_round", "8", "--skip", "keras_bert XLA spe"]),
+     ["--configs", "mini", "--rounds", "5", "--steps_per_round", "6", "--steps_per_execution", "6",
+      "--skip", "keras_bert XLA spe"]),
     ("pretraining_step_bf16", "benchmarks/pretraining_step.py",
-     ["--configs", "mini", "--rounds", "5", "--steps_per_round", "8", "--skip", "keras_bert XLA spe",
-      "--precision", "bf16"]),
+     ["--configs", "mini", "--rounds", "5", "--steps_per_round", "6", "--steps_per_execution", "6",
+      "--skip", "keras_bert XLA spe", "--precision", "bf16"]),
     ("pretraining_packing", "benchmarks/pretraining_packing.py", ["--rounds", "5"]),
     ("prediction", "benchmarks/prediction.py", ["--rounds", "5"]),
     ("serving", "benchmarks/serving.py", ["--rounds", "5"]),
