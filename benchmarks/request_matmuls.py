@@ -59,7 +59,7 @@ def median_call_seconds(call, calls):
 
 
 def tensorflow_chain(weights, hidden, constants):
-    """(run(x) -> [tokens, H], matmul kernels a call): the chain in a TF1 Session."""
+    """run(x) -> [tokens, H]: the chain in a TF1 Session."""
     import tensorflow as tf
 
     tf1 = tf.compat.v1
@@ -69,7 +69,8 @@ def tensorflow_chain(weights, hidden, constants):
         make = tf.constant if constants else tf.Variable
         y = x
         for qkv, output, inner, outer in weights:
-            (a, b), (c, d), (e, f), (g, h) = [(make(kernel), make(bias)) for kernel, bias in (qkv, output, inner, outer)]
+            (a, b), (c, d), (e, f), (g, h) = [(make(kernel), make(bias))
+                                              for kernel, bias in (qkv, output, inner, outer)]
             query = tf.nn.bias_add(tf.matmul(y, a), b)[:, :hidden]
             attended = tf.nn.bias_add(tf.matmul(query, c), d)
             y = tf.nn.bias_add(tf.matmul(tf.nn.relu(tf.nn.bias_add(tf.matmul(attended, e), f)), g), h)
@@ -93,9 +94,11 @@ def onnx_chain(weights, hidden, work):
         return name
 
     y = "x"
-    starts, ends, axes = constant("starts", np.array([0])), constant("ends", np.array([hidden])), constant("axes", np.array([1]))
+    starts, ends = constant("starts", np.array([0])), constant("ends", np.array([hidden]))
+    axes = constant("axes", np.array([1]))
     for i, layer in enumerate(weights):
-        names = [(constant(f"kernel_{i}_{j}", kernel), constant(f"bias_{i}_{j}", bias)) for j, (kernel, bias) in enumerate(layer)]
+        names = [(constant(f"kernel_{i}_{j}", kernel), constant(f"bias_{i}_{j}", bias))
+                 for j, (kernel, bias) in enumerate(layer)]
 
         def dense(x, j, out):
             nodes.append(helper.make_node("MatMul", [x, names[j][0]], [f"{out}_product"]))
@@ -144,8 +147,8 @@ def main(argv=None):
 
     config = BertConfig.from_preset(args.preset)
     microseconds = measure(config, args.tokens, args.calls)
-    print(f"{args.preset} ({config.num_layers} layers x 4 matmuls, H{config.hidden_size}, I{config.intermediate_size}), "
-          f"{args.tokens} tokens, median of {args.calls} calls; {common.machine()}")
+    print(f"{args.preset} ({config.num_layers} layers x 4 matmuls, H{config.hidden_size}, "
+          f"I{config.intermediate_size}), {args.tokens} tokens, median of {args.calls} calls; {common.machine()}")
     for name, value in microseconds.items():
         print(f"{name:<36} {value:8.0f} us a call   {value / microseconds[ORT]:5.2f}x ONNX Runtime's")
     return {"microseconds": microseconds, "matmuls": 4 * config.num_layers}

@@ -207,8 +207,9 @@ def matmul_floor_note(microseconds, preset, tokens, ort_request_us):
     )
     return (
         f"Where the batch-1 time goes (`benchmarks/request_matmuls.py --preset {preset} --tokens {tokens}`, the "
-        f"median request's length): the position-wise matmuls of such a request alone (fused Q/K/V, attention output, feed-forward "
-        f"in and out of every layer, with their biases), chained in a TF1 Session as TF Serving runs them, take "
+        f"median request's length): the position-wise matmuls of such a request alone (fused Q/K/V, attention "
+        f"output, feed-forward in and out of every layer, with their biases), chained in a TF1 Session as TF "
+        f"Serving runs them, take "
         f"{microseconds[request_matmuls.TF_VARIABLES]:.0f} us a call with the weights as variables (as served) and "
         f"{ours:.0f} us as constants; ONNX Runtime runs the same chain in "
         f"{microseconds[request_matmuls.ORT]:.0f} us and the whole request (tokenizer included) in "
