@@ -47,16 +47,10 @@ RESULTS_DIR = os.path.join(common.REPO, "benchmarks", "results")
 # cores by the work a round does: an SST-2 slice of 2,048 sentences (the
 # fixed-shape "pad 128" contender timed on 24 steps of an epoch, the rate
 # of any steps), 6 pretraining steps a round (one execution of 6 for the
-# steps_per_execution rows) at mini only, and at base the
-# contenders whose XLA warm-up (60-100 s each) bought them nothing in a full
-# run, and the "TF ops" row (the mini table shows that fast path off); with
-# it, base ran 10.7 min in 5 rounds (BENCHMARKS.md says what was left out).
-# Estimates from the 3-round runs (warm-up + 5 x a round): encoder_forward
-# ~5.5, finetuning_step mini ~5 (fp32 and bf16; 6.5 measured on a slow
-# day), base ~9.5, sst2_epoch ~8 (fp32 and bf16; 9.9 and 8.8 measured on
-# that day), pretraining_step ~7.5 (fp32) and ~5.5 (bf16), pretraining_packing ~4,
-# prediction ~6.6, serving_load ~4.3 minutes; each section's own run time
-# is in BENCHMARKS.md.
+# steps_per_execution rows) at mini only, and at base the contenders whose
+# XLA warm-up (60-100 s each) bought them nothing in a full run and the
+# "TF ops" row (the mini table shows that fast path off; with it, base ran
+# 10.7 min). Each section's run time is in BENCHMARKS.md, beside its command.
 # packing_accuracy (last: it measures accuracy, not speed) trains 3 variants x 3 seeds
 # x 2 epochs of 8,000 SST-2 sentences at tiny, its defaults: ~9 min estimated from
 # 1-epoch runs on a loaded 2-core machine (~96 s a seed for all 3 variants, ~24 s of
