@@ -581,7 +581,8 @@ def export_saved_model(model_or_output_dir, export_dir, version=None, *, preproc
         io.remove(temp)
         raise
     if serving_config is not None:
-        serving_config_lib.write_serving_config(export_dir, model_name or os.path.basename(export_dir), serving_config)
+        serving_config_lib.write_serving_config(export_dir, model_name or os.path.basename(export_dir), serving_config,
+                                                quantize)
     return target
 
 

@@ -100,15 +100,16 @@ class ServingConfig:
         neighbours to bfloat16, the SavedModel itself unchanged --, worth it
         on CPUs with bfloat16 instructions (AVX512_BF16, AMX) and slower
         elsewhere (oneDNN emulates them on any AVX-512 CPU). "float32"
-        (default) serves the model as exported: measured on an AMX Xeon
-        (BENCHMARKS.md, quantization section), the rewrite made a mini
-        classifier slower (0.93x at batch 1, 0.87x at batch 32), so bfloat16
-        is a choice to measure on the model and CPU at hand. "auto": "bfloat16" when
-        this machine's CPU has AVX512_BF16 or AMX (`keras_bert.cpu_features`,
-        as `--mixed_precision=auto` of training decides; export where you
-        serve, or say which).
-        Outputs then move by bfloat16 rounding (benchmarks/quantization.py
-        measures the accuracy).
+        (default) serves the model as exported. Whether the rewrite pays
+        depends on the model, the batch and the CPU: BENCHMARKS.md's
+        quantization section measures it, rows
+        "bfloat16 serving, TF Serving --mixed_precision=bfloat16". "auto":
+        "bfloat16" when this machine's CPU has AVX512_BF16 or AMX
+        (`keras_bert.cpu_features`, as `--mixed_precision=auto` of training
+        decides; export where you serve, or say which), except for a
+        quantized copy (`--quantize`), whose precision the export chose:
+        it is served as exported. Outputs of the rewrite move by bfloat16
+        rounding (benchmarks/quantization.py measures the accuracy).
       overwrite: replace the files even when they were edited.
 
     `allowed_batch_sizes` are the powers of two below `max_batch_size`, then
@@ -155,13 +156,16 @@ class ServingConfig:
         if not isinstance(self.overwrite, bool):
             raise ValueError(f"ServingConfig.overwrite={self.overwrite!r}: must be True or False")
 
-    @property
-    def server_precision(self):
+    def server_precision(self, quantize=None):
         """`(value, reason)`: the model server's `--mixed_precision` value ("bfloat16", or None for
-        none) and why; `auto` reads this machine's CPU flags now."""
+        none) and why, for a model exported with `quantize` (None, "int8" or "bfloat16"). `auto`
+        leaves a quantized copy as exported and otherwise reads this machine's CPU flags now."""
         if self.mixed_precision != "auto":
             return (self.mixed_precision if self.mixed_precision == "bfloat16" else None,
                     f"--serving_mixed_precision={self.mixed_precision}")
+        if quantize:
+            return None, (f"chosen by auto: the model is a {quantize} copy (--quantize={quantize}), "
+                          "its precision set at export")
         found = cpu_features.bf16_instructions(cpu_features.read_cpu_flags())
         return (("bfloat16", f"chosen by auto: the exporting machine's CPU has {', '.join(found)}") if found else
                 (None, "chosen by auto: the exporting machine's CPU has no AVX512_BF16 or AMX"))
@@ -197,12 +201,13 @@ def served_paths(export_dir, model_name):
     return export_dir, export_dir
 
 
-def docker_command(export_dir, model_name, config=DEFAULT):
+def docker_command(export_dir, model_name, config=DEFAULT, quantize=None):
     """The `docker run` line serving `export_dir` with its batching parameters and models.config
-    (and `--mixed_precision=bfloat16` when `config.server_precision` says so)."""
+    (and `--mixed_precision=bfloat16` when `config.server_precision(quantize)` says so; `quantize`:
+    the export's `--quantize`)."""
     base, files = served_paths(export_dir, model_name)
     mount = f"  -v {os.path.abspath(export_dir)}:{base} \\\n" if io.is_local(os.fspath(export_dir)) else ""
-    precision, _ = config.server_precision
+    precision, _ = config.server_precision(quantize)
     return (
         f"docker run --rm -p {GRPC_PORT}:{GRPC_PORT} -p {REST_PORT}:{REST_PORT} \\\n{mount}"
         f"  {IMAGE} \\\n"
@@ -288,8 +293,8 @@ def _quoted(text):
     return '"' + text_encoding.CEscape(text, as_utf8=True) + '"'
 
 
-def notes_text(export_dir, model_name, config=DEFAULT):
-    """The text of `SERVING.md` (without its checksum line)."""
+def notes_text(export_dir, model_name, config=DEFAULT, quantize=None):
+    """The text of `SERVING.md` (without its checksum line); `quantize`: the export's `--quantize`."""
     local = io.is_local(os.fspath(export_dir))
     sizes = ", ".join(str(size) for size in config.allowed_batch_sizes)
     lines = [
@@ -309,10 +314,10 @@ def notes_text(export_dir, model_name, config=DEFAULT):
         "`--serving_target` said otherwise: its op audit checked the ops that release links):",
         "",
         "```",
-        docker_command(export_dir, model_name, config),
+        docker_command(export_dir, model_name, config, quantize),
         "```",
         "",
-        *_precision_notes(config),
+        *_precision_notes(config, quantize),
         f"The image's entrypoint passes `--port={GRPC_PORT} --rest_api_port={REST_PORT}` (and `--model_name` /",
         "`--model_base_path`, which `--model_config_file` overrides). TensorFlow's thread pools use every core",
         "by default; `--tensorflow_intra_op_parallelism=N --tensorflow_inter_op_parallelism=N` cap them.",
@@ -354,8 +359,8 @@ def notes_text(export_dir, model_name, config=DEFAULT):
     return "\n".join(lines) + "\n"
 
 
-def _precision_notes(config):
-    precision, reason = config.server_precision
+def _precision_notes(config, quantize):
+    precision, reason = config.server_precision(quantize)
     if precision:
         return [
             f"`--mixed_precision={precision}`, {reason}: the server rewrites the graph at load to run",
@@ -366,10 +371,13 @@ def _precision_notes(config):
             "or on 2.13/2.14 (`keras-bert export --serving_mixed_precision=float32` writes it so).",
             "",
         ]
+    if quantize:
+        return [f"Served as exported, a {quantize} copy: {reason}.", ""]
     return [
         f"Served in float32, as exported: {reason}. On a CPU with AVX512_BF16 or AMX, TF Serving",
-        f"{MIXED_PRECISION_SINCE}+ serves faster in bfloat16 with `--mixed_precision=bfloat16` (outputs move by",
-        "bfloat16 rounding; `keras-bert export --serving_mixed_precision=bfloat16` writes it here).",
+        f"{MIXED_PRECISION_SINCE}+ can serve in bfloat16 with `--mixed_precision=bfloat16`, faster or not by model,",
+        "batch and CPU (measure it; outputs move by bfloat16 rounding;",
+        "`keras-bert export --serving_mixed_precision=bfloat16` writes it here).",
         "",
     ]
 
@@ -508,7 +516,7 @@ def check_serving_config(config):
                          "(or None: write no TF Serving configuration)")
 
 
-def write_serving_config(export_dir, model_name, config=DEFAULT):
+def write_serving_config(export_dir, model_name, config=DEFAULT, quantize=None):
     """Writes `batching_parameters.txt`, `models.config` and `SERVING.md` into `export_dir`.
 
     Both protos are parsed and checked before anything is written. A file
@@ -519,6 +527,8 @@ def write_serving_config(export_dir, model_name, config=DEFAULT):
       export_dir: the model's base path (beside its version directories).
       model_name: the name TF Serving serves it under.
       config: a `ServingConfig`.
+      quantize: the export's `--quantize` (None, "int8" or "bfloat16"): a
+        quantized copy is served as exported under `mixed_precision="auto"`.
 
     Returns:
       dict: file name -> "written", "unchanged" or "kept (edited)".
@@ -529,7 +539,7 @@ def write_serving_config(export_dir, model_name, config=DEFAULT):
     texts = {
         BATCHING_FILE: batching_parameters_text(model_name, config),
         MODELS_CONFIG_FILE: models_config_text(export_dir, model_name),
-        NOTES_FILE: notes_text(export_dir, model_name, config),
+        NOTES_FILE: notes_text(export_dir, model_name, config, quantize),
     }
     check_batching_parameters(parse_batching_parameters(texts[BATCHING_FILE]))
     parse_models_config(texts[MODELS_CONFIG_FILE])

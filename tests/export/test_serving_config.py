@@ -132,6 +132,20 @@ def test_a_reexport_keeps_edited_files(exports, tmp_path):
     assert sorted(os.listdir(base)) == ["1", "2", "3", *sorted(serving_config_lib.FILES)]  # Refused before writing.
 
 
+def test_auto_serves_a_quantized_copy_as_exported(exports, tmp_path, monkeypatch):
+    from keras_bert import cpu_features
+
+    # On a CPU where auto would ask TF Serving for its bfloat16 rewrite, a bfloat16 copy is left as it is.
+    monkeypatch.setattr(cpu_features, "read_cpu_flags", lambda *a: frozenset({"avx512f", "avx512_bf16"}))
+    base = str(tmp_path / "stsb")
+    saved_model_lib.export_saved_model(build_model("stsb"), base, preprocessor=exports.preprocessor, audit=False,
+                                       warmup=False, quantize="bfloat16",
+                                       serving_config=ServingConfig(mixed_precision="auto"))
+    notes = read(os.path.join(base, serving_config_lib.NOTES_FILE))
+    assert "--mixed_precision" not in notes
+    assert "Served as exported, a bfloat16 copy: chosen by auto: the model is a bfloat16 copy" in notes
+
+
 def test_serving_precision_in_the_docker_line(monkeypatch):
     from keras_bert import cpu_features
 
@@ -142,13 +156,22 @@ def test_serving_precision_in_the_docker_line(monkeypatch):
     assert "--mixed_precision" not in plain and bf16.startswith(plain)
     # auto: the exporting machine's CPU decides (training's rule).
     monkeypatch.setattr(cpu_features, "read_cpu_flags", lambda *a: frozenset({"avx512f", "amx_bf16", "amx_tile"}))
-    assert ServingConfig().server_precision == (None, "--serving_mixed_precision=float32")  # The default.
+    assert ServingConfig().server_precision() == (None, "--serving_mixed_precision=float32")  # The default.
     auto = ServingConfig(mixed_precision="auto")
-    assert auto.server_precision == ("bfloat16", "chosen by auto: the exporting machine's CPU has AMX")
+    assert auto.server_precision() == ("bfloat16", "chosen by auto: the exporting machine's CPU has AMX")
     notes = serving_config_lib.notes_text("/m/sst2", "sst2", auto)
     assert "--mixed_precision=bfloat16" in notes and "TF\nServing 2.15 or later" in notes.replace(" \n", "\n")
+    # A quantized copy's precision was set at export: auto serves it as it is, even on that CPU.
+    for quantize in ("bfloat16", "int8"):
+        precision, reason = auto.server_precision(quantize)
+        assert precision is None and f"the model is a {quantize} copy" in reason
+        assert "--mixed_precision" not in serving_config_lib.docker_command("/m/sst2", "sst2", auto, quantize)
+        notes = serving_config_lib.notes_text("/m/sst2", "sst2", auto, quantize)
+        assert "--mixed_precision=" not in notes and f"Served as exported, a {quantize} copy" in notes
+    # An explicit choice stands.
+    assert ServingConfig(mixed_precision="bfloat16").server_precision("int8")[0] == "bfloat16"
     monkeypatch.setattr(cpu_features, "read_cpu_flags", lambda *a: frozenset({"avx2", "avx512f"}))
-    precision, reason = auto.server_precision
+    precision, reason = auto.server_precision()
     assert precision is None and "no AVX512_BF16 or AMX" in reason
     assert "--mixed_precision" not in serving_config_lib.docker_command("/m/sst2", "sst2", auto)
     with pytest.raises(ValueError, match=r"mixed_precision='bf16' \(--serving_mixed_precision of keras-bert "

@@ -59,8 +59,8 @@ flags.DEFINE_integer("serving_max_batch_size", None, "max_batch_size of batching
 flags.DEFINE_enum("serving_mixed_precision", "float32", ["auto", "bfloat16", "float32"],
                   "TF Serving's --mixed_precision in SERVING.md's docker line: bfloat16 serves the float32 export "
                   "in bfloat16 (TF Serving 2.15+; only CPUs with AVX512_BF16 or AMX can gain, and a small model may "
-                  "lose: measure, benchmarks/quantization.py); auto: bfloat16 when this machine's CPU has them; "
-                  "float32 (default): as exported.")
+                  "lose: measure, benchmarks/quantization.py); auto: bfloat16 when this machine's CPU has them "
+                  "and the export is not a --quantize copy; float32 (default): as exported.")
 flags.DEFINE_bool("overwrite_serving_config", False, "Rewrite the TF Serving files even when they were edited.")
 flags.DEFINE_string("serving_target", None, "The oldest TF Serving release the export must load on: 2.13 ... "
                     "2.20. Default 2.13 (every release from 2.13 on: they link tensorflow-text 2.12.1; 2.20 links "

@@ -61,12 +61,12 @@ def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None
     base = os.path.dirname(path)
     name = model_name or os.path.basename(base)
     if serving_config is not None:
-        status = serving_config_lib.write_serving_config(base, name, serving_config)
+        status = serving_config_lib.write_serving_config(base, name, serving_config, quantize)
         print("TF Serving configuration: " + ", ".join(f"{file} {state}" for file, state in status.items()))
-        precision, reason = serving_config.server_precision
+        precision, reason = serving_config.server_precision(quantize)
         print(f"TF Serving precision: {precision or 'float32'} ({reason})")
         print(f"serve it (see {os.path.join(base, serving_config_lib.NOTES_FILE)}):\n"
-              f"{serving_config_lib.docker_command(base, name, serving_config)}")
+              f"{serving_config_lib.docker_command(base, name, serving_config, quantize)}")
     elif base.startswith("gs://"):  # TF Serving reads buckets itself.
         print(f"serve it: tensorflow_model_server --rest_api_port=8501 --model_name={name} --model_base_path={base}")
     else:
