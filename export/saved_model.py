@@ -218,8 +218,10 @@ def serving_copy(model, quantize=None):
     Its attention layers project queries, keys and values with one `[H, 3H]`
     matmul (`fused_projections=True`; the three kernels side by side, so the
     same numbers), unless the model's user quantized it (then its layers are
-    copied as they are). Built under `model`'s dtype policy, with its
-    weights.
+    copied as they are). Its rows hold one sequence each, as the serving
+    functions' own preprocessing packs them (`packed_rows=False`: original
+    BERT's positions and padding mask, no per-sequence `[batch, seq, seq]`
+    work). Built under `model`'s dtype policy, with its weights.
 
     `quantize="bfloat16"`: the copy is built under Keras's "bfloat16"
     policy, its weights stored in bfloat16 (half their float32 size) and its
@@ -266,7 +268,7 @@ def serving_copy(model, quantize=None):
     keras.config.set_dtype_policy("bfloat16" if quantize == "bfloat16" else model.encoder.dtype_policy)
     try:
         encoder = BertEncoder(model.encoder.config, skip_padding=True, fused_projections=not already_quantized,
-                              name=model.encoder.name)
+                              packed_rows=False, name=model.encoder.name)
         copy = model.__class__.from_config(dict(model.get_config(), encoder=encoder))
     finally:
         keras.config.set_dtype_policy(global_policy)

@@ -99,6 +99,16 @@ class BertEncoder(keras.Model):
         instead of three; the served copy's form
         (`export.saved_model.serving_copy`), not a checkpoint's (whose
         variables are the three layers'). False (default): three layers.
+      packed_rows: bool. True (default): `input_mask` may number packed
+        sequences (see above), and the encoder derives per-sequence
+        attention and positions from it (`[batch, seq, seq]` work). False:
+        every row holds one sequence, `input_mask` is read as 0/1 (nonzero
+        = real) and padding comes after the real tokens: positions are 0,
+        1, ... in every row and a token attends to every real token of its
+        row, as in the original, with `[batch, seq]` work only -- the same
+        outputs as True gives such rows. The served copy's form (its own
+        preprocessor puts one sequence in a row); not with
+        `max_sequences_per_row`.
       name: model name.
 
     Inputs, a dict of int32 Tensors `[batch, seq]`, any `seq` up to
@@ -124,7 +134,7 @@ class BertEncoder(keras.Model):
     """
 
     def __init__(self, config, skip_padding=False, max_sequences_per_row=None, fused_projections=False,
-                 name="bert_encoder", **kwargs):
+                 packed_rows=True, name="bert_encoder", **kwargs):
         if isinstance(config, dict):
             config = BertConfig.from_dict(config)
         if not isinstance(config, BertConfig):
@@ -132,7 +142,8 @@ class BertEncoder(keras.Model):
                 f"BertEncoder: config must be a BertConfig or a dict, got "
                 f"{type(config).__name__}."
             )
-        for argument, value in (("skip_padding", skip_padding), ("fused_projections", fused_projections)):
+        for argument, value in (("skip_padding", skip_padding), ("fused_projections", fused_projections),
+                                ("packed_rows", packed_rows)):
             if not isinstance(value, bool):
                 raise ValueError(f"BertEncoder: {argument} must be a bool, got {value!r}.")
         if max_sequences_per_row is not None and (
@@ -140,6 +151,9 @@ class BertEncoder(keras.Model):
                 or max_sequences_per_row < 1):
             raise ValueError(f"BertEncoder: max_sequences_per_row must be an int >= 1 or None, got "
                              f"{max_sequences_per_row!r}.")
+        if max_sequences_per_row is not None and not packed_rows:
+            raise ValueError(f"BertEncoder: max_sequences_per_row={max_sequences_per_row} needs packed rows, "
+                             "got packed_rows=False.")
         inputs = {
             key: keras.Input(shape=(None,), dtype="int32", name=key)
             for key in INPUT_NAMES
@@ -179,10 +193,14 @@ class BertEncoder(keras.Model):
         )
 
         input_mask = inputs["input_mask"]
-        same = same_sequence(input_mask)
-        x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"],
-                       position_ids=packed_position_ids(input_mask, same))
-        attention_mask = packed_attention_mask(input_mask, same)  # [batch, seq, seq]
+        if packed_rows:
+            same = same_sequence(input_mask)
+            position_ids = packed_position_ids(input_mask, same)
+            attention_mask = packed_attention_mask(input_mask, same)  # [batch, seq, seq]
+        else:  # One sequence a row: positions 0, 1, ... (the embeddings' default), every real key.
+            position_ids = None
+            attention_mask = keras.ops.greater(input_mask, 0)[:, None, :]  # [batch, 1, seq]
+        x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"], position_ids=position_ids)
         token_mask = keras.ops.cast(keras.ops.greater(input_mask, 0), "int32") if skip_padding else None
         if skip_padding:
             # The blocks pass the real tokens [T, hidden] from one to the
@@ -212,6 +230,7 @@ class BertEncoder(keras.Model):
         self.skip_padding = skip_padding
         self.max_sequences_per_row = max_sequences_per_row
         self.fused_projections = fused_projections
+        self.packed_rows = packed_rows
         self.embeddings = embeddings
         self.transformer_layers = blocks
         self.pooler = pooler
@@ -242,7 +261,7 @@ class BertEncoder(keras.Model):
     def get_config(self):
         return {"config": self.config.to_dict(), "skip_padding": self.skip_padding,
                 "max_sequences_per_row": self.max_sequences_per_row, "fused_projections": self.fused_projections,
-                "name": self.name}
+                "packed_rows": self.packed_rows, "name": self.name}
 
     @classmethod
     def from_config(cls, config):

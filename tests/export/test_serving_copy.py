@@ -36,6 +36,7 @@ def test_copy_skips_padding_same_outputs(task):
     copy = saved_model_lib.serving_copy(model)
     assert copy is not model and type(copy) is type(model)
     assert copy.encoder.skip_padding and not model.encoder.skip_padding
+    assert not copy.encoder.packed_rows and model.encoder.packed_rows  # One sequence a row, as served.
     # One [H, 3H] query/key/value projection per layer, in place of the three.
     paths = [variable.path for variable in copy.weights]
     assert copy.encoder.fused_projections and not model.encoder.fused_projections

@@ -263,6 +263,50 @@ class BertEncoderTest(testing.TestCase):
         with pytest.raises(ValueError, match=r"fused_projections=True .* checkpoints name the three"):
             list(encoder_weights.encoder_weight_rows(fused))
 
+    def test_unpacked_rows_same_outputs_on_one_sequence_a_row(self):
+        # packed_rows=False reads input_mask as 0/1 and skips the per-sequence
+        # [batch, seq, seq] work: on rows of one sequence (padding after it), the
+        # same outputs as the packed-capable encoder, padded and skipping padding,
+        # in inference and in a training step's gradients.
+        config = testing.tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        inputs = testing.encoder_inputs(config, batch=3, seq=12)
+        real = inputs["input_mask"].astype(bool)
+        for skip_padding in (False, True):
+            packed = BertEncoder(config, skip_padding=skip_padding)
+            unpacked = BertEncoder(config, skip_padding=skip_padding, packed_rows=False)
+            unpacked.set_weights(packed.get_weights())
+            a, b = packed(inputs), unpacked(inputs)
+            for x, y in zip(a["encoder_outputs"], b["encoder_outputs"]):
+                self.assertAllClose(np.asarray(x), np.asarray(y), atol=1e-6)
+            self.assertAllClose(a["pooled_output"], b["pooled_output"], atol=1e-6)
+            # Not vacuous: positions and the mask matter (another mask moves the real states).
+            moved = dict(inputs, input_mask=np.ones_like(inputs["input_mask"]))
+            self.assertGreater(np.abs(np.asarray(unpacked(moved)["sequence_output"])[real]
+                                      - np.asarray(b["sequence_output"])[real]).max(), 1e-3)
+
+            def gradients(encoder):
+                with tf.GradientTape() as tape:
+                    out = encoder(inputs, training=True)
+                    loss = tf.reduce_sum(out["pooled_output"] ** 2)
+                return [np.asarray(tf.convert_to_tensor(g)) for g in tape.gradient(loss, encoder.trainable_weights)]
+
+            for variable, g, h in zip(packed.trainable_weights, gradients(packed), gradients(unpacked)):
+                self.assertAllClose(g, h, atol=1e-5, msg=variable.path)
+        # A packed row is where they differ: the unpacked encoder lets its two sequences see each other.
+        two = dict(inputs, input_mask=np.where(np.arange(12) < 6, 1, 2).astype("int32")[None].repeat(3, 0))
+        self.assertGreater(np.abs(np.asarray(packed(two)["sequence_output"])
+                                  - np.asarray(unpacked(two)["sequence_output"])).max(), 1e-3)
+
+    def test_packed_rows_config_and_bad_values(self):
+        config = testing.tiny_config()
+        self.assertTrue(BertEncoder(config).packed_rows)
+        clone = BertEncoder.from_config(BertEncoder(config, packed_rows=False).get_config())
+        self.assertFalse(clone.packed_rows)
+        with pytest.raises(ValueError, match=r"packed_rows must be a bool, got 1"):
+            BertEncoder(config, packed_rows=1)
+        with pytest.raises(ValueError, match=r"max_sequences_per_row=2 needs packed rows, got packed_rows=False"):
+            BertEncoder(config, max_sequences_per_row=2, packed_rows=False)
+
     def test_exported_from_package(self):
         self.assertIs(keras_bert.BertEncoder, BertEncoder)
         self.assertIs(keras_bert.BertConfig, BertConfig)

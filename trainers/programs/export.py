@@ -64,7 +64,8 @@ def run_export(model_dir, export_dir, version=None, warmup=True, model_name=None
         status = serving_config_lib.write_serving_config(base, name, serving_config, quantize)
         print("TF Serving configuration: " + ", ".join(f"{file} {state}" for file, state in status.items()))
         precision, reason = serving_config.server_precision(quantize)
-        print(f"TF Serving precision: {precision or 'float32'} ({reason})")
+        served = precision or (f"{quantize}, as exported" if quantize else "float32")
+        print(f"TF Serving precision: {served} ({reason})")
         print(f"serve it (see {os.path.join(base, serving_config_lib.NOTES_FILE)}):\n"
               f"{serving_config_lib.docker_command(base, name, serving_config, quantize)}")
     elif base.startswith("gs://"):  # TF Serving reads buckets itself.

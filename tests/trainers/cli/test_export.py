@@ -51,7 +51,7 @@ def mrpc_dir(exports, tmp_path_factory):
     return path, model
 
 
-def test_run_export(exports, mrpc_dir, tmp_path, capsys):
+def test_run_export(exports, mrpc_dir, tmp_path, capsys, monkeypatch):
     model_dir, model = mrpc_dir
     export_dir = str(tmp_path / "serving" / "mrpc")
     path = program.run_export(model_dir, export_dir, encoder_export_dir=str(tmp_path / "hub" / "encoder"),
@@ -85,6 +85,15 @@ def test_run_export(exports, mrpc_dir, tmp_path, capsys):
     capsys.readouterr()
     program.run_export(model_dir, export_dir, serving_target="2.20", warmup=False, serving_config=None)
     assert "  op audit: TF Serving 2.20 (tensorflow-text 2.20.0): " in capsys.readouterr().out
+    # A bfloat16 copy with --serving_mixed_precision=auto, on a CPU with AVX512_BF16: served as exported.
+    from keras_bert import cpu_features
+
+    monkeypatch.setattr(cpu_features, "read_cpu_flags", lambda *a: frozenset({"avx512f", "avx512_bf16"}))
+    program.run_export(model_dir, export_dir, warmup=False, quantize="bfloat16",
+                       serving_config=serving_config_lib.ServingConfig(mixed_precision="auto"))
+    out = capsys.readouterr().out
+    assert "TF Serving precision: bfloat16, as exported (chosen by auto: the model is a bfloat16 copy" in out
+    assert "--mixed_precision" not in out
 
 
 def test_load_finetuned(exports, tmp_path):
