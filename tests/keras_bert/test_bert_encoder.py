@@ -249,11 +249,18 @@ class BertEncoderTest(testing.TestCase):
         compiled = tf.function(lambda x: skipping(x)["pooled_output"], jit_compile=True)
         self.assertAllClose(compiled(inputs), full(inputs)["pooled_output"], atol=1e-5)
 
-    def test_skip_padding_config_and_bad_value(self):
+    def test_layout_options_config_and_bad_values(self):
         config = testing.tiny_config()
-        self.assertFalse(BertEncoder(config).skip_padding)
-        clone = BertEncoder.from_config(BertEncoder(config, skip_padding=True).get_config())
+        default = BertEncoder(config)
+        self.assertFalse(default.skip_padding)
+        self.assertTrue(default.packed_rows)
+        clone = BertEncoder.from_config(BertEncoder(config, skip_padding=True, packed_rows=False).get_config())
         self.assertTrue(clone.skip_padding)
+        self.assertFalse(clone.packed_rows)
+        with pytest.raises(ValueError, match=r"packed_rows must be a bool, got 1"):
+            BertEncoder(config, packed_rows=1)
+        with pytest.raises(ValueError, match=r"max_sequences_per_row=2 needs packed rows, got packed_rows=False"):
+            BertEncoder(config, max_sequences_per_row=2, packed_rows=False)
         with pytest.raises(ValueError, match=r"skip_padding must be a bool, got 'yes'"):
             BertEncoder(config, skip_padding="yes")
         with pytest.raises(ValueError, match=r"fused_projections must be a bool, got 'yes'"):
@@ -296,16 +303,6 @@ class BertEncoderTest(testing.TestCase):
         two = dict(inputs, input_mask=np.where(np.arange(12) < 6, 1, 2).astype("int32")[None].repeat(3, 0))
         self.assertGreater(np.abs(np.asarray(packed(two)["sequence_output"])
                                   - np.asarray(unpacked(two)["sequence_output"])).max(), 1e-3)
-
-    def test_packed_rows_config_and_bad_values(self):
-        config = testing.tiny_config()
-        self.assertTrue(BertEncoder(config).packed_rows)
-        clone = BertEncoder.from_config(BertEncoder(config, packed_rows=False).get_config())
-        self.assertFalse(clone.packed_rows)
-        with pytest.raises(ValueError, match=r"packed_rows must be a bool, got 1"):
-            BertEncoder(config, packed_rows=1)
-        with pytest.raises(ValueError, match=r"max_sequences_per_row=2 needs packed rows, got packed_rows=False"):
-            BertEncoder(config, max_sequences_per_row=2, packed_rows=False)
 
     def test_exported_from_package(self):
         self.assertIs(keras_bert.BertEncoder, BertEncoder)
