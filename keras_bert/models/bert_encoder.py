@@ -193,15 +193,16 @@ class BertEncoder(keras.Model):
         )
 
         input_mask = inputs["input_mask"]
+        real = keras.ops.greater(input_mask, 0)  # [batch, seq]
         if packed_rows:
             same = same_sequence(input_mask)
             position_ids = packed_position_ids(input_mask, same)
             attention_mask = packed_attention_mask(input_mask, same)  # [batch, seq, seq]
         else:  # One sequence a row: positions 0, 1, ... (the embeddings' default), every real key.
             position_ids = None
-            attention_mask = keras.ops.greater(input_mask, 0)[:, None, :]  # [batch, 1, seq]
+            attention_mask = real[:, None, :]  # [batch, 1, seq]
         x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"], position_ids=position_ids)
-        token_mask = keras.ops.cast(keras.ops.greater(input_mask, 0), "int32") if skip_padding else None
+        token_mask = keras.ops.cast(real, "int32") if skip_padding else None
         if skip_padding:
             # The blocks pass the real tokens [T, hidden] from one to the
             # next; each block's output is laid out as [batch, seq, hidden]
