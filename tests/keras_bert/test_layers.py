@@ -172,6 +172,44 @@ class TransformerBlockTest(testing.TestCase):
         self.assertAllClose(a, layer(x, training=False).numpy(), atol=0)
         self.assertNotAllClose(a, layer(x, training=True).numpy())
 
+    def test_layer_norm_on_rows_matches_keras_at_both_sizes(self):
+        """The served blocks' LayerNorm (`_layer_norm_on_rows`: written out
+        below `_LARGE_LAYER_NORM` elements, oneDNN's fused form from it)
+        against Keras's LayerNormalization, float32 and bfloat16, eagerly and
+        in a graph (where grappler fuses the large form), values and, in
+        float32, gradients."""
+        from keras_bert.layers import transformer_block
+
+        rng = np.random.default_rng(0)
+        large_rows = transformer_block._LARGE_LAYER_NORM // 8 + 3
+        for dtype, atol, rtol in (("float32", 2e-6, 0), ("bfloat16", 2 ** -6, 2 ** -7)):
+            layer = keras.layers.LayerNormalization(epsilon=1e-12, dtype=dtype)
+            layer.build((None, 8))
+            layer.set_weights([rng.normal(1, 0.3, 8).astype("float32"), rng.normal(0, 0.3, 8).astype("float32")])
+            for rows in (5, large_rows):
+                x = tf.cast(rng.normal(0.5, 2, (rows, 8)).astype("float32"), dtype)
+                expected = layer(x).numpy().astype("float32")
+                for form in (transformer_block._layer_norm_on_rows, tf.function(transformer_block._layer_norm_on_rows),
+                             transformer_block._fused_layer_norm, transformer_block._written_out_layer_norm):
+                    actual = form(layer, x)
+                    self.assertEqual(actual.dtype, x.dtype)
+                    self.assertAllClose(actual.numpy().astype("float32"), expected, atol=atol, rtol=rtol,
+                                        msg=f"{dtype} {rows} rows {form}")
+        x = tf.constant(rng.normal(0.5, 2, (large_rows, 8)).astype("float32"))
+        upstream = tf.constant(rng.normal(size=(large_rows, 8)).astype("float32"))
+
+        def gradients(norm):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = norm(x)
+            return tape.gradient(y, [x, layer.gamma, layer.beta], output_gradients=upstream)
+
+        layer = keras.layers.LayerNormalization(epsilon=1e-12)
+        layer.build((None, 8))
+        expected = gradients(layer)
+        for actual, wanted in zip(gradients(lambda v: transformer_block._layer_norm_on_rows(layer, v)), expected):
+            self.assertAllClose(actual, wanted, atol=1e-4 * float(tf.reduce_max(tf.abs(wanted))), rtol=0)
+
 
 def test_gelu_variants_are_the_two_formulas():
     x = np.linspace(-4, 4, 101).astype("float32")
