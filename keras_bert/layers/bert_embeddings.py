@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 
 from keras_bert import training_kernels
+from keras_bert.layers.layer_norm_kernels import layer_norm_on_rows
+from keras_bert.layers.self_attention import token_positions
 from keras_bert.layers.uint16_dropout import Uint16Dropout
 
 
@@ -32,9 +34,17 @@ class BertEmbeddings(keras.layers.Layer):
       input_type_ids: int32 Tensor `[batch, seq]`, segment ids (0 for the
         first segment, 1 for the second).
       training: bool, whether dropout is active.
+      position_ids: optional int Tensor `[batch, seq]`, each token's position
+        (packed rows restart it per sequence); None: 0, 1, ... in every row.
+      token_mask: optional int or bool Tensor `[batch, seq]`, nonzero at real
+        tokens. Given, only the real tokens are embedded and normalized
+        (`layer_norm_on_rows`), none of the padding: the inference path of
+        `BertEncoder(skip_padding=True)`.
 
     Returns:
-      float Tensor `[batch, seq, hidden_size]`.
+      float Tensor `[batch, seq, hidden_size]`; with `token_mask`, the real
+      tokens only, `[tokens, hidden_size]`, row-major (`token_positions`
+      order).
     """
 
     def __init__(
@@ -96,11 +106,7 @@ class BertEmbeddings(keras.layers.Layer):
         """The `[vocab_size, hidden_size]` word table (tied to the MLM output)."""
         return self.word_embeddings.embeddings
 
-    def call(self, input_word_ids, input_type_ids, training=None, position_ids=None):
-        """`input_word_ids`, `input_type_ids`: int `[batch, seq]`; `position_ids`:
-        optional int `[batch, seq]`, each token's position (packed rows restart
-        it per sequence); None: 0, 1, ... seq - 1 in every row. Returns float
-        `[batch, seq, hidden_size]`."""
+    def call(self, input_word_ids, input_type_ids, training=None, position_ids=None, token_mask=None):
         seq_length = input_word_ids.shape[1]
         if seq_length is not None and seq_length > self.max_position_embeddings:
             raise ValueError(
@@ -114,6 +120,8 @@ class BertEmbeddings(keras.layers.Layer):
                 self.max_position_embeddings,
                 message="input_word_ids is longer than max_position_embeddings",
             )
+        if token_mask is not None:
+            return self._embed_tokens(input_word_ids, input_type_ids, position_ids, token_mask, training)
         x = self.word_embeddings(input_word_ids)
         x = x + self.token_type_embeddings(input_type_ids)
         if position_ids is None:
@@ -131,7 +139,26 @@ class BertEmbeddings(keras.layers.Layer):
             self.layer_norm.epsilon, drop,
         )
 
-    def compute_output_shape(self, input_word_ids_shape, input_type_ids_shape=None):
+    def _embed_tokens(self, input_word_ids, input_type_ids, position_ids, token_mask, training):
+        """The real tokens' embeddings `[T, hidden]`: their ids gathered
+        first, so no table is read and nothing summed or normalized at
+        padding."""
+        positions = token_positions(token_mask)  # [T], row-major in [batch * seq]
+
+        def real(ids):
+            return tf.gather(tf.reshape(ids, [-1]), positions)
+
+        if position_ids is None:
+            position_ids = positions % tf.shape(input_word_ids)[1]
+        else:
+            position_ids = real(position_ids)
+        x = self.word_embeddings(real(input_word_ids)) + self.token_type_embeddings(real(input_type_ids))
+        x = x + tf.cast(tf.gather(self.position_embeddings, position_ids), self.compute_dtype)
+        return self.dropout(layer_norm_on_rows(self.layer_norm, x), training=training)
+
+    def compute_output_shape(self, input_word_ids_shape, input_type_ids_shape=None, token_mask_shape=None):
+        if token_mask_shape is not None:
+            return (None, self.hidden_size)
         return tuple(input_word_ids_shape) + (self.hidden_size,)
 
     def get_config(self):

@@ -34,9 +34,11 @@ class SelfAttention(keras.layers.Layer):
         projections are three `Dense` layers, `query`, `key` and `value`
         (`[H, H]` kernels each), as every checkpoint stores them. True: one
         `Dense` layer `query_key_value` with their kernels side by side
-        (`[H, 3H]`, then `[3H]` bias), one matmul instead of three: the
-        form a served copy takes (`export.saved_model.serving_copy`), its
-        weights from an unfused layer's by `fused_projection_weights`.
+        (`[H, 3H]`, then `[3H]` bias), one matmul instead of three, the
+        query's columns already scaled by `1 / sqrt(head_size)` (no
+        multiply of the queries at run time): the form a served copy takes
+        (`export.saved_model.serving_copy`), its weights from an unfused
+        layer's by `fused_projection_weights`.
 
     Call args:
       x: float Tensor `[batch, seq, hidden_size]`; with `token_mask`, the
@@ -85,6 +87,9 @@ class SelfAttention(keras.layers.Layer):
         self.initializer_range = initializer_range
         self.fused_projections = fused_projections
         self.head_size = hidden_size // num_heads
+        # What the queries are multiplied by before the scores (a fused
+        # layer's weights carry the 1 / sqrt(head_size)).
+        self.query_scale = 1.0 if fused_projections else 1.0 / math.sqrt(self.head_size)
 
     def build(self, input_shape):
         initializer = keras.initializers.TruncatedNormal(stddev=self.initializer_range)
@@ -163,7 +168,7 @@ class SelfAttention(keras.layers.Layer):
             return self._attend_with(tf.linalg.matmul, tf.nn.softmax, query, key, value, attention_mask, training)
         scores = tf.linalg.matmul(query, key, transpose_b=True)  # [batch, heads, seq, seq]
         probs = training_kernels.attention_probabilities(
-            scores, attention_mask, 1.0 / math.sqrt(self.head_size), drop=self.dropout.keep_numbers(scores)
+            scores, attention_mask, self.query_scale, drop=self.dropout.keep_numbers(scores)
         )
         return tf.linalg.matmul(probs, value)
 
@@ -171,7 +176,8 @@ class SelfAttention(keras.layers.Layer):
         """`select_masked`: `attention_mask` is bool, and masked scores are
         set to a large negative number instead of having it added."""
         dtype = self.compute_dtype
-        query = query * tf.cast(1.0 / math.sqrt(self.head_size), dtype)
+        if self.query_scale != 1.0:
+            query = query * tf.cast(self.query_scale, dtype)
         scores = matmul(query, key, transpose_b=True)  # [batch, heads, seq, seq]
         if select_masked:
             scores = tf.where(attention_mask[:, None, :, :], scores, _large_negative(dtype))
@@ -199,28 +205,35 @@ class SelfAttention(keras.layers.Layer):
 
 def fused_projection_weights(attention):
     """`[kernel [H, 3H], bias [3H]]`: the query, key and value projections
-    of `attention` (an unfused `SelfAttention`) side by side, in that order:
-    the weights of a `fused_projections=True` layer's `query_key_value`.
-    Each output column is one of the three layers' columns, so the fused
-    matmul computes the same numbers."""
+    of `attention` (an unfused `SelfAttention`) side by side, in that order,
+    the query's times `attention.query_scale` (`1 / sqrt(head_size)`): the
+    weights of a `fused_projections=True` layer's `query_key_value`. Each
+    output column is one of the three layers' columns, the query's scaled
+    as the unfused layer scales its queries before the scores (exactly,
+    where `head_size` is a power of 4, as 64 in every released BERT)."""
     if attention.fused_projections:
         raise ValueError(f"{attention.path}: its projections are fused already")
     projections = (attention.query_dense, attention.key_dense, attention.value_dense)
-    return [tf.concat([dense.kernel for dense in projections], axis=-1),
-            tf.concat([dense.bias for dense in projections], axis=-1)]
-
-
-def gather_tokens(x, token_mask):
-    """`x` `[batch, seq, H]` -> `[T, H]`: the rows where `token_mask` `[batch, seq]` is nonzero, row-major."""
-    return tf.gather(tf.reshape(x, [-1, tf.shape(x)[-1]]), token_positions(token_mask))
+    scales = (attention.query_scale, 1.0, 1.0)
+    return [tf.concat([dense.kernel * scale for dense, scale in zip(projections, scales)], axis=-1),
+            tf.concat([dense.bias * scale for dense, scale in zip(projections, scales)], axis=-1)]
 
 
 def scatter_tokens(tokens, token_mask):
-    """`tokens` `[T, H]` (as `gather_tokens` gives) -> `[batch, seq, H]`, zeros where `token_mask` is 0."""
+    """`tokens` `[T, H]` (the real tokens, in `token_positions` order) ->
+    `[batch, seq, H]`, zeros where `token_mask` is 0."""
     shape = tf.shape(token_mask)
     width = tf.shape(tokens)[-1]
     flat = tf.gather(_with_zero_row(tokens), padded_token_rows(token_mask))
     return tf.reshape(flat, [shape[0], shape[1], width])
+
+
+def first_tokens(tokens, token_mask):
+    """`tokens` `[T, H]` (the real tokens, in `token_positions` order) ->
+    `[batch, H]`: each row's position 0 (zeros where it is padding),
+    `scatter_tokens(tokens, token_mask)[:, 0]` without laying out the rest."""
+    rows = tf.reshape(padded_token_rows(token_mask), tf.shape(token_mask))[:, 0]
+    return tf.gather(_with_zero_row(tokens), rows)
 
 
 # The layout changes are gathers (TensorFlow's GatherV2 copies rows in
@@ -228,7 +241,8 @@ def scatter_tokens(tokens, token_mask):
 # batch 32 the ScatterNd kernels alone took ~8% of a request.
 def token_positions(token_mask):
     """`[T]` int32: the row-major positions in `[batch * seq]` where
-    `token_mask` `[batch, seq]` is nonzero (the rows `gather_tokens` takes)."""
+    `token_mask` `[batch, seq]` is nonzero: the real tokens' rows, in the
+    order every `[T, ...]` tensor of the inference path keeps them."""
     real = tf.reshape(tf.cast(token_mask, "bool"), [-1])
     return tf.cast(tf.where(real)[:, 0], tf.int32)
 

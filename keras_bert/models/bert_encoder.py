@@ -16,7 +16,7 @@ import keras
 
 from keras_bert.config import BertConfig
 from keras_bert.layers.bert_embeddings import BertEmbeddings
-from keras_bert.layers.self_attention import gather_tokens
+from keras_bert.layers.self_attention import first_tokens
 from keras_bert.layers.self_attention import scatter_tokens
 from keras_bert.layers.transformer_block import TransformerBlock
 
@@ -201,20 +201,22 @@ class BertEncoder(keras.Model):
         else:  # One sequence a row: positions 0, 1, ... (the embeddings' default), every real key.
             position_ids = None
             attention_mask = real[:, None, :]  # [batch, 1, seq]
-        x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"], position_ids=position_ids)
+        # With skip_padding the embeddings and the blocks pass the real
+        # tokens [T, hidden] from one to the next; each block's output is
+        # laid out as [batch, seq, hidden] for the outputs (a scatter the
+        # graph drops where unread), and the pooler reads the first
+        # positions straight from the tokens.
         token_mask = keras.ops.cast(real, "int32") if skip_padding else None
-        if skip_padding:
-            # The blocks pass the real tokens [T, hidden] from one to the
-            # next; each block's output is laid out as [batch, seq, hidden]
-            # for the outputs (a scatter the graph drops where unread).
-            x = _TokenLayout(gather=True, name="gather_tokens")(x, token_mask)
+        x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"], position_ids=position_ids,
+                       token_mask=token_mask)
         encoder_outputs = []
         for i, block in enumerate(blocks):
             x = block(x, attention_mask=attention_mask, token_mask=token_mask)
             encoder_outputs.append(
-                _TokenLayout(gather=False, name=f"scatter_tokens_{i}")(x, token_mask) if skip_padding else x)
+                _TokenLayout(first_only=False, name=f"scatter_tokens_{i}")(x, token_mask) if skip_padding else x)
+        first = _TokenLayout(first_only=True, name="first_tokens")(x, token_mask) if skip_padding else x[:, 0, :]
         x = encoder_outputs[-1]
-        pooled_output = pooler(x[:, 0, :])
+        pooled_output = pooler(first)
         outputs = {
             "sequence_output": x,
             "pooled_output": pooled_output,
@@ -270,18 +272,19 @@ class BertEncoder(keras.Model):
 
 
 class _TokenLayout(keras.layers.Layer):
-    """`skip_padding`'s change of layout: `gather=True`: `[batch, seq, H]`
-    -> the real tokens `[T, H]` (`gather_tokens`); `gather=False`: back
-    (`scatter_tokens`, zeros at padding). Called on `(x, token_mask)`."""
+    """`skip_padding`'s way back from the real tokens `[T, H]` to rows:
+    `first_only=False`: `[batch, seq, H]` (`scatter_tokens`, zeros at
+    padding); True: position 0 of each row alone, `[batch, H]`
+    (`first_tokens`). Called on `(x, token_mask)`."""
 
-    def __init__(self, gather, **kwargs):
+    def __init__(self, first_only, **kwargs):
         super().__init__(**kwargs)
-        self.gather = gather
+        self.first_only = first_only
 
     def call(self, x, token_mask):
-        return gather_tokens(x, token_mask) if self.gather else scatter_tokens(x, token_mask)
+        return first_tokens(x, token_mask) if self.first_only else scatter_tokens(x, token_mask)
 
     def compute_output_shape(self, x_shape, token_mask_shape):
-        if self.gather:
-            return (None, x_shape[-1])
+        if self.first_only:
+            return (token_mask_shape[0], x_shape[-1])
         return tuple(token_mask_shape) + (x_shape[-1],)

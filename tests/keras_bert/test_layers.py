@@ -41,6 +41,27 @@ class BertEmbeddingsTest(testing.TestCase):
         var = total.var(-1, keepdims=True)
         self.assertAllClose(out[0], (total - mean) / np.sqrt(var + 1e-12), atol=1e-5)
 
+    def test_token_mask_embeds_the_real_tokens_only(self):
+        # The inference path: [T, hidden], the padded call's rows at the real
+        # tokens, with default and with given (packed) positions; a row
+        # without real tokens contributes none.
+        layer = BertEmbeddings(**self.kwargs())
+        rng = np.random.default_rng(1)
+        ids = rng.integers(1, 20, (3, 6)).astype("int32")
+        types = rng.integers(0, 2, (3, 6)).astype("int32")
+        token_mask = np.array([[1, 1, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1]], "int32")
+        layer(ids, types)
+        layer.layer_norm.set_weights([rng.normal(1, 0.3, 8).astype("float32"), rng.normal(0, 0.3, 8).astype("float32")])
+        real = token_mask.astype(bool)
+        position_ids = np.array([[0, 1, 2, 0, 0, 0], [0] * 6, [0, 1, 2, 0, 1, 2]], "int32")
+        for positions in (None, position_ids):
+            expected = layer(ids, types, position_ids=positions).numpy()[real]
+            tokens = layer(ids, types, position_ids=positions, token_mask=token_mask).numpy()
+            self.assertEqual(tokens.shape, (9, 8))
+            self.assertAllClose(tokens, expected, atol=1e-5)
+        # Not vacuous: the packed positions move the third row's states.
+        self.assertNotAllClose(layer(ids, types, token_mask=token_mask), tokens)
+
     def test_variable_names_are_bert_names(self):
         layer = BertEmbeddings(**self.kwargs(), name="embeddings")
         layer(np.zeros((1, 3), "int32"), np.zeros((1, 3), "int32"))
@@ -120,6 +141,9 @@ class SelfAttentionTest(testing.TestCase):
         token_mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], "int32")
         mask = token_mask[:, None, :]
         unfused = SelfAttention(hidden_size=8, num_heads=2, dropout_rate=0.0)
+        unfused(x, mask)
+        for dense in (unfused.query_dense, unfused.key_dense, unfused.value_dense, unfused.output_dense):
+            dense.bias.assign(rng.normal(size=8).astype("float32"))  # Not the zeros they start as.
         expected = unfused(x, mask).numpy()
         fused = SelfAttention(hidden_size=8, num_heads=2, dropout_rate=0.0, fused_projections=True)
         fused(x, mask)
@@ -132,8 +156,13 @@ class SelfAttentionTest(testing.TestCase):
         self.assertAllClose(fused(x, mask), expected, atol=1e-6)
         tokens = x[token_mask.astype(bool)]
         self.assertAllClose(fused(tokens, mask, token_mask=token_mask), expected[token_mask.astype(bool)], atol=1e-6)
-        # Each third of the fused kernel is one of the three layers' kernels.
+        # Each third of the fused kernel is one of the three layers' kernels,
+        # the query's already scaled by 1 / sqrt(head_size) (head_size 4).
+        self.assertAllClose(kernel[:, :8], unfused.query_dense.kernel * 0.5)
+        self.assertAllClose(bias[:8], unfused.query_dense.bias * 0.5)
         self.assertAllClose(kernel[:, 8:16], unfused.key_dense.kernel)
+        self.assertAllClose(kernel[:, 16:], unfused.value_dense.kernel)
+        self.assertEqual((unfused.query_scale, fused.query_scale), (0.5, 1.0))
         self.assertTrue(SelfAttention.from_config(fused.get_config()).fused_projections)
         with pytest.raises(ValueError, match=r"fused already"):
             fused_projection_weights(fused)
@@ -173,15 +202,15 @@ class TransformerBlockTest(testing.TestCase):
         self.assertNotAllClose(a, layer(x, training=True).numpy())
 
     def test_layer_norm_on_rows_matches_keras_at_both_sizes(self):
-        """The served blocks' LayerNorm (`_layer_norm_on_rows`: written out
+        """The served blocks' LayerNorm (`layer_norm_kernels.layer_norm_on_rows`: written out
         below `_LARGE_LAYER_NORM` elements, oneDNN's fused form from it)
         against Keras's LayerNormalization, float32 and bfloat16, eagerly and
         in a graph (where grappler fuses the large form), values and, in
         float32, gradients."""
-        from keras_bert.layers import transformer_block
+        from keras_bert.layers import layer_norm_kernels
 
         rng = np.random.default_rng(0)
-        large_rows = transformer_block._LARGE_LAYER_NORM // 8 + 3
+        large_rows = layer_norm_kernels._LARGE_LAYER_NORM // 8 + 3
         for dtype, atol, rtol in (("float32", 2e-6, 0), ("bfloat16", 2 ** -6, 2 ** -7)):
             layer = keras.layers.LayerNormalization(epsilon=1e-12, dtype=dtype)
             layer.build((None, 8))
@@ -189,8 +218,8 @@ class TransformerBlockTest(testing.TestCase):
             for rows in (5, large_rows):
                 x = tf.cast(rng.normal(0.5, 2, (rows, 8)).astype("float32"), dtype)
                 expected = layer(x).numpy().astype("float32")
-                for form in (transformer_block._layer_norm_on_rows, tf.function(transformer_block._layer_norm_on_rows),
-                             transformer_block._fused_layer_norm, transformer_block._written_out_layer_norm):
+                for form in (layer_norm_kernels.layer_norm_on_rows, tf.function(layer_norm_kernels.layer_norm_on_rows),
+                             layer_norm_kernels._fused_layer_norm, layer_norm_kernels._written_out_layer_norm):
                     actual = form(layer, x)
                     self.assertEqual(actual.dtype, x.dtype)
                     self.assertAllClose(actual.numpy().astype("float32"), expected, atol=atol, rtol=rtol,
@@ -207,7 +236,7 @@ class TransformerBlockTest(testing.TestCase):
         layer = keras.layers.LayerNormalization(epsilon=1e-12)
         layer.build((None, 8))
         expected = gradients(layer)
-        for actual, wanted in zip(gradients(lambda v: transformer_block._layer_norm_on_rows(layer, v)), expected):
+        for actual, wanted in zip(gradients(lambda v: layer_norm_kernels.layer_norm_on_rows(layer, v)), expected):
             self.assertAllClose(actual, wanted, atol=1e-4 * float(tf.reduce_max(tf.abs(wanted))), rtol=0)
 
 
