@@ -216,7 +216,8 @@ def serving_copy(model, quantize=None):
     and multiple choice use `[CLS]`; tagging and SQuAD real pieces), so they
     are those of `model` to float rounding while padding costs no time.
     Its attention layers project queries, keys and values with one `[H, 3H]`
-    matmul (`fused_projections=True`; the three kernels side by side, so the
+    matmul (`fused_projections=True`; the three kernels side by side, the
+    query's times the 1 / sqrt(head_size) attention scales it by, so the
     same numbers), unless the model's user quantized it (then its layers are
     copied as they are). Its rows hold one sequence each, as the serving
     functions' own preprocessing packs them (`packed_rows=False`: original
@@ -227,8 +228,9 @@ def serving_copy(model, quantize=None):
     policy, its weights stored in bfloat16 (half their float32 size) and its
     matmuls, attention and activations computed in bfloat16, which oneDNN
     runs on AVX512_BF16 / AMX; LayerNorm computes its statistics in float32
-    (`TransformerBlock`, Keras's LayerNormalization) and the serving
-    functions return float32. Unlike TF Serving's `--mixed_precision=bfloat16`
+    (`layer_norm_kernels.layer_norm_on_rows`: written out in float32 on
+    few tokens, oneDNN's fused kernel, bfloat16 in and out, on many) and
+    the serving functions return float32. Unlike TF Serving's `--mixed_precision=bfloat16`
     (grappler casts around each op of a float32 graph at load), no weight is
     cast per request.
 

@@ -85,10 +85,12 @@ class BertEncoder(keras.Model):
         `packed_cls_output` and `packed_pooled_output`. None (default): no
         such outputs (packed rows still attend and count positions per
         sequence).
-      skip_padding: bool. True: the blocks' position-wise layers skip the
-        padding positions (see `TransformerBlock`'s `token_mask`), which
-        saves the batch's share of padding in time; real positions get the
-        same states (to float rounding), padding positions of
+      skip_padding: bool. True: the embeddings and the blocks'
+        position-wise layers skip the padding positions (see
+        `TransformerBlock`'s `token_mask`; the pooler reads the first
+        positions from the real tokens), which saves the batch's share of
+        padding in time; real positions get the same states (to float
+        rounding), padding positions of
         `sequence_output` and `encoder_outputs` are 0 instead of values
         nothing should read. Needs dynamic shapes: for inference and
         serving on CPU/GPU (`export.export_saved_model` serves a copy with
