@@ -1,3 +1,5 @@
+from unittest import mock
+
 import keras
 import numpy as np
 import pytest
@@ -213,6 +215,39 @@ class BertEncoderTest(testing.TestCase):
         self.assertAllClose(a["pooled_output"], b["pooled_output"], atol=1e-5)
         # Not vacuous: the padding positions of the full encoder are not 0.
         self.assertGreater(np.abs(np.asarray(a["sequence_output"])[~real]).min(), 0.0)
+
+    def test_skip_padding_at_a_size_that_takes_the_fused_layer_norm(self):
+        # Enough real tokens that every LayerNorm of the inference path takes
+        # oneDNN's fused form (layer_norm_kernels._LARGE_LAYER_NORM): the
+        # same real states and pooled output as the full encoder, eagerly
+        # (where the count below proves the branch ran) and in a graph.
+        from keras_bert.layers import layer_norm_kernels
+
+        config, full, skipping = self._skipping_pair()
+        rng = np.random.default_rng(2)
+        batch, seq = 320, 24
+        lengths = rng.integers(12, seq + 1, batch)
+        mask = (np.arange(seq)[None, :] < lengths[:, None]).astype("int32")
+        inputs = {"input_word_ids": rng.integers(1, config.vocab_size, (batch, seq)).astype("int32") * mask,
+                  "input_mask": mask, "input_type_ids": (np.arange(seq)[None, :] >= lengths[:, None] // 2) * mask}
+        self.assertGreaterEqual(mask.sum() * config.hidden_size, layer_norm_kernels._LARGE_LAYER_NORM)
+        fused = layer_norm_kernels._fused_layer_norm
+        calls = []
+
+        def counted(layer, x):
+            calls.append(layer.name)
+            return fused(layer, x)
+
+        expected = full(inputs)
+        real = mask.astype(bool)
+        with mock.patch.object(layer_norm_kernels, "_fused_layer_norm", counted):
+            eager = skipping(inputs)
+        self.assertEqual(len(calls), 1 + 2 * config.num_layers)  # The embeddings' and two a block.
+        traced = tf.function(skipping)(inputs)
+        for out in (eager, traced):
+            self.assertAllClose(np.asarray(out["sequence_output"])[real],
+                                np.asarray(expected["sequence_output"])[real], atol=1e-5)
+            self.assertAllClose(out["pooled_output"], expected["pooled_output"], atol=1e-5)
 
     def test_skip_padding_rows_without_real_tokens(self):
         # A row (or a whole batch) whose input_mask is all 0, as a client of

@@ -202,11 +202,11 @@ class TransformerBlockTest(testing.TestCase):
         self.assertNotAllClose(a, layer(x, training=True).numpy())
 
     def test_layer_norm_on_rows_matches_keras_at_both_sizes(self):
-        """The served blocks' LayerNorm (`layer_norm_kernels.layer_norm_on_rows`: written out
-        below `_LARGE_LAYER_NORM` elements, oneDNN's fused form from it)
-        against Keras's LayerNormalization, float32 and bfloat16, eagerly and
-        in a graph (where grappler fuses the large form), values and, in
-        float32, gradients."""
+        """The inference path's LayerNorm (`layer_norm_kernels.layer_norm_on_rows`:
+        written out below `_LARGE_LAYER_NORM` elements, oneDNN's fused form
+        from it) against Keras's LayerNormalization, float32 and bfloat16,
+        eagerly and in a graph (where grappler fuses the large form), values
+        and, in float32, gradients."""
         from keras_bert.layers import layer_norm_kernels
 
         rng = np.random.default_rng(0)
