@@ -230,9 +230,9 @@ def serving_copy(model, quantize=None):
     runs on AVX512_BF16 / AMX; LayerNorm computes its statistics in float32
     (`layer_norm_kernels.layer_norm_on_rows`: written out in float32 on
     few tokens, oneDNN's fused kernel, bfloat16 in and out, on many) and
-    the serving functions return float32. Unlike TF Serving's `--mixed_precision=bfloat16`
-    (grappler casts around each op of a float32 graph at load), no weight is
-    cast per request.
+    the serving functions return float32. Unlike TF Serving's
+    `--mixed_precision=bfloat16` (grappler casts around each op of a float32
+    graph at load), no weight is cast per request.
 
     `quantize="int8"`: the copy's `Dense` and `Embedding` layers are then
     quantized. Keras's `Model.quantize("int8")` gives every one an int8

@@ -168,8 +168,9 @@ class TransformerBlock(keras.layers.Layer):
         """The block on the real tokens `[T, hidden]` alone -> `[T, hidden]`.
 
         The inference form (served exports): the activation and the
-        LayerNorms are written as the kernels TensorFlow runs fastest at
-        small sizes (`_fused_intermediate`, `layer_norm_kernels.layer_norm_on_rows`).
+        LayerNorms take the kernels TensorFlow runs fastest at their sizes
+        (`_fused_intermediate`; `layer_norm_kernels.layer_norm_on_rows`,
+        chosen by the token count).
         """
         attended = self.attention(tokens, attention_mask=attention_mask, training=training, token_mask=token_mask)
         attended = self.attention_dropout(attended, training=training)
