@@ -33,6 +33,7 @@ import math
 import threading
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -114,6 +115,76 @@ def gelu_tanh(x):
     return _gelu_tanh_forward(x), lambda dy: _gelu_tanh_backward(x, dy)
 
 
+# ------------------------------------------------------ dropout numbers
+
+# (shift, multiplier) of each xor-shift / multiply round, then a last
+# xor-shift by 16: C. Wellons' "lowbias32" integer hash.
+_MIX_ROUNDS = ((16, 0x7FEB352D), (15, 0x846CA68B))
+_GOLDEN = 0x9E3779B9  # 2^32 / golden ratio, odd.
+_MAX_DROPOUT_ELEMENTS = 2**31 - 1
+
+
+def _xor_shift(x, shift):
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(shift, tf.uint32)))
+
+
+def _mix(x):
+    """uint32 -> uint32, a bijection whose every output bit depends on every
+    input bit."""
+    for shift, multiplier in _MIX_ROUNDS:
+        x = _xor_shift(x, shift) * tf.constant(multiplier, tf.uint32)
+    return _xor_shift(x, 16)
+
+
+def dropout_key(seed):
+    """The uint32 `[2]` key of one dropout call from its seed (`[2]` int32 or
+    int64, a Keras `SeedGenerator`'s value): every bit of both seeds is mixed
+    into both words, so seeds one apart give unrelated keys."""
+    seed = tf.cast(seed, tf.int64)
+    words = tf.concat([tf.cast(tf.bitwise.bitwise_and(seed, 0xFFFFFFFF), tf.uint32),
+                       tf.cast(tf.bitwise.right_shift(seed, 32), tf.uint32)], axis=0)
+    state = tf.constant(_GOLDEN, tf.uint32)
+    for i in range(4):
+        state = _mix(tf.bitwise.bitwise_xor(state, words[i]) + tf.constant(_GOLDEN, tf.uint32))
+    return tf.stack([state, _mix(state + tf.constant(_GOLDEN, tf.uint32))])
+
+
+def dropout_numbers(shape, key):
+    """uint16 Tensor `shape`: each element's 16-bit number for one dropout
+    call, a counter-based hash of its row-major index `i` and the call's
+    `key` (`dropout_key`): the top 16 bits of
+    `mix(mix(mix(i ^ key[0]) + key[1]) ^ key[0])`, `mix` a 32-bit
+    xor-shift-multiply bijection. Pure integer element-wise ops: inside an
+    XLA kernel they fuse into the loop that uses them and are never written
+    to memory (as a kernel of their own, about a third of the time of
+    TensorFlow's stateless Philox for the same count); as TensorFlow ops,
+    the same numbers from about twenty kernels, slower than Philox's one
+    (so `Uint16Dropout` draws Philox numbers in graphs without XLA).
+
+    Args:
+      shape: int32 `[rank]` Tensor or list; at most 2^31 - 1 elements.
+      key: uint32 `[2]` Tensor.
+    """
+    static = tf.get_static_value(tf.convert_to_tensor(shape))
+    if static is not None and int(np.prod(static, dtype=np.int64)) > _MAX_DROPOUT_ELEMENTS:
+        raise ValueError(f"dropout over a tensor of shape {[int(d) for d in static]}: more than 2^31 - 1 elements in "
+                         "one dropout call; split the batch (gradient accumulation) to make it smaller")
+    index = tf.bitcast(tf.reshape(tf.range(tf.reduce_prod(shape), dtype=tf.int32), shape), tf.uint32)
+    hashed = _mix(tf.bitwise.bitwise_xor(_mix(_mix(tf.bitwise.bitwise_xor(index, key[0])) + key[1]), key[0]))
+    return tf.cast(tf.bitwise.right_shift(hashed, tf.constant(16, tf.uint32)), tf.uint16)
+
+
+@_fused
+def dropout_numbers_kernel(shape_like, key):
+    """`dropout_numbers(tf.shape(shape_like), key)` as one XLA kernel."""
+    return dropout_numbers(tf.shape(shape_like), key)
+
+
+def _keep(like, key, threshold):
+    """bool Tensor of `like`'s shape: the elements one dropout call keeps."""
+    return dropout_numbers(tf.shape(like), key) >= threshold
+
+
 # ------------------------------------------ dropout + residual + LayerNorm
 
 
@@ -157,13 +228,13 @@ def _add_norm_backward(dy, x, h, keep, scale, gamma, inverse_std):
 
 
 @_fused
-def _dropout_add_norm_forward(x, h, numbers, threshold, scale, gamma, beta, epsilon):
-    return _add_norm_forward(x, h, numbers >= threshold, scale, gamma, beta, epsilon)
+def _dropout_add_norm_forward(x, h, key, threshold, scale, gamma, beta, epsilon):
+    return _add_norm_forward(x, h, _keep(h, key, threshold), scale, gamma, beta, epsilon)
 
 
 @_fused
-def _dropout_add_norm_backward(dy, x, h, numbers, threshold, scale, gamma, inverse_std):
-    return _add_norm_backward(dy, x, h, numbers >= threshold, scale, gamma, inverse_std)
+def _dropout_add_norm_backward(dy, x, h, key, threshold, scale, gamma, inverse_std):
+    return _add_norm_backward(dy, x, h, _keep(h, key, threshold), scale, gamma, inverse_std)
 
 
 @_fused
@@ -189,10 +260,11 @@ def dropout_add_layer_norm(x, h, gamma, beta, epsilon, drop=None):
       gamma, beta: float32 Tensors `[width]` (read values of the variables;
         gradients reach the variables through the reads).
       epsilon: float, LayerNorm epsilon.
-      drop: None (no dropout), or `(numbers, threshold, scale)`: `h` is kept
-        where `numbers >= threshold` (uint16 Tensor of `h`'s shape, uint16
-        scalar; `Uint16Dropout.keep_numbers`) and scaled by `scale` (float32
-        scalar).
+      drop: None (no dropout), or `(key, threshold, scale)`
+        (`Uint16Dropout.decision`): `h` is kept where
+        `dropout_numbers(tf.shape(h), key) >= threshold` (uint32 `[2]`,
+        uint16 scalar), computed inside the kernels, and scaled by `scale`
+        (float32 scalar).
 
     Returns:
       Tensor of `x`'s shape and dtype.
@@ -214,15 +286,15 @@ def dropout_add_layer_norm(x, h, gamma, beta, epsilon, drop=None):
 
 
 @_fused
-def _norm_dropout_forward(x, numbers, threshold, scale, gamma, beta, epsilon):
+def _norm_dropout_forward(x, key, threshold, scale, gamma, beta, epsilon):
     normalized, inverse_std = _normalized(tf.cast(x, tf.float32), epsilon)
-    y = tf.where(numbers >= threshold, (normalized * gamma + beta) * scale, 0.0)
+    y = tf.where(_keep(x, key, threshold), (normalized * gamma + beta) * scale, 0.0)
     return tf.cast(y, x.dtype), inverse_std
 
 
 @_fused
-def _norm_dropout_backward(dy, x, numbers, threshold, scale, gamma, inverse_std):
-    dy = tf.where(numbers >= threshold, tf.cast(dy, tf.float32) * scale, 0.0)
+def _norm_dropout_backward(dy, x, key, threshold, scale, gamma, inverse_std):
+    dy = tf.where(_keep(x, key, threshold), tf.cast(dy, tf.float32) * scale, 0.0)
     d_x, d_gamma, d_beta = _layer_norm_backward(dy, tf.cast(x, tf.float32), gamma, inverse_std)
     return tf.cast(d_x, x.dtype), d_gamma, d_beta
 
@@ -234,8 +306,8 @@ def layer_norm_dropout(x, gamma, beta, epsilon, drop):
     Args:
       x: float Tensor `[..., width]`.
       gamma, beta, epsilon: as `dropout_add_layer_norm`'s.
-      drop: `(numbers, threshold, scale)` as `dropout_add_layer_norm`'s,
-        `numbers` of `x`'s shape.
+      drop: `(key, threshold, scale)` as `dropout_add_layer_norm`'s, the
+        numbers of `x`'s shape.
 
     Returns:
       Tensor of `x`'s shape and dtype.
@@ -271,15 +343,15 @@ def _softmax_backward(dy, probs, keep, drop_scale, scale):
 
 
 @_fused
-def _softmax_dropout_forward(scores, mask, scale, numbers, threshold, drop_scale):
+def _softmax_dropout_forward(scores, mask, scale, key, threshold, drop_scale):
     probs = _masked_softmax(scores, mask, scale)
-    dropped = tf.where(numbers >= threshold, probs * drop_scale, 0.0)
+    dropped = tf.where(_keep(scores, key, threshold), probs * drop_scale, 0.0)
     return tf.cast(dropped, scores.dtype), tf.cast(probs, scores.dtype)
 
 
 @_fused
-def _softmax_dropout_backward(dy, probs, scale, numbers, threshold, drop_scale):
-    return tf.cast(_softmax_backward(dy, probs, numbers >= threshold, drop_scale, scale), dy.dtype)
+def _softmax_dropout_backward(dy, probs, scale, key, threshold, drop_scale):
+    return tf.cast(_softmax_backward(dy, probs, _keep(dy, key, threshold), drop_scale, scale), dy.dtype)
 
 
 @_fused
@@ -301,8 +373,8 @@ def attention_probabilities(scores, mask, scale, drop=None):
       mask: None, or Tensor `[batch, query or 1, key]`, 1 where a key may be
         attended (any numeric or bool dtype).
       scale: float, `1 / sqrt(head_size)`.
-      drop: None, or `(numbers, threshold, scale)` as
-        `dropout_add_layer_norm`'s, `numbers` of `scores`' shape.
+      drop: None, or `(key, threshold, scale)` as
+        `dropout_add_layer_norm`'s, the numbers of `scores`' shape.
 
     Returns:
       Tensor of `scores`' shape and dtype.

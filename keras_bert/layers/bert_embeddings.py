@@ -130,7 +130,7 @@ class BertEmbeddings(keras.layers.Layer):
         else:
             x = x + keras.ops.cast(keras.ops.take(self.position_embeddings, position_ids, axis=0),
                                    self.compute_dtype)
-        drop = self.dropout.keep_numbers(x) if training and training_kernels.enabled() else None
+        drop = self.dropout.decision(x) if training and training_kernels.enabled() else None
         if drop is None:
             return self.dropout(self.layer_norm(x), training=training)
         # Training: LayerNorm and dropout one fused kernel each way.

@@ -168,7 +168,7 @@ class SelfAttention(keras.layers.Layer):
             return self._attend_with(tf.linalg.matmul, tf.nn.softmax, query, key, value, attention_mask, training)
         scores = tf.linalg.matmul(query, key, transpose_b=True)  # [batch, heads, seq, seq]
         probs = training_kernels.attention_probabilities(
-            scores, attention_mask, self.query_scale, drop=self.dropout.keep_numbers(scores)
+            scores, attention_mask, self.query_scale, drop=self.dropout.decision(scores)
         )
         return tf.linalg.matmul(probs, value)
 

@@ -161,7 +161,7 @@ class TransformerBlock(keras.layers.Layer):
             return layer_norm(x + dropout(h, training=training))
         return training_kernels.dropout_add_layer_norm(
             x, h, tf.cast(layer_norm.gamma, tf.float32), tf.cast(layer_norm.beta, tf.float32),
-            layer_norm.epsilon, drop=dropout.keep_numbers(h),
+            layer_norm.epsilon, drop=dropout.decision(h),
         )
 
     def _call_on_tokens(self, tokens, token_mask, attention_mask, training):
