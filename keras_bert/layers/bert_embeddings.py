@@ -115,11 +115,17 @@ class BertEmbeddings(keras.layers.Layer):
             )
         if seq_length is None:
             seq_length = tf.shape(input_word_ids)[1]
-            tf.debugging.assert_less_equal(
+            check = tf.debugging.assert_less_equal(
                 seq_length,
                 self.max_position_embeddings,
                 message="input_word_ids is longer than max_position_embeddings",
             )
+            if check is not None:  # A graph: the lookups wait for the check (else one may fail first).
+                with tf.control_dependencies([check]):
+                    seq_length = tf.identity(seq_length)
+                    input_word_ids, input_type_ids = tf.identity(input_word_ids), tf.identity(input_type_ids)
+                    if position_ids is not None:
+                        position_ids = tf.identity(position_ids)
         if token_mask is not None:
             return self._embed_tokens(input_word_ids, input_type_ids, position_ids, token_mask, training)
         x = self.word_embeddings(input_word_ids)

@@ -85,6 +85,23 @@ class BertEncoderTest(testing.TestCase):
         with pytest.raises(tf.errors.InvalidArgumentError, match="longer than max_position_embeddings"):
             fn(testing.encoder_inputs(config, seq=30))
 
+    def test_every_embedding_lookup_of_a_traced_call_waits_for_the_length_check(self):
+        """Without the ordering a lookup past the position table can run
+        first and fail with a bare `indices[..] = 24 is not in [0, 24)`."""
+        config = testing.tiny_config()
+        spec = tf.TensorSpec([None, None], tf.int32)
+        for skip_padding in (False, True):
+            encoder = BertEncoder(config, skip_padding=skip_padding)
+            fn = tf.function(lambda x: encoder(x)["pooled_output"], input_signature=[
+                {k: spec for k in ("input_word_ids", "input_mask", "input_type_ids")}])
+            graph = fn.get_concrete_function().graph
+            checks = {op.name for op in graph.get_operations() if op.type == "Assert"}
+            lookups = [op for op in graph.get_operations() if op.type in ("GatherV2", "ResourceGather")
+                       and "embeddings" in op.name and op.inputs[0].shape.rank == 2]
+            assert len(lookups) >= 3 and checks, (skip_padding, [op.name for op in lookups])
+            for op in lookups:
+                assert checks & _ancestors(op), (skip_padding, op.name)
+
     def test_padding_does_not_change_real_tokens(self):
         config = testing.tiny_config()
         encoder = BertEncoder(config)
@@ -342,3 +359,15 @@ class BertEncoderTest(testing.TestCase):
     def test_exported_from_package(self):
         self.assertIs(keras_bert.BertEncoder, BertEncoder)
         self.assertIs(keras_bert.BertConfig, BertConfig)
+
+
+def _ancestors(op):
+    """Names of every op `op` depends on, through inputs and control inputs."""
+    seen, stack = set(), [op]
+    while stack:
+        current = stack.pop()
+        for parent in [t.op for t in current.inputs] + list(current.control_inputs):
+            if parent.name not in seen:
+                seen.add(parent.name)
+                stack.append(parent)
+    return seen
