@@ -60,8 +60,9 @@ class Uint16Dropout(keras.layers.Dropout):
           an element of `inputs` is kept where
           `training_kernels.dropout_numbers(tf.shape(inputs), key) >=
           threshold` (uint32 `[2]`; uint16 scalar) and scaled by `scale`
-          (float32 scalar). The same decisions `call` makes from the same
-          seed generator state; advances the generator as `call` does.
+          (float32 scalar). The decisions `call` makes from the same seed
+          generator state where `training_kernels.enabled()`; advances the
+          generator as `call` does.
         """
         if not self._own_path():
             return None
